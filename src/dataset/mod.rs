@@ -1,0 +1,326 @@
+//! Importing single-cell image collections: layout detection, label mapping onto the
+//! taxonomy, decoding checks and content hashes.
+//!
+//! Import never aborts for one bad file: every file that cannot be used is listed in the
+//! [`ImportReport`] with a reason.
+
+pub mod decode;
+mod layouts;
+pub mod thumbs;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::taxonomy::{ClassId, Taxonomy};
+pub use decode::{DecodeError, content_hash, decode_rgb8, load_rgb8, to_chw_u8};
+pub use layouts::detect_layout;
+
+/// How a dataset is organised on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// One folder per class; the class is the folder name.
+    ImageFolder,
+    /// ALL-IDB2: `ImNNN_L.tif`, L = 1 blast, L = 0 non-blast.
+    AllIdb,
+    /// AML-Cytomorphology_LMU: folders named by 3-letter codes (BAS, EBO, … PMO).
+    AmlLmu,
+    /// PBC (Acevedo et al. 2020): folder per class plus file-name prefix subclasses.
+    Pbc,
+    /// A CSV file with `path,label` rows, paths relative to the CSV's folder.
+    Csv,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 5] = [
+        Layout::ImageFolder,
+        Layout::AllIdb,
+        Layout::AmlLmu,
+        Layout::Pbc,
+        Layout::Csv,
+    ];
+
+    /// The name used on the command line.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Layout::ImageFolder => "imagefolder",
+            Layout::AllIdb => "allidb",
+            Layout::AmlLmu => "aml-lmu",
+            Layout::Pbc => "pbc",
+            Layout::Csv => "csv",
+        }
+    }
+
+    pub fn from_cli_name(s: &str) -> Option<Layout> {
+        Self::ALL.into_iter().find(|l| l.cli_name() == s)
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}
+
+/// Errors that stop an import as a whole (a missing folder, an unreadable CSV). Problems with
+/// single files never do: they go into the report.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("{0}: no such file or folder")]
+    NotFound(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "could not recognise the layout of {0}; name one with --layout (imagefolder, allidb, aml-lmu, pbc, csv)"
+    )]
+    UnknownLayout(PathBuf),
+    #[error("{path}: {message}")]
+    Csv { path: PathBuf, message: String },
+    #[error("{0}: no usable images found")]
+    NoImages(PathBuf),
+}
+
+/// A file found by a layout scan, with the label its source gives it.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub path: PathBuf,
+    /// The label as the source spells it, e.g. "neutrophil/BNE" or "MYO".
+    pub source_label: String,
+}
+
+/// One usable image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportedImage {
+    /// Path relative to the dataset root, '/'-separated.
+    pub rel_path: String,
+    pub hash: String,
+    pub source_label: String,
+    pub class: ClassId,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What happened to the files that were not imported, and other notes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    pub layout: Option<Layout>,
+    /// The layout was detected rather than given.
+    pub detected: bool,
+    pub imported: usize,
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Files whose content equals an earlier file (kept, but listed).
+    pub duplicates: Vec<(PathBuf, PathBuf)>,
+    pub notes: Vec<String>,
+}
+
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = self.layout {
+            writeln!(
+                f,
+                "layout: {l}{}",
+                if self.detected { " (detected)" } else { "" }
+            )?;
+        }
+        writeln!(f, "imported: {} images", self.imported)?;
+        if !self.skipped.is_empty() {
+            writeln!(f, "skipped: {} files", self.skipped.len())?;
+            for (p, why) in &self.skipped {
+                writeln!(f, "  {}: {why}", p.display())?;
+            }
+        }
+        if !self.duplicates.is_empty() {
+            writeln!(f, "identical content: {} files", self.duplicates.len())?;
+            for (a, b) in &self.duplicates {
+                writeln!(f, "  {} = {}", a.display(), b.display())?;
+            }
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of an import: the dataset root, the images, the taxonomy extended with any
+/// classes the source has and the taxonomy lacked, and the report.
+#[derive(Clone, Debug)]
+pub struct ImportOutcome {
+    pub root: PathBuf,
+    pub images: Vec<ImportedImage>,
+    pub taxonomy: Taxonomy,
+    pub report: ImportReport,
+}
+
+/// Progress callback: (done, total).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Imports `source` (a folder, or a CSV file for the csv layout). `layout = None` detects it.
+/// Labels are mapped onto `taxonomy`; classes it lacks are added.
+pub fn import(
+    source: &Path,
+    layout: Option<Layout>,
+    taxonomy: Taxonomy,
+    progress: Progress<'_>,
+) -> Result<ImportOutcome, ImportError> {
+    if !source.exists() {
+        return Err(ImportError::NotFound(source.to_path_buf()));
+    }
+    let (layout, detected) = match layout {
+        Some(l) => (l, false),
+        None => (
+            detect_layout(source)?.ok_or_else(|| ImportError::UnknownLayout(source.into()))?,
+            true,
+        ),
+    };
+    let mut taxonomy = taxonomy;
+    let mut report = ImportReport {
+        layout: Some(layout),
+        detected,
+        ..Default::default()
+    };
+    let scan = layouts::scan(source, layout, &mut report)?;
+    let root = scan.root;
+    let mut mapper = layouts::LabelMapper::new(layout);
+
+    let checked = check_files(&scan.candidates, progress);
+    let mut images = Vec::with_capacity(checked.len());
+    let mut first_by_hash: std::collections::HashMap<String, PathBuf> = Default::default();
+    for (cand, res) in scan.candidates.iter().zip(checked) {
+        match res {
+            Err(e) => report.skipped.push((cand.path.clone(), e.to_string())),
+            Ok((hash, width, height)) => {
+                if let Some(first) = first_by_hash.get(&hash) {
+                    report.duplicates.push((cand.path.clone(), first.clone()));
+                } else {
+                    first_by_hash.insert(hash.clone(), cand.path.clone());
+                }
+                let class = mapper.map(&cand.source_label, &mut taxonomy);
+                images.push(ImportedImage {
+                    rel_path: rel_slash_path(&root, &cand.path),
+                    hash,
+                    source_label: cand.source_label.clone(),
+                    class,
+                    width,
+                    height,
+                });
+            }
+        }
+    }
+    report.notes.extend(mapper.notes());
+    report.imported = images.len();
+    if images.is_empty() {
+        return Err(ImportError::NoImages(source.to_path_buf()));
+    }
+    Ok(ImportOutcome {
+        root,
+        images,
+        taxonomy,
+        report,
+    })
+}
+
+/// Reads, hashes and fully decodes each candidate on all cores. Returns (hash, w, h) or why not.
+fn check_files(
+    candidates: &[Candidate],
+    progress: Progress<'_>,
+) -> Vec<Result<(String, u32, u32), DecodeError>> {
+    let n = candidates.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(8);
+    let mut results: Vec<Option<Result<(String, u32, u32), DecodeError>>> = vec![None; n];
+    let chunks: Vec<Vec<(usize, Result<(String, u32, u32), DecodeError>)>> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= n {
+                                break;
+                            }
+                            out.push((i, check_one(&candidates[i].path)));
+                            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            progress(d, n);
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+    for chunk in chunks {
+        for (i, r) in chunk {
+            results[i] = Some(r);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(DecodeError::Corrupt("not checked".into()))))
+        .collect()
+}
+
+fn check_one(path: &Path) -> Result<(String, u32, u32), DecodeError> {
+    let bytes = decode::read_limited(path)?;
+    let img = decode_rgb8(&bytes)?;
+    Ok((content_hash(&bytes), img.width(), img.height()))
+}
+
+/// `path` relative to `root` with '/' separators (falls back to the full path).
+pub fn rel_slash_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Hashes every image file under `dir` (recursively), for re-linking a moved dataset.
+/// Returns (hash, path relative to `dir`).
+pub fn hash_tree(dir: &Path, progress: Progress<'_>) -> Result<Vec<(String, String)>, ImportError> {
+    let mut files = Vec::new();
+    layouts::walk_files(dir, 0, &mut files)?;
+    files.retain(|p| decode::has_image_extension(p));
+    let n = files.len();
+    let done = AtomicUsize::new(0);
+    let out = std::sync::Mutex::new(Vec::with_capacity(n));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+        {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    if let Ok(bytes) = decode::read_limited(&files[i]) {
+                        let h = content_hash(&bytes);
+                        if let Ok(mut o) = out.lock() {
+                            o.push((h, rel_slash_path(dir, &files[i])));
+                        }
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
+                }
+            });
+        }
+    });
+    let mut v = out.into_inner().unwrap_or_default();
+    v.sort();
+    Ok(v)
+}

@@ -1,0 +1,17 @@
+//! leukolens: re-annotate single white blood cells and train the tiny CNN of Schouten et al.
+//! (2021, *Sci Rep* 11:7995) on them.
+//!
+//! The core library has no GUI dependency. See `ARCHITECTURE.md` for the module map and the
+//! data flow.
+
+pub mod backend;
+pub mod bench;
+pub mod dataset;
+pub mod demo;
+pub mod jobs;
+pub mod metrics;
+pub mod model;
+pub mod project;
+pub mod sweep;
+pub mod taxonomy;
+pub mod train;

@@ -1,0 +1,677 @@
+//! The `leukolens` command line.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use leukolens::backend::{self, BackendChoice};
+use leukolens::dataset::{self, Layout};
+use leukolens::jobs::{EventKind, Jobs};
+use leukolens::project::{Project, Workspace};
+use leukolens::taxonomy::{ClassId, Taxonomy};
+use leukolens::train::{self, ExperimentConfig, Task, TrainConfig, TrainEvent, experiment};
+use leukolens::{bench, demo};
+
+#[derive(Parser)]
+#[command(
+    name = "leukolens",
+    version,
+    about = "Re-annotate single white blood cells and train the tiny CNN of Schouten et al. (2021) on them",
+    long_about = "leukolens turns the study \"Tens of images can suffice to train neural networks for \
+malignant leukocyte detection\" (Schouten et al., Sci Rep 11:7995, 2021) into a tool: import single-cell \
+images, re-annotate them, and train the paper's 7,210-parameter CNN on as few as ten images.\n\n\
+Start with `leukolens demo --train`: it generates a synthetic demo data set (no download) and trains a \
+network on it."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open the desktop application (not part of this build yet).
+    Gui,
+    /// Import a folder of single-cell images into a new project file.
+    Import {
+        /// The dataset folder (or, for the csv layout, the CSV file).
+        source: PathBuf,
+        /// How the dataset is organised.
+        #[arg(long, default_value = "auto")]
+        layout: LayoutArg,
+        /// The project file to write, e.g. projects/pbc.ron.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Project name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Master seed for splits, initialisation and augmentation.
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+    },
+    /// Generate the synthetic demo data set and its project (deterministic, no download).
+    Demo {
+        /// Folder for the demo project.
+        #[arg(short, long, default_value = "projects/demo")]
+        output: PathBuf,
+        /// Images per class (ten classes).
+        #[arg(long, default_value_t = 60)]
+        per_class: usize,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 257)]
+        size: u32,
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+        /// Regenerate even if the demo project exists.
+        #[arg(long)]
+        force: bool,
+        /// Then train a quick lymphoblast-vs-rest network on it and show the result.
+        #[arg(long)]
+        train: bool,
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Train one network on a project's current labels and test it on held-out images.
+    Train(TrainArgs),
+    /// Summarise a project: classes, labels changed, reviewed, annotators, experiments.
+    Info { project: PathBuf },
+    /// Point a project at a moved dataset folder (images are found again by content hash).
+    Relink {
+        project: PathBuf,
+        /// The dataset's new folder.
+        folder: PathBuf,
+    },
+    /// Print performance figures (benchmarks, not tests).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Training and inference images/s of the paper network (synthetic input).
+    Train {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+        /// Input side in pixels.
+        #[arg(long, default_value_t = 257)]
+        size: u32,
+        /// Seconds to measure each figure.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    Auto,
+    Imagefolder,
+    Allidb,
+    AmlLmu,
+    Pbc,
+    Csv,
+}
+
+impl LayoutArg {
+    fn layout(self) -> Option<Layout> {
+        match self {
+            LayoutArg::Auto => None,
+            LayoutArg::Imagefolder => Some(Layout::ImageFolder),
+            LayoutArg::Allidb => Some(Layout::AllIdb),
+            LayoutArg::AmlLmu => Some(Layout::AmlLmu),
+            LayoutArg::Pbc => Some(Layout::Pbc),
+            LayoutArg::Csv => Some(Layout::Csv),
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum TaskArg {
+    /// Positive classes (blasts) vs the rest.
+    Binary,
+    /// One output per class given with --classes.
+    Multiclass,
+    /// --positive classes vs --negative classes.
+    Groups,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preset {
+    /// 193 px, RMSprop 1e-3, batch 5, ≤ 40 epochs, patience 10: minutes on 2 CPU cores.
+    Quick,
+    /// The paper's binary protocol: 257 px, RMSprop 1e-3, batch 5, ≤ 500 epochs, patience 50.
+    PaperBinary,
+    /// The paper's multiclass protocol: Adam 1e-4, 150 per class by augmentation.
+    PaperMulticlass,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// The project file.
+    project: PathBuf,
+    /// Run a saved experiment of the project (other options are then ignored).
+    #[arg(long)]
+    experiment: Option<String>,
+    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
+    task: TaskArg,
+    /// Multiclass: the classes, by name or code, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// Groups: the positive classes.
+    #[arg(long, value_delimiter = ',')]
+    positive: Vec<String>,
+    /// Groups: the negative classes.
+    #[arg(long, value_delimiter = ',')]
+    negative: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    preset: Preset,
+    /// Training images (balanced across classes).
+    #[arg(long, default_value_t = 50)]
+    n_train: usize,
+    /// Validation images for early stopping.
+    #[arg(long, default_value_t = 25)]
+    n_val: usize,
+    /// Test images (default: all the rest).
+    #[arg(long)]
+    n_test: Option<usize>,
+    #[arg(long)]
+    input_size: Option<u32>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    patience: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Switch augmentation off.
+    #[arg(long)]
+    no_augment: bool,
+    /// Seed of this run (default: from the project's master seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Save this configuration in the project under this name.
+    #[arg(long)]
+    save_as: Option<String>,
+}
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Gui) {
+        Command::Gui => {
+            println!(
+                "The desktop application is not part of this build yet.\n\
+                 Try `leukolens demo --train`, or `leukolens --help` for all commands."
+            );
+            Ok(())
+        }
+        Command::Import {
+            source,
+            layout,
+            output,
+            name,
+            seed,
+        } => cmd_import(&source, layout.layout(), &output, name, seed),
+        Command::Demo {
+            output,
+            per_class,
+            size,
+            seed,
+            force,
+            train,
+            backend,
+        } => cmd_demo(&output, per_class, size, seed, force, train, backend),
+        Command::Train(args) => cmd_train(args),
+        Command::Info { project } => cmd_info(&project),
+        Command::Relink { project, folder } => cmd_relink(&project, &folder),
+        Command::Bench {
+            what:
+                BenchWhat::Train {
+                    backend,
+                    size,
+                    seconds,
+                },
+        } => bench::train_throughput(backend, size, seconds).map_err(anyhow::Error::msg),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn bar(total: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total as u64);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn cmd_import(
+    source: &Path,
+    layout: Option<Layout>,
+    output: &Path,
+    name: Option<String>,
+    seed: u64,
+) -> Result<()> {
+    if output.exists() {
+        bail!(
+            "{} already exists; choose another name, or use `leukolens relink` to point it at a moved dataset",
+            output.display()
+        );
+    }
+    let pb = bar(0, "importing");
+    let progress = |done: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    };
+    let outcome = dataset::import(source, layout, Taxonomy::default_allidb(), &progress)?;
+    pb.finish_and_clear();
+    print!("{}", outcome.report);
+    let name = name.unwrap_or_else(|| {
+        output
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "project".into())
+    });
+    let project = Project::from_import(&name, output, &outcome, seed);
+    Workspace::create(output, project)?;
+    println!("wrote {}", output.display());
+    Ok(())
+}
+
+fn cmd_demo(
+    output: &Path,
+    per_class: usize,
+    size: u32,
+    seed: u64,
+    force: bool,
+    train_after: bool,
+    backend: BackendChoice,
+) -> Result<()> {
+    let project_path = output.join("demo.ron");
+    if project_path.exists() && !force {
+        println!(
+            "{} exists; using it (--force regenerates)",
+            project_path.display()
+        );
+    } else {
+        if per_class == 0 {
+            bail!("--per-class must be at least 1");
+        }
+        let started = Instant::now();
+        demo::create_demo_project(output, per_class, size, seed).map_err(anyhow::Error::msg)?;
+        let n = per_class * demo::DEMO_CLASSES.len();
+        println!(
+            "generated {n} synthetic cells ({per_class} per class, {size} px) and {} in {:.1} s",
+            project_path.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if train_after {
+        let lymphoblast = "Lymphoblast".to_string();
+        let args = TrainArgs {
+            project: project_path,
+            experiment: None,
+            task: TaskArg::Groups,
+            classes: Vec::new(),
+            positive: vec![lymphoblast],
+            negative: vec!["Typical lymphocyte".into(), "Atypical lymphocyte".into()],
+            preset: Preset::Quick,
+            n_train: 20,
+            n_val: 20,
+            n_test: None,
+            input_size: None,
+            epochs: None,
+            patience: None,
+            batch_size: None,
+            lr: None,
+            no_augment: false,
+            seed: None,
+            backend,
+            save_as: None,
+        };
+        cmd_train(args)?;
+    }
+    Ok(())
+}
+
+fn classes_of(taxonomy: &Taxonomy, names: &[String]) -> Result<Vec<ClassId>> {
+    names
+        .iter()
+        .map(|n| {
+            taxonomy.find(n).with_context(|| {
+                format!(
+                    "no class \"{n}\"; the project has: {}",
+                    taxonomy
+                        .classes
+                        .iter()
+                        .map(|c| format!("{} ({})", c.name, c.code))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+fn cmd_train(args: TrainArgs) -> Result<()> {
+    let mut ws = Workspace::open(&args.project)?;
+    for n in &ws.open_notes {
+        println!("note: {n}");
+    }
+    let exp = if let Some(name) = &args.experiment {
+        ws.project
+            .experiments
+            .iter()
+            .find(|e| &e.name == name)
+            .cloned()
+            .with_context(|| format!("the project has no experiment \"{name}\""))?
+    } else {
+        let tax = &ws.project.taxonomy;
+        let task = match args.task {
+            TaskArg::Binary => {
+                if !tax.classes.iter().any(|c| c.positive) {
+                    bail!("no class is marked positive (blast) in this project; use --task groups");
+                }
+                Task::Binary
+            }
+            TaskArg::Multiclass => {
+                if args.classes.len() < 2 {
+                    bail!("--task multiclass needs at least two --classes");
+                }
+                Task::Multiclass {
+                    classes: classes_of(tax, &args.classes)?,
+                }
+            }
+            TaskArg::Groups => {
+                if args.positive.is_empty() || args.negative.is_empty() {
+                    bail!("--task groups needs --positive and --negative classes");
+                }
+                Task::Groups {
+                    positive: classes_of(tax, &args.positive)?,
+                    negative: classes_of(tax, &args.negative)?,
+                }
+            }
+        };
+        let mut cfg = match args.preset {
+            Preset::Quick => TrainConfig::quick(),
+            Preset::PaperBinary => TrainConfig::paper_binary(),
+            Preset::PaperMulticlass => TrainConfig::paper_multiclass(),
+        };
+        if let Some(v) = args.input_size {
+            cfg.input_size = v;
+        }
+        if let Some(v) = args.epochs {
+            cfg.max_epochs = v;
+        }
+        if let Some(v) = args.patience {
+            cfg.patience = v;
+        }
+        if let Some(v) = args.batch_size {
+            cfg.batch_size = v;
+        }
+        if let Some(v) = args.lr {
+            cfg.learning_rate = v;
+        }
+        if args.no_augment {
+            cfg.augment = false;
+        }
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        ExperimentConfig {
+            name: args.save_as.clone().unwrap_or_else(|| "cli".into()),
+            task,
+            train: cfg,
+            n_train: args.n_train,
+            n_val: args.n_val,
+            n_test: args.n_test,
+            seed: args
+                .seed
+                .unwrap_or_else(|| train::derive_seed(ws.project.seed, 100)),
+        }
+    };
+    if args.save_as.is_some() {
+        ws.project.experiments.retain(|e| e.name != exp.name);
+        ws.project.experiments.push(exp.clone());
+        ws.save()?;
+        println!(
+            "saved experiment \"{}\" in {}",
+            exp.name,
+            args.project.display()
+        );
+    }
+
+    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
+    println!("device: {}", backend.description);
+    for n in &backend.notes {
+        println!("note: {n}");
+    }
+
+    let pb = bar(0, "decoding");
+    let progress = |done: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    };
+    let data = experiment::prepare(&ws.project, &args.project, &exp, &progress)
+        .map_err(anyhow::Error::msg)?;
+    pb.finish_and_clear();
+    for (id, why) in &data.unreadable {
+        println!("skipped image {}: {why}", id.0);
+    }
+    let split = experiment::split_for(&exp, &data);
+    println!(
+        "task: {} | train {} · validation {} · test {} | {} px, {:?} lr {}, batch {}, ≤ {} epochs, patience {}",
+        data.output_names.join(" vs "),
+        split.train.len(),
+        split.val.len(),
+        split.test.len(),
+        exp.train.input_size,
+        exp.train.optimizer,
+        exp.train.learning_rate,
+        exp.train.batch_size,
+        exp.train.max_epochs,
+        exp.train.patience
+    );
+    let started = Instant::now();
+    let epochs = bar(exp.train.max_epochs, "epochs");
+    let binary = data.n_classes == 2;
+    // Train on a named background thread; this thread shows its events.
+    let jobs = Jobs::new();
+    let (result_tx, result_rx) = std::sync::mpsc::channel();
+    let job_exp = exp.clone();
+    let job = jobs.spawn("train", move |ctx| {
+        let cancel = ctx.cancel_flag();
+        let outcome = backend::run_guarded(&mut backend, |device| {
+            experiment::run(&job_exp, &data, &split, device, &cancel, &mut |ev| {
+                ctx.send(EventKind::Train(ev))
+            })
+        })?;
+        let _ = result_tx.send((outcome, data));
+        Ok(())
+    })?;
+    while let Some(ev) = jobs.recv() {
+        match ev.kind {
+            EventKind::Train(TrainEvent::Epoch(e)) => {
+                epochs.set_position(e.epoch as u64);
+                let metric = e
+                    .val_metric
+                    .map(|m| format!("{m:.3}"))
+                    .unwrap_or_else(|| "-".into());
+                epochs.println(format!(
+                    "epoch {:>3}  train loss {:.4}  val loss {:.4}  val {} {}  best epoch {}",
+                    e.epoch,
+                    e.train_loss,
+                    e.val_loss,
+                    if binary { "AUC" } else { "acc" },
+                    metric,
+                    e.best_epoch
+                ));
+            }
+            EventKind::Finished(r) if ev.job == job.id => {
+                r.map_err(anyhow::Error::msg)?;
+                break;
+            }
+            _ => {}
+        }
+    }
+    job.join();
+    let (outcome, data) = result_rx
+        .recv()
+        .context("the training thread ended without a result")?;
+    epochs.finish_and_clear();
+    let s = &outcome.summary;
+    println!(
+        "{} after {} epochs (best validation epoch {}) in {:.1} s",
+        s.status,
+        s.history.len(),
+        s.best_epoch,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(auc) = s.test_auc {
+        println!("test ROC-AUC: {auc:.3} on {} images", s.test.len());
+    }
+    if let Some(acc) = s.test_accuracy {
+        println!("test accuracy: {acc:.3}");
+    }
+    if !binary && let Some(f1) = s.test_weighted_f1 {
+        println!("test weighted F1: {f1:.3}");
+    }
+    if let Some(model) = &outcome.model {
+        let dir = experiment::models_dir(&args.project);
+        let path = dir.join(format!("{}.bpk", experiment::safe_name(&exp.name)));
+        model.save(&path).map_err(anyhow::Error::msg)?;
+        let csv = dir.join(format!(
+            "{}.predictions.csv",
+            experiment::safe_name(&exp.name)
+        ));
+        write_predictions(&csv, &ws.project, &data, s)?;
+        println!("model: {}\npredictions: {}", path.display(), csv.display());
+    }
+    if let train::RunStatus::Failed(m) = &s.status {
+        bail!("training failed: {m}");
+    }
+    Ok(())
+}
+
+fn write_predictions(
+    path: &Path,
+    project: &Project,
+    data: &experiment::PreparedData,
+    s: &train::TrainSummary,
+) -> Result<()> {
+    let mut out = String::from("image_id,path,target,predicted");
+    for n in &data.output_names {
+        out.push_str(&format!(",p_{}", n.replace([',', '"'], " ")));
+    }
+    out.push('\n');
+    for p in &s.test {
+        let id = data.images[p.index];
+        let path = project.image(id).map(|im| im.path.as_str()).unwrap_or("");
+        out.push_str(&format!(
+            "{},\"{}\",{},{}",
+            id.0,
+            path.replace('"', "\"\""),
+            p.target,
+            p.predicted()
+        ));
+        for v in &p.probs {
+            out.push_str(&format!(",{v:.6}"));
+        }
+        out.push('\n');
+    }
+    leukolens::project::atomic_write(path, out.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn cmd_info(path: &Path) -> Result<()> {
+    let ws = Workspace::open(path)?;
+    let p = &ws.project;
+    println!("project: {} ({})", p.name, path.display());
+    println!(
+        "dataset: {}{}",
+        p.dataset_dir(path).display(),
+        if p.dataset_dir(path).is_dir() {
+            ""
+        } else {
+            "  (MISSING: use `leukolens relink`)"
+        }
+    );
+    if let Some(l) = p.layout {
+        println!("layout: {l}");
+    }
+    let changed = p.images.iter().filter(|i| i.current != i.original).count();
+    let reviewed = p.images.iter().filter(|i| i.reviewed).count();
+    println!(
+        "images: {} · changed {} · reviewed {}",
+        p.images.len(),
+        changed,
+        reviewed
+    );
+    println!(
+        "{:<28} {:>5} {:>7} {:>9}  blast",
+        "class", "key", "current", "original"
+    );
+    for (id, cur, orig) in p.counts() {
+        let c = p.taxonomy.get(id).expect("counts come from the taxonomy");
+        println!(
+            "{:<28} {:>5} {:>7} {:>9}  {}",
+            format!("{} ({})", c.name, c.code),
+            c.hotkey.map(String::from).unwrap_or_default(),
+            cur,
+            orig,
+            if c.positive { "yes" } else { "" }
+        );
+    }
+    if !p.annotators.is_empty() {
+        println!("annotators: {}", p.annotators.join(", "));
+    }
+    for e in &p.experiments {
+        println!(
+            "experiment \"{}\": {:?}, n_train {}, {} px",
+            e.name, e.task, e.n_train, e.train.input_size
+        );
+    }
+    for n in &ws.open_notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}
+
+fn cmd_relink(path: &Path, folder: &Path) -> Result<()> {
+    let mut ws = Workspace::open(path)?;
+    let pb = bar(0, "hashing");
+    let progress = |done: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    };
+    let found = ws.project.relink(path, folder, &progress)?;
+    pb.finish_and_clear();
+    let total = ws.project.images.len();
+    ws.mark_dirty();
+    ws.save()?;
+    println!("found {found} of {total} images in {}", folder.display());
+    if found < total {
+        println!(
+            "{} images were not found there; their old paths are kept",
+            total - found
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! The network of Schouten et al. (2021): six blocks [Conv 3×3 valid → ReLU → MaxPool 2×2]
+//! with 4, 8, 8, 8, 16, 16 filters, flatten, Dense 32 ReLU, Dense n_classes.
+//! At 257×257 input that is 7,210 parameters for 2 classes and 7,342 for 6.
+//!
+//! Weights are initialised on the host from a seeded ChaCha generator (Glorot-uniform weights,
+//! zero biases, as Keras does), so a seed gives the same network on every backend and in every
+//! thread, independent of burn's global generators.
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Filters of the six convolution blocks.
+pub const FILTERS: [usize; 6] = [4, 8, 8, 8, 16, 16];
+/// Width of the last hidden layer (used for tSNE).
+pub const HIDDEN: usize = 32;
+/// Smallest input side for which six valid 3×3 conv + 2×2 pool blocks leave at least 1 px.
+pub const MIN_INPUT: u32 = 190;
+
+/// Spatial side after the six blocks for an input side `s` (0 when the input is too small).
+pub fn final_side(input: u32) -> usize {
+    let mut s = input as usize;
+    for _ in 0..FILTERS.len() {
+        if s < 3 {
+            return 0;
+        }
+        s = (s - 2) / 2;
+    }
+    s
+}
+
+/// One conv block.
+#[derive(Module, Debug)]
+pub struct Block {
+    pub conv: Conv2d,
+    pub pool: MaxPool2d,
+    pub act: Relu,
+}
+
+/// The paper's CNN.
+#[derive(Module, Debug)]
+pub struct PaperCnn {
+    pub blocks: Vec<Block>,
+    pub dense: Linear,
+    pub out: Linear,
+    pub act: Relu,
+}
+
+/// Everything the forward pass computed, for explanations.
+#[derive(Debug, Clone)]
+pub struct ForwardTrace {
+    /// Per block: the conv output after ReLU and the pooled output.
+    pub blocks: Vec<(Tensor<4>, Tensor<4>)>,
+    /// Flattened input of the dense layers.
+    pub flat: Tensor<2>,
+    /// The 32-d last hidden layer (after ReLU).
+    pub hidden: Tensor<2>,
+    /// Class scores before softmax.
+    pub logits: Tensor<2>,
+}
+
+/// The shape of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub input_size: u32,
+    pub n_classes: usize,
+}
+
+impl ModelSpec {
+    /// Number of inputs of the first dense layer.
+    pub fn flat_len(&self) -> usize {
+        let s = final_side(self.input_size);
+        FILTERS[FILTERS.len() - 1] * s * s
+    }
+
+    /// Parameter count computed from the architecture (the test compares it with burn's count).
+    pub fn param_count(&self) -> usize {
+        let mut c_in = 3;
+        let mut n = 0;
+        for &f in &FILTERS {
+            n += c_in * f * 9 + f;
+            c_in = f;
+        }
+        n + self.flat_len() * HIDDEN + HIDDEN + HIDDEN * self.n_classes + self.n_classes
+    }
+}
+
+/// Glorot-uniform values for a layer with the given fans.
+fn glorot(rng: &mut ChaCha8Rng, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+    (0..n).map(|_| rng.random_range(-limit..limit)).collect()
+}
+
+impl PaperCnn {
+    /// A freshly initialised network on `device` (use an autodiff device to train it).
+    pub fn new(spec: ModelSpec, seed: u64, device: &Device) -> Result<Self, String> {
+        if spec.input_size < MIN_INPUT {
+            return Err(format!(
+                "input size {} px is too small (minimum {MIN_INPUT})",
+                spec.input_size
+            ));
+        }
+        if spec.n_classes < 2 {
+            return Err("the network needs at least 2 classes".into());
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut blocks = Vec::with_capacity(FILTERS.len());
+        let mut c_in = 3;
+        for &f in &FILTERS {
+            let mut conv = Conv2dConfig::new([c_in, f], [3, 3])
+                .with_padding(PaddingConfig2d::Valid)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let w = glorot(&mut rng, f * c_in * 9, c_in * 9, f * 9);
+            conv.weight = Param::from_data(TensorData::new(w, [f, c_in, 3, 3]), device);
+            conv.bias = Some(Param::from_data(
+                TensorData::new(vec![0f32; f], [f]),
+                device,
+            ));
+            blocks.push(Block {
+                conv,
+                pool: MaxPool2dConfig::new([2, 2]).init(),
+                act: Relu::new(),
+            });
+            c_in = f;
+        }
+        let dense_layer = |rng: &mut ChaCha8Rng, d_in: usize, d_out: usize| {
+            let mut l = LinearConfig::new(d_in, d_out)
+                .with_initializer(Initializer::Zeros)
+                .init(device);
+            let w = glorot(rng, d_in * d_out, d_in, d_out);
+            l.weight = Param::from_data(TensorData::new(w, [d_in, d_out]), device);
+            l.bias = Some(Param::from_data(
+                TensorData::new(vec![0f32; d_out], [d_out]),
+                device,
+            ));
+            l
+        };
+        let dense = dense_layer(&mut rng, spec.flat_len(), HIDDEN);
+        let out = dense_layer(&mut rng, HIDDEN, spec.n_classes);
+        Ok(Self {
+            blocks,
+            dense,
+            out,
+            act: Relu::new(),
+        })
+    }
+
+    /// Class scores (logits) for a batch `[B, 3, S, S]` with values in [0, 1].
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let hidden = self.hidden(x);
+        self.out.forward(hidden)
+    }
+
+    /// The 32-d last hidden layer (after ReLU).
+    pub fn hidden(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = x;
+        for b in &self.blocks {
+            x = b.pool.forward(b.act.forward(b.conv.forward(x)));
+        }
+        let [n, c, h, w] = x.dims();
+        self.act
+            .forward(self.dense.forward(x.reshape([n, c * h * w])))
+    }
+
+    /// Forward pass that keeps every intermediate activation (for LRP).
+    pub fn forward_trace(&self, x: Tensor<4>) -> ForwardTrace {
+        let mut x = x;
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let a = b.act.forward(b.conv.forward(x));
+            let p = b.pool.forward(a.clone());
+            blocks.push((a, p.clone()));
+            x = p;
+        }
+        let [n, c, h, w] = x.dims();
+        let flat = x.reshape([n, c * h * w]);
+        let hidden = self.act.forward(self.dense.forward(flat.clone()));
+        let logits = self.out.forward(hidden.clone());
+        ForwardTrace {
+            blocks,
+            flat,
+            hidden,
+            logits,
+        }
+    }
+
+    /// Number of outputs.
+    pub fn n_classes(&self) -> usize {
+        self.out.weight.dims()[1]
+    }
+
+    /// All parameters as host vectors, in a fixed order (for tests and comparisons).
+    pub fn parameters(&self) -> Vec<Vec<f32>> {
+        struct Dump(Vec<Vec<f32>>);
+        impl ModuleVisitor for Dump {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                self.0
+                    .push(p.val().try_into_vec_as::<f32>().unwrap_or_default());
+            }
+        }
+        let mut d = Dump(Vec::new());
+        self.visit(&mut d);
+        d.0
+    }
+
+    /// Saves the weights (burn's burnpack format) to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        self.clone()
+            .save_file(path)
+            .map_err(|e| format!("cannot save the model to {}: {e:?}", path.display()))
+    }
+
+    /// Loads weights saved by [`PaperCnn::save`] into a network of the given shape.
+    pub fn load(path: &Path, spec: ModelSpec, device: &Device) -> Result<Self, String> {
+        let fresh = Self::new(spec, 0, device)?;
+        fresh
+            .try_load_file(path)
+            .map_err(|e| format!("cannot load the model {}: {e:?}", path.display()))
+    }
+
+    /// Multiplies every parameter by `factor` (used in tests to make a network degenerate).
+    pub fn scaled(self, factor: f32) -> Self {
+        struct Scale(f32);
+        impl ModuleMapper for Scale {
+            fn map_float<const D: usize>(&mut self, p: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let f = self.0;
+                p.map(|t| t.mul_scalar(f))
+            }
+        }
+        self.map(&mut Scale(factor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts_match_the_paper() {
+        let dev = Device::flex();
+        let m2 = PaperCnn::new(
+            ModelSpec {
+                input_size: 257,
+                n_classes: 2,
+            },
+            1,
+            &dev,
+        )
+        .unwrap();
+        assert_eq!(m2.num_params(), 7_210);
+        let m6 = PaperCnn::new(
+            ModelSpec {
+                input_size: 257,
+                n_classes: 6,
+            },
+            1,
+            &dev,
+        )
+        .unwrap();
+        assert_eq!(m6.num_params(), 7_342);
+        for (s, n) in [(257, 2), (193, 2), (400, 10), (190, 3)] {
+            let spec = ModelSpec {
+                input_size: s,
+                n_classes: n,
+            };
+            let m = PaperCnn::new(spec, 3, &dev).unwrap();
+            assert_eq!(m.num_params(), spec.param_count(), "{s} px, {n} classes");
+        }
+    }
+
+    #[test]
+    fn too_small_inputs_are_refused() {
+        assert_eq!(final_side(190), 1);
+        assert_eq!(final_side(189), 0);
+        assert_eq!(final_side(257), 2);
+        let spec = ModelSpec {
+            input_size: 189,
+            n_classes: 2,
+        };
+        assert!(PaperCnn::new(spec, 0, &Device::flex()).is_err());
+    }
+
+    #[test]
+    fn forward_shapes_and_seeded_init() {
+        let dev = Device::flex();
+        let spec = ModelSpec {
+            input_size: 193,
+            n_classes: 3,
+        };
+        let m = PaperCnn::new(spec, 42, &dev).unwrap();
+        let x = Tensor::<4>::ones([2, 3, 193, 193], &dev).mul_scalar(0.5);
+        let t = m.forward_trace(x.clone());
+        assert_eq!(t.logits.dims(), [2, 3]);
+        assert_eq!(t.hidden.dims(), [2, HIDDEN]);
+        assert_eq!(t.blocks.len(), 6);
+        assert_eq!(t.blocks[0].0.dims(), [2, 4, 191, 191]);
+        assert_eq!(t.blocks[5].1.dims(), [2, 16, 1, 1]);
+        let direct = m.forward(x).try_into_vec_as::<f32>().unwrap();
+        assert_eq!(direct, t.logits.try_into_vec_as::<f32>().unwrap());
+        let same = PaperCnn::new(spec, 42, &dev).unwrap();
+        assert_eq!(m.parameters(), same.parameters());
+        let other = PaperCnn::new(spec, 43, &dev).unwrap();
+        assert_ne!(m.parameters(), other.parameters());
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = Device::flex();
+        let spec = ModelSpec {
+            input_size: 190,
+            n_classes: 2,
+        };
+        let m = PaperCnn::new(spec, 9, &dev).unwrap();
+        let path = dir.path().join("models/m.bpk");
+        m.save(&path).unwrap();
+        let back = PaperCnn::load(&path, spec, &dev).unwrap();
+        assert_eq!(m.parameters(), back.parameters());
+        let wrong = ModelSpec {
+            input_size: 257,
+            n_classes: 2,
+        };
+        assert!(PaperCnn::load(&path, wrong, &dev).is_err());
+        assert!(PaperCnn::load(&dir.path().join("missing.bpk"), spec, &dev).is_err());
+    }
+}

@@ -1,0 +1,520 @@
+//! The project file (RON, versioned, saved atomically), its label journal, and the
+//! [`Workspace`] that applies label changes journal-first.
+
+pub mod journal;
+pub mod query;
+mod store;
+pub mod undo;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::dataset::{self, ImportOutcome, Layout};
+use crate::taxonomy::{ClassId, Taxonomy};
+use crate::train::ExperimentConfig;
+pub use journal::{Journal, JournalEntry};
+pub use query::{Filter, Sort};
+pub use store::{atomic_write, backup_path, relative_path};
+pub use undo::UndoStack;
+
+/// Version of the project file format written by this build.
+pub const PROJECT_VERSION: u32 = 1;
+
+/// Stable identifier of an image inside a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImageId(pub u32);
+
+/// One image of the project: where it is, what it is, what it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageEntry {
+    pub id: ImageId,
+    /// Path relative to the dataset root, '/'-separated.
+    pub path: String,
+    /// BLAKE3 content hash (hex): finds the file again after the dataset moved.
+    pub hash: String,
+    /// The label exactly as the source dataset gave it (folder, code, prefix).
+    #[serde(default)]
+    pub source_label: String,
+    /// The label from the source dataset, mapped onto the taxonomy. Never changed.
+    pub original: ClassId,
+    /// The current label (after re-annotation).
+    pub current: ClassId,
+    /// A person has looked at it (assigned or confirmed a class).
+    #[serde(default)]
+    pub reviewed: bool,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+}
+
+/// The project file's contents.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub version: u32,
+    pub name: String,
+    /// Dataset root, relative to the project file's folder where possible.
+    pub dataset_root: String,
+    #[serde(default)]
+    pub layout: Option<Layout>,
+    pub taxonomy: Taxonomy,
+    /// Everyone who changed a label, in order of first appearance.
+    #[serde(default)]
+    pub annotators: Vec<String>,
+    /// Master seed: splits, initialisation and augmentation derive from it.
+    pub seed: u64,
+    #[serde(default)]
+    pub experiments: Vec<ExperimentConfig>,
+    /// Sequence number of the last journal entry included in this file.
+    #[serde(default)]
+    pub journal_seq: u64,
+    pub images: Vec<ImageEntry>,
+}
+
+#[derive(Debug, Error)]
+pub enum ProjectError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: line {line}, column {column}: {message} (the file was left untouched; its last backup is {backup})"
+    )]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        backup: PathBuf,
+    },
+    #[error(
+        "{path} was written by a newer leukolens (format version {found}; this build reads up to {PROJECT_VERSION})"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("no image with id {0:?}")]
+    UnknownImage(ImageId),
+    #[error("no class with id {0}")]
+    UnknownClass(ClassId),
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: u32,
+}
+
+impl Project {
+    /// A project from an import. `project_path` is where the file will live; the dataset root
+    /// is stored relative to its folder where possible.
+    pub fn from_import(
+        name: &str,
+        project_path: &Path,
+        outcome: &ImportOutcome,
+        seed: u64,
+    ) -> Self {
+        let images = outcome
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| ImageEntry {
+                id: ImageId(i as u32),
+                path: im.rel_path.clone(),
+                hash: im.hash.clone(),
+                source_label: im.source_label.clone(),
+                original: im.class,
+                current: im.class,
+                reviewed: false,
+                width: im.width,
+                height: im.height,
+            })
+            .collect();
+        Self {
+            version: PROJECT_VERSION,
+            name: name.to_string(),
+            dataset_root: relative_path(project_dir(project_path), &outcome.root),
+            layout: outcome.report.layout,
+            taxonomy: outcome.taxonomy.clone(),
+            annotators: Vec::new(),
+            seed,
+            experiments: Vec::new(),
+            journal_seq: 0,
+            images,
+        }
+    }
+
+    /// Parses a project file's text; `path` is used in messages only.
+    pub fn from_ron(text: &str, path: &Path) -> Result<Self, ProjectError> {
+        let syntax = |e: ron::error::SpannedError| ProjectError::Syntax {
+            path: path.to_path_buf(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: e.code.to_string(),
+            backup: backup_path(path),
+        };
+        let probe: VersionProbe = ron::from_str(text).map_err(syntax)?;
+        let migrated = migrate(probe.version, text, path)?;
+        let project: Project = ron::from_str(&migrated).map_err(syntax)?;
+        project.validate(path)?;
+        Ok(project)
+    }
+
+    /// Serialises to pretty RON.
+    pub fn to_ron(&self) -> String {
+        let cfg = ron::ser::PrettyConfig::new()
+            .depth_limit(4)
+            .indentor("  ".to_string())
+            .compact_arrays(true);
+        ron::ser::to_string_pretty(self, cfg).expect("a project always serialises")
+    }
+
+    /// Reads a project file (without replaying the journal: see [`Workspace::open`]).
+    pub fn load(path: &Path) -> Result<Self, ProjectError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_ron(&text, path)
+    }
+
+    /// Saves atomically (temp file, fsync, rename), keeping the previous file as a backup.
+    pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
+        store::save_with_backup(path, self.to_ron().as_bytes()).map_err(|source| {
+            ProjectError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
+    }
+
+    /// Absolute (or project-relative-resolved) dataset root.
+    pub fn dataset_dir(&self, project_path: &Path) -> PathBuf {
+        let root = Path::new(&self.dataset_root);
+        if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            project_dir(project_path).join(root)
+        }
+    }
+
+    /// Full path of an image file.
+    pub fn image_path(&self, project_path: &Path, image: &ImageEntry) -> PathBuf {
+        self.dataset_dir(project_path).join(&image.path)
+    }
+
+    pub fn image(&self, id: ImageId) -> Option<&ImageEntry> {
+        // Ids are assigned densely at import; fall back to a search if they were not.
+        match self.images.get(id.0 as usize) {
+            Some(im) if im.id == id => Some(im),
+            _ => self.images.iter().find(|im| im.id == id),
+        }
+    }
+
+    fn image_mut(&mut self, id: ImageId) -> Option<&mut ImageEntry> {
+        let index = match self.images.get(id.0 as usize) {
+            Some(im) if im.id == id => Some(id.0 as usize),
+            _ => self.images.iter().position(|im| im.id == id),
+        };
+        index.map(move |i| &mut self.images[i])
+    }
+
+    /// Number of images per class (current labels), in taxonomy order.
+    pub fn counts(&self) -> Vec<(ClassId, usize, usize)> {
+        self.taxonomy
+            .classes
+            .iter()
+            .map(|c| {
+                let cur = self.images.iter().filter(|im| im.current == c.id).count();
+                let orig = self.images.iter().filter(|im| im.original == c.id).count();
+                (c.id, cur, orig)
+            })
+            .collect()
+    }
+
+    /// Re-links the project to a moved dataset folder: every image is found again by its content
+    /// hash. Returns how many images were found; paths of the others are left as they were.
+    pub fn relink(
+        &mut self,
+        project_path: &Path,
+        new_root: &Path,
+        progress: dataset::Progress<'_>,
+    ) -> Result<usize, dataset::ImportError> {
+        let tree = dataset::hash_tree(new_root, progress)?;
+        let by_hash: std::collections::HashMap<&str, &str> =
+            tree.iter().map(|(h, p)| (h.as_str(), p.as_str())).collect();
+        let mut found = 0;
+        for im in &mut self.images {
+            if let Some(p) = by_hash.get(im.hash.as_str()) {
+                im.path = p.to_string();
+                found += 1;
+            }
+        }
+        self.dataset_root = relative_path(project_dir(project_path), new_root);
+        Ok(found)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ProjectError> {
+        let invalid = |message: String| ProjectError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        self.taxonomy
+            .validate()
+            .map_err(|e| invalid(format!("taxonomy: {e}")))?;
+        for im in &self.images {
+            for (what, c) in [("original", im.original), ("current", im.current)] {
+                if self.taxonomy.get(c).is_none() {
+                    return Err(invalid(format!(
+                        "image {} ({}): {what} label {c} is not in the taxonomy",
+                        im.id.0, im.path
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts an older file format to the current one (the migration hook). Version 1 is current.
+fn migrate(version: u32, text: &str, path: &Path) -> Result<String, ProjectError> {
+    match version {
+        PROJECT_VERSION => Ok(text.to_string()),
+        v if v > PROJECT_VERSION => Err(ProjectError::TooNew {
+            path: path.to_path_buf(),
+            found: v,
+        }),
+        v => Err(ProjectError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("unknown format version {v}"),
+        }),
+    }
+}
+
+/// Folder that holds a project file.
+pub fn project_dir(project_path: &Path) -> &Path {
+    match project_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// One label change as the caller asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelChange {
+    pub image: ImageId,
+    pub old: ClassId,
+    pub new: ClassId,
+}
+
+/// An open project: the file, its journal and who is annotating. Label changes go to the journal
+/// (synced) before they change the in-memory project, so no acknowledged label is ever lost.
+#[derive(Debug)]
+pub struct Workspace {
+    pub path: PathBuf,
+    pub project: Project,
+    journal: Journal,
+    /// Changes since the last save.
+    dirty: bool,
+    /// Messages about the opening (journal entries replayed, damaged lines ignored).
+    pub open_notes: Vec<String>,
+}
+
+impl Workspace {
+    /// Creates a new project file (and an empty journal) at `path`.
+    pub fn create(path: &Path, project: Project) -> Result<Self, ProjectError> {
+        project.save(path)?;
+        let jpath = Journal::path_for(path);
+        // A journal left from an older project of the same name must not be replayed into this one.
+        if jpath.exists() {
+            let _ = std::fs::rename(&jpath, backup_path(&jpath));
+        }
+        let journal =
+            Journal::open(&jpath, project.journal_seq).map_err(|source| ProjectError::Read {
+                path: jpath.clone(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            project,
+            journal,
+            dirty: false,
+            open_notes: Vec::new(),
+        })
+    }
+
+    /// Opens a project and replays journal entries newer than its last save.
+    pub fn open(path: &Path) -> Result<Self, ProjectError> {
+        let mut project = Project::load(path)?;
+        let jpath = Journal::path_for(path);
+        let read = Journal::read(&jpath).map_err(|source| ProjectError::Read {
+            path: jpath.clone(),
+            source,
+        })?;
+        let mut notes = Vec::new();
+        for (line, err) in &read.bad_lines {
+            notes.push(format!(
+                "{}: line {line} ignored (damaged, likely cut short by a crash): {err}",
+                jpath.display()
+            ));
+        }
+        let mut replayed = 0;
+        let saved_seq = project.journal_seq;
+        let mut max_seq = saved_seq;
+        for e in read.entries.iter().filter(|e| e.seq > saved_seq) {
+            max_seq = max_seq.max(e.seq);
+            if project.taxonomy.get(e.new).is_none() {
+                notes.push(format!(
+                    "journal entry {} names an unknown class; ignored",
+                    e.seq
+                ));
+                continue;
+            }
+            let target = match project.image(e.image) {
+                Some(im) if im.hash == e.hash => Some(e.image),
+                _ => project
+                    .images
+                    .iter()
+                    .find(|im| im.hash == e.hash)
+                    .map(|im| im.id),
+            };
+            let Some(id) = target else {
+                notes.push(format!(
+                    "journal entry {} names an unknown image; ignored",
+                    e.seq
+                ));
+                continue;
+            };
+            if let Some(im) = project.image_mut(id) {
+                im.current = e.new;
+                im.reviewed = true;
+            }
+            if !project.annotators.contains(&e.annotator) {
+                project.annotators.push(e.annotator.clone());
+            }
+            replayed += 1;
+        }
+        if replayed > 0 {
+            notes.push(format!(
+                "recovered {replayed} label change(s) from the journal that were not yet saved"
+            ));
+        }
+        let dirty = max_seq > project.journal_seq;
+        project.journal_seq = max_seq;
+        let journal = Journal::open(&jpath, max_seq).map_err(|source| ProjectError::Read {
+            path: jpath.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            project,
+            journal,
+            dirty,
+            open_notes: notes,
+        })
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Sets `class` as the current label of each image; returns the changes made (images that
+    /// already had that class are only marked reviewed). Journal first, then memory.
+    pub fn set_labels(
+        &mut self,
+        images: &[ImageId],
+        class: ClassId,
+        annotator: &str,
+    ) -> Result<Vec<LabelChange>, ProjectError> {
+        if self.project.taxonomy.get(class).is_none() {
+            return Err(ProjectError::UnknownClass(class));
+        }
+        let mut changes = Vec::new();
+        for &id in images {
+            let im = self
+                .project
+                .image(id)
+                .ok_or(ProjectError::UnknownImage(id))?;
+            if im.current != class {
+                changes.push(LabelChange {
+                    image: id,
+                    old: im.current,
+                    new: class,
+                });
+            }
+        }
+        self.apply(&changes, annotator)?;
+        for &id in images {
+            if let Some(im) = self.project.image_mut(id)
+                && !im.reviewed
+            {
+                im.reviewed = true;
+                self.dirty = true;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Applies explicit changes (used by undo/redo: the reverse of a change is a change).
+    /// Each change is journaled before it takes effect.
+    pub fn apply(&mut self, changes: &[LabelChange], annotator: &str) -> Result<(), ProjectError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Vec::with_capacity(changes.len());
+        for c in changes {
+            let im = self
+                .project
+                .image(c.image)
+                .ok_or(ProjectError::UnknownImage(c.image))?;
+            if self.project.taxonomy.get(c.new).is_none() {
+                return Err(ProjectError::UnknownClass(c.new));
+            }
+            rows.push((c.image, im.hash.clone(), c.old, c.new));
+        }
+        self.journal
+            .append(annotator, &rows)
+            .map_err(|source| ProjectError::Write {
+                path: self.journal.path().to_path_buf(),
+                source,
+            })?;
+        for c in changes {
+            if let Some(im) = self.project.image_mut(c.image) {
+                im.current = c.new;
+                im.reviewed = true;
+            }
+        }
+        if !self.project.annotators.iter().any(|a| a == annotator) {
+            self.project.annotators.push(annotator.to_string());
+        }
+        self.project.journal_seq = self.journal.last_seq();
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Saves the project file (atomically). The journal stays: it is the audit trail.
+    pub fn save(&mut self) -> Result<(), ProjectError> {
+        self.project.journal_seq = self.journal.last_seq();
+        self.project.save(&self.path)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Marks the project as changed in ways the journal does not cover (taxonomy, experiments).
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The whole audit trail of this project.
+    pub fn history(&self) -> std::io::Result<Vec<JournalEntry>> {
+        Ok(Journal::read(self.journal.path())?.entries)
+    }
+}

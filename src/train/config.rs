@@ -1,0 +1,172 @@
+//! Training configuration: the task, the optimiser preset and the protocol (paper defaults).
+
+use serde::{Deserialize, Serialize};
+
+use crate::taxonomy::{ClassId, Taxonomy};
+
+/// What the network learns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// Positive = classes flagged positive in the taxonomy (blasts); negative = all others.
+    Binary,
+    /// One output per listed class; images of other classes are not used.
+    Multiclass { classes: Vec<ClassId> },
+    /// Two explicit groups: positive vs negative (e.g. lymphocyte vs neutrophil).
+    Groups {
+        positive: Vec<ClassId>,
+        negative: Vec<ClassId>,
+    },
+}
+
+impl Task {
+    /// Number of network outputs.
+    pub fn n_outputs(&self) -> usize {
+        match self {
+            Task::Multiclass { classes } => classes.len(),
+            _ => 2,
+        }
+    }
+
+    /// The target index of an image with class `c`, or `None` when the task does not use it.
+    pub fn target(&self, taxonomy: &Taxonomy, c: ClassId) -> Option<usize> {
+        match self {
+            Task::Binary => Some(usize::from(taxonomy.is_positive(c))),
+            Task::Multiclass { classes } => classes.iter().position(|x| *x == c),
+            Task::Groups { positive, negative } => {
+                if positive.contains(&c) {
+                    Some(1)
+                } else if negative.contains(&c) {
+                    Some(0)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Human-readable names of the outputs.
+    pub fn output_names(&self, taxonomy: &Taxonomy) -> Vec<String> {
+        match self {
+            Task::Multiclass { classes } => classes.iter().map(|c| taxonomy.name(*c)).collect(),
+            Task::Binary => vec!["negative".into(), "positive".into()],
+            Task::Groups { positive, negative } => {
+                let join = |v: &[ClassId]| {
+                    v.iter()
+                        .map(|c| taxonomy.name(*c))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                };
+                vec![join(negative), join(positive)]
+            }
+        }
+    }
+}
+
+/// The optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// RMSprop (Keras defaults: rho 0.9, epsilon 1e-7), the paper's binary preset.
+    RmsProp,
+    /// Adam (beta 0.9/0.999, epsilon 1e-7), the paper's multiclass preset.
+    Adam,
+}
+
+/// How one network is trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Side of the square network input in pixels (paper: 257; ≥ 190 for six conv blocks).
+    pub input_size: u32,
+    pub optimizer: Optimizer,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    /// Early stopping: epochs without a new best validation loss before training stops.
+    pub patience: usize,
+    /// Random flips and rotation 0–359° (nearest fill).
+    pub augment: bool,
+    /// Multiclass class balancing: each class is brought to this many training samples per
+    /// epoch by augmented repeats (paper: 150). `None` disables it.
+    #[serde(default)]
+    pub balance_to: Option<usize>,
+}
+
+impl TrainConfig {
+    /// The paper's binary protocol (ALL): 257 px, RMSprop 1e-3, batch 5, ≤ 500 epochs,
+    /// patience 50, augmentation on.
+    pub fn paper_binary() -> Self {
+        Self {
+            input_size: 257,
+            optimizer: Optimizer::RmsProp,
+            learning_rate: 1e-3,
+            batch_size: 5,
+            max_epochs: 500,
+            patience: 50,
+            augment: true,
+            balance_to: None,
+        }
+    }
+
+    /// The paper's multiclass protocol: Adam 1e-4, 150 per class by augmentation.
+    pub fn paper_multiclass() -> Self {
+        Self {
+            optimizer: Optimizer::Adam,
+            learning_rate: 1e-4,
+            balance_to: Some(150),
+            ..Self::paper_binary()
+        }
+    }
+
+    /// Small and quick, for demos and tests on 2 CPU cores.
+    pub fn quick() -> Self {
+        Self {
+            input_size: 193,
+            max_epochs: 40,
+            patience: 10,
+            ..Self::paper_binary()
+        }
+    }
+
+    /// Checks the numbers a user may have typed.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_size < crate::model::MIN_INPUT {
+            return Err(format!(
+                "input size {} px is too small: six conv 3×3 + pool 2×2 blocks need at least {} px",
+                self.input_size,
+                crate::model::MIN_INPUT
+            ));
+        }
+        if self.input_size > 1024 {
+            return Err(format!(
+                "input size {} px is too large (max 1024)",
+                self.input_size
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err("batch size must be at least 1".into());
+        }
+        if self.max_epochs == 0 {
+            return Err("max epochs must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err("learning rate must be a positive number".into());
+        }
+        Ok(())
+    }
+}
+
+/// A named experiment stored in the project: the task, the training protocol and the split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    pub name: String,
+    pub task: Task,
+    pub train: TrainConfig,
+    /// Training images (balanced across classes).
+    pub n_train: usize,
+    /// Validation images for early stopping.
+    pub n_val: usize,
+    /// Test images; `None` = all remaining images.
+    #[serde(default)]
+    pub n_test: Option<usize>,
+    /// Seed of this experiment (derived from the project seed unless set).
+    pub seed: u64,
+}

@@ -1,0 +1,120 @@
+//! One training run of a project's experiment: choose the images the task uses (current
+//! labels), split them (seeded), decode them once into the cache, train, keep the model.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use super::{ExperimentConfig, ImageCache, Split, TrainEvent, TrainOutcome, TrainRequest};
+use crate::dataset::Progress;
+use crate::project::{ImageId, Project};
+
+/// The data of an experiment, ready to train on.
+pub struct PreparedData {
+    /// Project image of each cache entry.
+    pub images: Vec<ImageId>,
+    pub targets: Vec<usize>,
+    pub n_classes: usize,
+    pub output_names: Vec<String>,
+    pub cache: ImageCache,
+    /// Images the task uses but that could not be decoded, with the reason.
+    pub unreadable: Vec<(ImageId, String)>,
+}
+
+/// Selects the task's images by their current labels and decodes them at the input size.
+pub fn prepare(
+    project: &Project,
+    project_path: &Path,
+    exp: &ExperimentConfig,
+    progress: Progress<'_>,
+) -> Result<PreparedData, String> {
+    exp.train.validate()?;
+    let mut ids = Vec::new();
+    let mut targets = Vec::new();
+    let mut paths = Vec::new();
+    for im in &project.images {
+        if let Some(t) = exp.task.target(&project.taxonomy, im.current) {
+            ids.push(im.id);
+            targets.push(t);
+            paths.push(project.image_path(project_path, im));
+        }
+    }
+    let n_classes = exp.task.n_outputs();
+    for c in 0..n_classes {
+        if !targets.contains(&c) {
+            let names = exp.task.output_names(&project.taxonomy);
+            return Err(format!(
+                "the task has no image of \"{}\"; check the class selection and the labels",
+                names.get(c).cloned().unwrap_or_default()
+            ));
+        }
+    }
+    let (cache, kept, failed) = ImageCache::load(&paths, exp.train.input_size, progress);
+    let unreadable = failed
+        .into_iter()
+        .map(|(i, e)| (ids[i], format!("{}: {e}", paths[i].display())))
+        .collect();
+    Ok(PreparedData {
+        images: kept.iter().map(|&i| ids[i]).collect(),
+        targets: kept.iter().map(|&i| targets[i]).collect(),
+        n_classes,
+        output_names: exp.task.output_names(&project.taxonomy),
+        cache,
+        unreadable,
+    })
+}
+
+/// The seeded split of an experiment over prepared data.
+pub fn split_for(exp: &ExperimentConfig, data: &PreparedData) -> Split {
+    super::split(
+        &data.targets,
+        data.n_classes,
+        exp.n_train,
+        exp.n_val,
+        exp.n_test,
+        exp.seed,
+    )
+}
+
+/// Trains the experiment on prepared data.
+pub fn run(
+    exp: &ExperimentConfig,
+    data: &PreparedData,
+    split: &Split,
+    device: &burn::tensor::Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> TrainOutcome {
+    let req = TrainRequest {
+        config: &exp.train,
+        cache: &data.cache,
+        targets: &data.targets,
+        n_classes: data.n_classes,
+        split,
+        seed: exp.seed,
+    };
+    super::train(&req, device, cancel, on_event)
+}
+
+/// Folder that holds a project's trained models: `<project stem>.models/` beside the file.
+pub fn models_dir(project_path: &Path) -> PathBuf {
+    let stem = project_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    crate::project::project_dir(project_path).join(format!("{stem}.models"))
+}
+
+/// A file-name-safe version of an experiment name.
+pub fn safe_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "experiment".into() } else { s }
+}

@@ -1,0 +1,517 @@
+//! Training one network: seeded splits and augmentation, the paper's optimiser presets, early
+//! stopping on validation loss with the best-validation weights restored before testing,
+//! class balancing by augmentation, per-epoch events, cancellation, and honest failure modes
+//! (NaN loss, collapse to a constant output).
+
+pub mod augment;
+pub mod cache;
+pub mod config;
+pub mod experiment;
+pub mod split;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams, RmsPropConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::metrics;
+use crate::model::{ModelSpec, PaperCnn};
+pub use augment::{AugmentParams, augment_into};
+pub use cache::ImageCache;
+pub use config::{ExperimentConfig, Optimizer, Task, TrainConfig};
+pub use split::{Split, split};
+
+/// Per-epoch numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    /// Binary: validation ROC-AUC; multiclass: validation accuracy.
+    pub val_metric: Option<f64>,
+    /// The epoch with the lowest validation loss so far.
+    pub best_epoch: usize,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    Completed,
+    /// The network gives (nearly) the same output for every image: it learnt nothing usable.
+    Collapsed,
+    Cancelled,
+    Failed(String),
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Completed => f.write_str("completed"),
+            RunStatus::Collapsed => f.write_str("collapsed (near-constant output for every image)"),
+            RunStatus::Cancelled => f.write_str("cancelled"),
+            RunStatus::Failed(m) => write!(f, "failed: {m}"),
+        }
+    }
+}
+
+/// The network's output for one test image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Index into the image cache.
+    pub index: usize,
+    pub target: usize,
+    /// Softmax probabilities.
+    pub probs: Vec<f32>,
+}
+
+impl Prediction {
+    pub fn predicted(&self) -> usize {
+        self.probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    }
+}
+
+/// What training reports while it runs.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    Started {
+        n_train: usize,
+        n_val: usize,
+        n_test: usize,
+        device: String,
+    },
+    Epoch(EpochStats),
+    Finished(TrainSummary),
+}
+
+/// The result of a run without the model (small, cloneable, sent as an event).
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    pub status: RunStatus,
+    pub history: Vec<EpochStats>,
+    pub best_epoch: usize,
+    pub test: Vec<Prediction>,
+    /// Binary: test ROC-AUC of the positive output.
+    pub test_auc: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Multiclass: support-weighted F1 on the test set.
+    pub test_weighted_f1: Option<f64>,
+}
+
+/// The full result: the summary and the best-validation model (on a non-autodiff device).
+pub struct TrainOutcome {
+    pub summary: TrainSummary,
+    pub model: Option<PaperCnn>,
+}
+
+/// Everything one training run needs.
+pub struct TrainRequest<'a> {
+    pub config: &'a TrainConfig,
+    pub cache: &'a ImageCache,
+    /// Target class of every image in the cache (indices into the outputs).
+    pub targets: &'a [usize],
+    pub n_classes: usize,
+    pub split: &'a Split,
+    pub seed: u64,
+}
+
+/// Mixes a seed with a stream number (SplitMix64 finaliser) for independent sub-seeds.
+pub fn derive_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Largest spread of any output probability over the images below which a run counts as
+/// collapsed.
+pub const COLLAPSE_SPREAD: f32 = 1e-3;
+
+/// Trains one network. Never panics on data problems: they end as `RunStatus::Failed`.
+/// `cancel` is checked before every batch.
+pub fn train(
+    req: &TrainRequest<'_>,
+    device: &Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> TrainOutcome {
+    match train_inner(req, device, cancel, on_event) {
+        Ok(o) => o,
+        Err(message) => {
+            let summary = TrainSummary {
+                status: RunStatus::Failed(message),
+                history: Vec::new(),
+                best_epoch: 0,
+                test: Vec::new(),
+                test_auc: None,
+                test_accuracy: None,
+                test_weighted_f1: None,
+            };
+            on_event(TrainEvent::Finished(summary.clone()));
+            TrainOutcome {
+                summary,
+                model: None,
+            }
+        }
+    }
+}
+
+fn train_inner(
+    req: &TrainRequest<'_>,
+    device: &Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, String> {
+    let cfg = req.config;
+    cfg.validate()?;
+    if req.cache.side() != cfg.input_size {
+        return Err(format!(
+            "the image cache is {} px but the configuration asks for {} px",
+            req.cache.side(),
+            cfg.input_size
+        ));
+    }
+    if req.targets.len() != req.cache.len() {
+        return Err("targets and images differ in number".into());
+    }
+    let split = req.split;
+    if split.train.is_empty() {
+        return Err("the training set is empty".into());
+    }
+    if split.val.is_empty() {
+        return Err("the validation set is empty (early stopping needs one)".into());
+    }
+    if let Some(&bad) = split
+        .train
+        .iter()
+        .chain(&split.val)
+        .chain(&split.test)
+        .find(|&&i| i >= req.cache.len() || req.targets[i] >= req.n_classes)
+    {
+        return Err(format!("sample {bad} is out of range"));
+    }
+
+    let train_dev = device.clone().autodiff();
+    let spec = ModelSpec {
+        input_size: cfg.input_size,
+        n_classes: req.n_classes,
+    };
+    let mut model = PaperCnn::new(spec, derive_seed(req.seed, 1), &train_dev)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(req.seed, 2));
+    on_event(TrainEvent::Started {
+        n_train: split.train.len(),
+        n_val: split.val.len(),
+        n_test: split.test.len(),
+        device: format!("{device:?}"),
+    });
+
+    let lr = cfg.learning_rate;
+    let mut optim = match cfg.optimizer {
+        // Keras defaults, as in the paper: rho 0.9, no momentum, epsilon 1e-7.
+        config::Optimizer::RmsProp => RmsPropConfig::new()
+            .with_alpha(0.9)
+            .with_momentum(0.0)
+            .with_epsilon(1e-7)
+            .with_centered(false)
+            .init(),
+        config::Optimizer::Adam => AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-7)
+            .init(),
+    };
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_dev);
+    let side = cfg.input_size as usize;
+    let per_image = 3 * side * side;
+
+    let mut history = Vec::new();
+    let mut best_loss = f64::INFINITY;
+    let mut best_epoch = 0;
+    let mut best_model: Option<PaperCnn> = None;
+    let mut since_best = 0;
+    let mut cancelled = false;
+    let mut aug_buf = vec![0u8; per_image];
+
+    'epochs: for epoch in 1..=cfg.max_epochs {
+        let order = epoch_order(&split.train, req.targets, req.n_classes, cfg, &mut rng);
+        let mut loss_sum = 0.0;
+        let mut seen = 0usize;
+        for batch in order.chunks(cfg.batch_size) {
+            if cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                break 'epochs;
+            }
+            let mut x = Vec::with_capacity(batch.len() * per_image);
+            let mut y = Vec::with_capacity(batch.len());
+            for &i in batch {
+                let src = req.cache.image(i);
+                let p = if cfg.augment {
+                    AugmentParams::random(&mut rng)
+                } else {
+                    AugmentParams::IDENTITY
+                };
+                augment_into(src, &mut aug_buf, 3, side, p);
+                x.extend(aug_buf.iter().map(|&v| v as f32 / 255.0));
+                y.push(req.targets[i] as i64);
+            }
+            let b = batch.len();
+            let xt = Tensor::<4>::from_data(TensorData::new(x, [b, 3, side, side]), &train_dev);
+            let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &train_dev);
+            let loss = loss_fn.forward(model.forward(xt), yt);
+            let loss_value: f64 =
+                loss.clone()
+                    .try_into_scalar::<f32>()
+                    .map_err(|e| format!("reading the loss failed: {e:?}"))? as f64;
+            if !loss_value.is_finite() {
+                return Err(format!(
+                    "training diverged: the loss became {loss_value} in epoch {epoch}; try a smaller learning rate"
+                ));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            loss_sum += loss_value * b as f64;
+            seen += b;
+        }
+        let valid = model.valid();
+        let val = predict(&valid, req.cache, &split.val, req.targets, device)?;
+        let val_loss = mean_cross_entropy(&val);
+        if !val_loss.is_finite() {
+            return Err(format!(
+                "training diverged: the validation loss became {val_loss} in epoch {epoch}"
+            ));
+        }
+        if val_loss < best_loss {
+            best_loss = val_loss;
+            best_epoch = epoch;
+            best_model = Some(valid);
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_loss,
+            val_metric: quality(&val, req.n_classes),
+            best_epoch,
+        };
+        on_event(TrainEvent::Epoch(stats.clone()));
+        history.push(stats);
+        if since_best >= cfg.patience {
+            break;
+        }
+    }
+
+    let Some(best) = best_model else {
+        // Cancelled before the first epoch ended.
+        let summary = TrainSummary {
+            status: RunStatus::Cancelled,
+            history,
+            best_epoch: 0,
+            test: Vec::new(),
+            test_auc: None,
+            test_accuracy: None,
+            test_weighted_f1: None,
+        };
+        on_event(TrainEvent::Finished(summary.clone()));
+        return Ok(TrainOutcome {
+            summary,
+            model: None,
+        });
+    };
+    let test = predict(&best, req.cache, &split.test, req.targets, device)?;
+    let status = if cancelled {
+        RunStatus::Cancelled
+    } else if is_collapsed(&test) {
+        RunStatus::Collapsed
+    } else {
+        RunStatus::Completed
+    };
+    let summary = summarise(status, history, best_epoch, test, req.n_classes);
+    on_event(TrainEvent::Finished(summary.clone()));
+    Ok(TrainOutcome {
+        summary,
+        model: Some(best),
+    })
+}
+
+/// Builds the summary's test scores.
+fn summarise(
+    status: RunStatus,
+    history: Vec<EpochStats>,
+    best_epoch: usize,
+    test: Vec<Prediction>,
+    n_classes: usize,
+) -> TrainSummary {
+    let (auc, acc, wf1) = test_scores(&test, n_classes);
+    TrainSummary {
+        status,
+        history,
+        best_epoch,
+        test,
+        test_auc: auc,
+        test_accuracy: acc,
+        test_weighted_f1: wf1,
+    }
+}
+
+/// (binary AUC, accuracy, weighted F1) of predictions.
+pub fn test_scores(
+    preds: &[Prediction],
+    n_classes: usize,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let auc = if n_classes == 2 {
+        let scores: Vec<f64> = preds.iter().map(|p| p.probs[1] as f64).collect();
+        let pos: Vec<bool> = preds.iter().map(|p| p.target == 1).collect();
+        metrics::auc(&scores, &pos)
+    } else {
+        None
+    };
+    let truth: Vec<usize> = preds.iter().map(|p| p.target).collect();
+    let pred: Vec<usize> = preds.iter().map(Prediction::predicted).collect();
+    let cm = metrics::ConfusionMatrix::from_pairs(n_classes, &truth, &pred).ok();
+    let acc = cm.as_ref().and_then(|c| c.accuracy());
+    let wf1 = cm.as_ref().and_then(|c| c.weighted_f1());
+    (auc, acc, wf1)
+}
+
+/// Validation quality: AUC for two classes, accuracy otherwise.
+fn quality(preds: &[Prediction], n_classes: usize) -> Option<f64> {
+    let (auc, acc, _) = test_scores(preds, n_classes);
+    if n_classes == 2 { auc } else { acc }
+}
+
+/// Whether every output probability is (nearly) the same for all images.
+pub fn is_collapsed(preds: &[Prediction]) -> bool {
+    if preds.len() < 2 {
+        return false;
+    }
+    let k = preds[0].probs.len();
+    (0..k).all(|c| {
+        let (lo, hi) = preds
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.probs[c]), hi.max(p.probs[c]))
+            });
+        hi - lo < COLLAPSE_SPREAD
+    })
+}
+
+/// Mean cross-entropy of predictions against their targets (computed on the host, f64).
+fn mean_cross_entropy(preds: &[Prediction]) -> f64 {
+    if preds.is_empty() {
+        return f64::NAN;
+    }
+    preds
+        .iter()
+        .map(|p| -(p.probs[p.target].max(1e-12) as f64).ln())
+        .sum::<f64>()
+        / preds.len() as f64
+}
+
+/// The order of training samples in one epoch: shuffled, and for class balancing each class
+/// repeated (cyclically, augmented differently each time) up to `balance_to`.
+fn epoch_order(
+    train: &[usize],
+    targets: &[usize],
+    n_classes: usize,
+    cfg: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = match cfg.balance_to {
+        Some(per_class) => {
+            let mut v = Vec::new();
+            for c in 0..n_classes {
+                let members: Vec<usize> =
+                    train.iter().copied().filter(|&i| targets[i] == c).collect();
+                if members.is_empty() {
+                    continue;
+                }
+                let n = per_class.max(members.len());
+                v.extend(members.iter().cycle().take(n).copied());
+            }
+            v
+        }
+        _ => train.to_vec(),
+    };
+    order.shuffle(rng);
+    order
+}
+
+/// Softmax outputs for the given samples with a non-training model, in batches.
+pub fn predict(
+    model: &PaperCnn,
+    cache: &ImageCache,
+    indices: &[usize],
+    targets: &[usize],
+    device: &Device,
+) -> Result<Vec<Prediction>, String> {
+    let dev = device.clone().without_autodiff();
+    let side = cache.side() as usize;
+    let mut out = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(32) {
+        let mut x = Vec::with_capacity(chunk.len() * 3 * side * side);
+        for &i in chunk {
+            x.extend(cache.image(i).iter().map(|&v| v as f32 / 255.0));
+        }
+        let xt = Tensor::<4>::from_data(TensorData::new(x, [chunk.len(), 3, side, side]), &dev);
+        let probs = activation::softmax(model.forward(xt), 1)
+            .try_into_vec_as::<f32>()
+            .map_err(|e| format!("reading predictions failed: {e:?}"))?;
+        let k = probs.len() / chunk.len().max(1);
+        for (j, &i) in chunk.iter().enumerate() {
+            out.push(Prediction {
+                index: i,
+                target: targets[i],
+                probs: probs[j * k..(j + 1) * k].to_vec(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_balancing_repeats_small_classes_up_to_the_target() {
+        // class 0: 2 images, class 1: 5 images, class 2: 9 images
+        let targets: Vec<usize> = [vec![0; 2], vec![1; 5], vec![2; 9]].concat();
+        let train: Vec<usize> = (0..targets.len()).collect();
+        let cfg = TrainConfig {
+            balance_to: Some(6),
+            ..TrainConfig::paper_multiclass()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let order = epoch_order(&train, &targets, 3, &cfg, &mut rng);
+        let count = |c: usize| order.iter().filter(|&&i| targets[i] == c).count();
+        assert_eq!((count(0), count(1), count(2)), (6, 6, 9));
+        // Every training image appears at least once.
+        assert!(train.iter().all(|i| order.contains(i)));
+        // Without balancing: each image exactly once, shuffled.
+        let plain = TrainConfig::paper_binary();
+        let order = epoch_order(&train, &targets, 3, &plain, &mut rng);
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, train);
+        assert_ne!(order, train);
+    }
+
+    #[test]
+    fn derived_seeds_differ_by_stream() {
+        assert_ne!(derive_seed(1, 1), derive_seed(1, 2));
+        assert_ne!(derive_seed(1, 1), derive_seed(2, 1));
+        assert_eq!(derive_seed(5, 3), derive_seed(5, 3));
+    }
+}

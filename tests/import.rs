@@ -1,0 +1,424 @@
+//! Import of every layout from small generated fixtures, including broken files.
+
+use std::path::{Path, PathBuf};
+
+use image::{ImageBuffer, Luma, Rgb, RgbImage, Rgba};
+use leukolens::dataset::{self, Layout, detect_layout};
+use leukolens::project::{Project, Workspace};
+use leukolens::taxonomy::Taxonomy;
+
+fn cell(seed: u8) -> RgbImage {
+    ImageBuffer::from_fn(24, 20, |x, y| {
+        Rgb([
+            seed.wrapping_add(x as u8),
+            seed.wrapping_mul(3).wrapping_add(y as u8),
+            128,
+        ])
+    })
+}
+
+fn write_png(path: &Path, seed: u8) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    cell(seed).save(path).unwrap();
+}
+
+fn none(_: usize, _: usize) {}
+
+/// A PNG whose header claims an absurd size (100000×100000).
+fn huge_png_header() -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(b"IHDR");
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(&ihdr);
+    v.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    v
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// An image folder with every kind of good and bad file.
+fn messy_imagefolder(root: &Path) {
+    let mono = root.join("monocyte");
+    let lym = root.join("typical_lymphocyte");
+    let plasma = root.join("Plasma cell");
+    write_png(&mono.join("a.png"), 1);
+    cell(2).save(mono.join("b.jpg")).unwrap();
+    cell(3).save(mono.join("c.bmp")).unwrap();
+    // 16-bit TIFF
+    let t16: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_fn(16, 16, |x, y| {
+        Rgb([x as u16 * 4000, y as u16 * 4000, 65535])
+    });
+    std::fs::create_dir_all(&lym).unwrap();
+    t16.save(lym.join("d16.tif")).unwrap();
+    // grey and RGBA
+    let grey: ImageBuffer<Luma<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(10, 10, |x, _| Luma([x as u8 * 20]));
+    grey.save(lym.join("grey.png")).unwrap();
+    let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(10, 10, |x, y| Rgba([x as u8, y as u8, 9, 100]));
+    rgba.save(lym.join("alpha.png")).unwrap();
+    write_png(&plasma.join("p.png"), 7);
+    // broken files
+    std::fs::write(mono.join("empty.png"), b"").unwrap();
+    std::fs::write(mono.join("notes.txt"), b"hello, this is not an image").unwrap();
+    std::fs::write(mono.join("random.png"), [7u8; 300]).unwrap();
+    let good = std::fs::read(mono.join("a.png")).unwrap();
+    std::fs::write(mono.join("truncated.png"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(mono.join("huge.png"), huge_png_header()).unwrap();
+    // an identical copy
+    std::fs::write(lym.join("copy_of_a.png"), &good).unwrap();
+}
+
+#[test]
+fn imagefolder_with_every_format_and_every_kind_of_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    messy_imagefolder(&root);
+    assert_eq!(detect_layout(&root).unwrap(), Some(Layout::ImageFolder));
+    let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
+    assert!(out.report.detected);
+    assert_eq!(out.report.layout, Some(Layout::ImageFolder));
+    let names: Vec<&str> = out.images.iter().map(|i| i.rel_path.as_str()).collect();
+    for expected in [
+        "monocyte/a.png",
+        "monocyte/b.jpg",
+        "monocyte/c.bmp",
+        "typical_lymphocyte/d16.tif",
+        "typical_lymphocyte/grey.png",
+        "typical_lymphocyte/alpha.png",
+        "typical_lymphocyte/copy_of_a.png",
+        "Plasma cell/p.png",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert_eq!(out.images.len(), 8);
+    let reasons: std::collections::HashMap<String, String> = out
+        .report
+        .skipped
+        .iter()
+        .map(|(p, r)| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                r.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(reasons["empty.png"].contains("empty"));
+    assert!(reasons["notes.txt"].contains("not an image"));
+    assert!(
+        reasons["random.png"].contains("not an image") || reasons["random.png"].contains("damaged")
+    );
+    assert!(
+        reasons["truncated.png"].contains("damaged"),
+        "{}",
+        reasons["truncated.png"]
+    );
+    assert!(
+        reasons["huge.png"].contains("too large"),
+        "{}",
+        reasons["huge.png"]
+    );
+    assert_eq!(out.report.duplicates.len(), 1);
+    // Labels map onto the taxonomy; unknown folders become new classes.
+    let tax = &out.taxonomy;
+    let by_path = |p: &str| out.images.iter().find(|i| i.rel_path == p).unwrap().class;
+    assert_eq!(by_path("monocyte/a.png"), tax.find("Monocyte").unwrap());
+    assert_eq!(
+        by_path("typical_lymphocyte/grey.png"),
+        tax.find("Typical lymphocyte").unwrap()
+    );
+    assert_eq!(
+        by_path("Plasma cell/p.png"),
+        tax.find("Plasma cell").unwrap()
+    );
+    assert_eq!(tax.len(), 11);
+    // Every format decodes to RGB8 with its real size.
+    let t16 = out
+        .images
+        .iter()
+        .find(|i| i.rel_path.ends_with("d16.tif"))
+        .unwrap();
+    assert_eq!((t16.width, t16.height), (16, 16));
+    let img = dataset::load_rgb8(&root.join("typical_lymphocyte/d16.tif")).unwrap();
+    assert_eq!(
+        img.get_pixel(15, 0)[2],
+        255,
+        "16-bit values are scaled to 8 bits"
+    );
+    let grey = dataset::load_rgb8(&root.join("typical_lymphocyte/grey.png")).unwrap();
+    let p = grey.get_pixel(3, 3);
+    assert_eq!((p[0], p[1], p[2]), (60, 60, 60));
+}
+
+#[test]
+fn allidb_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (name, seed) in [
+        ("Im001_1.tif", 1),
+        ("Im002_1.tif", 2),
+        ("Im003_0.tif", 3),
+        ("Im004_0.tif", 4),
+    ] {
+        cell(seed).save(root.join(name)).unwrap();
+    }
+    cell(9).save(root.join("stray.tif")).unwrap();
+    assert_eq!(detect_layout(root).unwrap(), Some(Layout::AllIdb));
+    let out = dataset::import(root, None, Taxonomy::default_allidb(), &none).unwrap();
+    assert_eq!(out.images.len(), 4);
+    let blast = out.taxonomy.find("Lymphoblast").unwrap();
+    let non = out.taxonomy.find("Non-blast").unwrap();
+    assert!(!out.taxonomy.is_positive(non));
+    let im1 = out
+        .images
+        .iter()
+        .find(|i| i.rel_path == "Im001_1.tif")
+        .unwrap();
+    let im3 = out
+        .images
+        .iter()
+        .find(|i| i.rel_path == "Im003_0.tif")
+        .unwrap();
+    assert_eq!(im1.class, blast);
+    assert_eq!(im3.class, non);
+    assert_eq!(out.report.skipped.len(), 1);
+}
+
+#[test]
+fn aml_lmu_layout_maps_codes_and_keeps_unmapped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (i, code) in ["MYO", "MOB", "NGS", "LYT", "PMO", "EBO"]
+        .iter()
+        .enumerate()
+    {
+        write_png(
+            &root.join(code).join(format!("{code}_0001.png")),
+            i as u8 * 10,
+        );
+    }
+    assert_eq!(detect_layout(root).unwrap(), Some(Layout::AmlLmu));
+    let out = dataset::import(root, None, Taxonomy::default_allidb(), &none).unwrap();
+    let tax = &out.taxonomy;
+    let class_of = |code: &str| {
+        out.images
+            .iter()
+            .find(|i| i.source_label == code)
+            .unwrap()
+            .class
+    };
+    assert_eq!(class_of("NGS"), tax.find("Segmented neutrophil").unwrap());
+    assert_eq!(class_of("LYT"), tax.find("Typical lymphocyte").unwrap());
+    let myo = class_of("MYO");
+    assert_eq!(tax.get(myo).unwrap().name, "Myeloblast");
+    assert!(tax.is_positive(myo), "myeloblasts are blasts");
+    assert!(tax.is_positive(class_of("MOB")), "monoblasts are blasts");
+    assert!(!tax.is_positive(class_of("PMO")));
+    assert_eq!(tax.get(class_of("EBO")).unwrap().name, "Erythroblast");
+}
+
+#[test]
+fn pbc_layout_uses_prefix_subclasses() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let files = [
+        "neutrophil/BNE_1.jpg",
+        "neutrophil/SNE_2.jpg",
+        "ig/MY_3.jpg",
+        "ig/PMY_4.jpg",
+        "lymphocyte/LY_5.jpg",
+        "platelet/PLATELET_6.jpg",
+    ];
+    for (i, f) in files.iter().enumerate() {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        cell(i as u8 * 20).save(&p).unwrap();
+    }
+    std::fs::write(root.join("labels.csv"), "path,class,subclass_prefix\n").unwrap();
+    assert_eq!(detect_layout(root).unwrap(), Some(Layout::Pbc));
+    let out = dataset::import(root, None, Taxonomy::default_allidb(), &none).unwrap();
+    let tax = &out.taxonomy;
+    let class_of = |f: &str| out.images.iter().find(|i| i.rel_path == f).unwrap().class;
+    assert_eq!(
+        class_of("neutrophil/BNE_1.jpg"),
+        tax.find("Band neutrophil").unwrap()
+    );
+    assert_eq!(
+        class_of("neutrophil/SNE_2.jpg"),
+        tax.find("Segmented neutrophil").unwrap()
+    );
+    assert_eq!(
+        class_of("lymphocyte/LY_5.jpg"),
+        tax.find("Typical lymphocyte").unwrap()
+    );
+    assert_eq!(
+        class_of("platelet/PLATELET_6.jpg"),
+        tax.find("Thrombocyte").unwrap()
+    );
+    let my = class_of("ig/MY_3.jpg");
+    assert_eq!(tax.get(my).unwrap().name, "Myelocyte");
+    assert!(
+        tax.is_positive(my),
+        "immature granulocytes are PBC's positive class"
+    );
+    assert_eq!(
+        out.images
+            .iter()
+            .find(|i| i.rel_path == "ig/PMY_4.jpg")
+            .unwrap()
+            .source_label,
+        "ig/PMY"
+    );
+}
+
+#[test]
+fn csv_layout_reports_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_png(&root.join("imgs/x.png"), 1);
+    write_png(&root.join("imgs/y.png"), 2);
+    std::fs::write(
+        root.join("labels.csv"),
+        "path,label\nimgs/x.png,Eosinophil\nimgs/y.png,basophil\nimgs/missing.png,Basophil\nonly-one-column\n",
+    )
+    .unwrap();
+    let csv = root.join("labels.csv");
+    assert_eq!(detect_layout(&csv).unwrap(), Some(Layout::Csv));
+    let out = dataset::import(&csv, None, Taxonomy::default_allidb(), &none).unwrap();
+    assert_eq!(out.images.len(), 2);
+    assert_eq!(
+        out.images[0].class,
+        out.taxonomy.find("Eosinophil").unwrap()
+    );
+    assert_eq!(out.images[1].class, out.taxonomy.find("Basophil").unwrap());
+    assert_eq!(out.report.skipped.len(), 1);
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("line 5")),
+        "{:?}",
+        out.report.notes
+    );
+}
+
+#[test]
+fn missing_or_unrecognisable_sources_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = dataset::import(
+        &dir.path().join("nope"),
+        None,
+        Taxonomy::default_allidb(),
+        &none,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no such file"), "{err}");
+    std::fs::write(dir.path().join("readme.txt"), "x").unwrap();
+    let err = dataset::import(dir.path(), None, Taxonomy::default_allidb(), &none).unwrap_err();
+    assert!(err.to_string().contains("--layout"), "{err}");
+    // A folder of only broken images: an error, not a panic and not an empty project.
+    let bad = dir.path().join("bad/monocyte");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("x.png"), [0u8; 10]).unwrap();
+    let err = dataset::import(
+        &dir.path().join("bad"),
+        None,
+        Taxonomy::default_allidb(),
+        &none,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no usable images"), "{err}");
+}
+
+#[test]
+fn a_moved_dataset_is_relinked_by_content_hash_keeping_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    for (i, f) in ["monocyte/a.png", "monocyte/b.png", "basophil/c.png"]
+        .iter()
+        .enumerate()
+    {
+        write_png(&root.join(f), i as u8 * 40);
+    }
+    let project_path = dir.path().join("projects/p.ron");
+    let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
+    let project = Project::from_import("p", &project_path, &out, 1);
+    assert_eq!(project.dataset_root, "../data");
+    let mut ws = Workspace::create(&project_path, project).unwrap();
+    let eos = ws.project.taxonomy.find("Eosinophil").unwrap();
+    let first = ws
+        .project
+        .images
+        .iter()
+        .find(|i| i.path == "monocyte/a.png")
+        .unwrap()
+        .id;
+    ws.set_labels(&[first], eos, "anna").unwrap();
+    ws.save().unwrap();
+    drop(ws);
+
+    // Move and reorganise the dataset: different folder, different file names.
+    let moved = dir.path().join("elsewhere/cells");
+    std::fs::create_dir_all(&moved).unwrap();
+    for (i, f) in ["monocyte/a.png", "monocyte/b.png", "basophil/c.png"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::rename(root.join(f), moved.join(format!("renamed_{i}.png"))).unwrap();
+    }
+    let mut ws = Workspace::open(&project_path).unwrap();
+    assert!(
+        !ws.project
+            .dataset_dir(&project_path)
+            .join(&ws.project.images[0].path)
+            .exists()
+    );
+    let found = ws.project.relink(&project_path, &moved, &none).unwrap();
+    assert_eq!(found, 3);
+    ws.mark_dirty();
+    ws.save().unwrap();
+    let ws = Workspace::open(&project_path).unwrap();
+    let im = ws.project.image(first).unwrap();
+    assert_eq!(im.current, eos, "labels survive the relink");
+    assert!(ws.project.image_path(&project_path, im).exists());
+    assert_eq!(im.path, "renamed_0.png");
+}
+
+#[test]
+fn decode_never_panics_on_garbage() {
+    let mut seed = 12345u64;
+    for len in [1usize, 8, 16, 33, 100, 1000] {
+        let mut bytes = Vec::with_capacity(len);
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            bytes.push(seed as u8);
+        }
+        // Valid magic numbers followed by garbage exercise each decoder.
+        for magic in [&b"\x89PNG\r\n\x1a\n"[..], b"\xFF\xD8\xFF", b"II*\0", b"BM"] {
+            let mut v = magic.to_vec();
+            v.extend_from_slice(&bytes);
+            assert!(dataset::decode_rgb8(&v).is_err());
+        }
+    }
+    let _ = PathBuf::new();
+}

@@ -1,0 +1,236 @@
+//! Project file round trip, journal replay after a crash, and corrupt files.
+
+use std::path::Path;
+
+use leukolens::dataset::{self, Layout};
+use leukolens::project::{Journal, Project, ProjectError, Workspace, backup_path};
+use leukolens::taxonomy::Taxonomy;
+use leukolens::train::{ExperimentConfig, Task, TrainConfig};
+
+fn fixture(dir: &Path) -> (std::path::PathBuf, Project) {
+    let data = dir.join("data");
+    for (i, f) in [
+        "monocyte/a.png",
+        "monocyte/b.png",
+        "basophil/c.png",
+        "eosinophil/d.png",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = data.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([i as u8 * 50, 10, 10]))
+            .save(&p)
+            .unwrap();
+    }
+    let out = dataset::import(&data, None, Taxonomy::default_allidb(), &|_, _| {}).unwrap();
+    let path = dir.join("p.ron");
+    let project = Project::from_import("p", &path, &out, 99);
+    (path, project)
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut project) = fixture(dir.path());
+    project.experiments.push(ExperimentConfig {
+        name: "paper".into(),
+        task: Task::Binary,
+        train: TrainConfig::paper_binary(),
+        n_train: 50,
+        n_val: 25,
+        n_test: None,
+        seed: 5,
+    });
+    project.annotators.push("anna".into());
+    project.save(&path).unwrap();
+    let back = Project::load(&path).unwrap();
+    assert_eq!(back, project);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("version: 1"), "human-readable and versioned");
+    assert!(text.contains("dataset_root: \"data\""));
+    assert_eq!(back.layout, Some(Layout::ImageFolder));
+}
+
+#[test]
+fn journal_replay_recovers_unsaved_labels_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let mut ws = Workspace::create(&path, project).unwrap();
+    let eos = ws.project.taxonomy.find("Eosinophil").unwrap();
+    let bas = ws.project.taxonomy.find("Basophil").unwrap();
+    let id = |path: &str| {
+        ws.project
+            .images
+            .iter()
+            .find(|i| i.path == path)
+            .unwrap()
+            .id
+    };
+    // In a fixed order: monocyte a, monocyte b, basophil c, eosinophil d.
+    let ids = vec![
+        id("monocyte/a.png"),
+        id("monocyte/b.png"),
+        id("basophil/c.png"),
+        id("eosinophil/d.png"),
+    ];
+    ws.set_labels(&ids[0..1], eos, "anna").unwrap();
+    ws.save().unwrap();
+    // After the save: a bulk change and a single one, never saved.
+    let changes = ws.set_labels(&ids[0..3], bas, "ben").unwrap();
+    assert_eq!(changes.len(), 2, "the basophil was already a basophil");
+    ws.set_labels(&ids[3..4], bas, "ben").unwrap();
+    // Simulate a crash: the process dies, the workspace is never saved or dropped cleanly.
+    std::mem::forget(ws);
+
+    let on_disk = Project::load(&path).unwrap();
+    assert_eq!(
+        on_disk.image(ids[1]).unwrap().current,
+        on_disk.image(ids[1]).unwrap().original
+    );
+
+    let ws = Workspace::open(&path).unwrap();
+    for id in &ids {
+        assert_eq!(ws.project.image(*id).unwrap().current, bas, "image {id:?}");
+    }
+    assert!(ws.is_dirty());
+    assert!(
+        ws.open_notes.iter().any(|n| n.contains("recovered 3")),
+        "{:?}",
+        ws.open_notes
+    );
+    assert_eq!(
+        ws.project.annotators,
+        vec!["anna".to_string(), "ben".to_string()]
+    );
+    // Original labels are never touched.
+    assert_eq!(
+        ws.project.image(ids[0]).unwrap().original,
+        ws.project.taxonomy.find("Monocyte").unwrap()
+    );
+    // The audit trail has every change with who, when, old and new.
+    let history = ws.history().unwrap();
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[0].annotator, "anna");
+    assert_eq!(history[0].new, eos);
+    assert_eq!(history[1].old, eos);
+    assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(history[0].time.ends_with('Z'));
+}
+
+#[test]
+fn replay_does_not_reapply_saved_entries_and_survives_a_torn_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let mut ws = Workspace::create(&path, project).unwrap();
+    let eos = ws.project.taxonomy.find("Eosinophil").unwrap();
+    let mono = ws.project.taxonomy.find("Monocyte").unwrap();
+    let id = ws
+        .project
+        .images
+        .iter()
+        .find(|i| i.path == "monocyte/a.png")
+        .unwrap()
+        .id;
+    ws.set_labels(&[id], eos, "anna").unwrap();
+    ws.set_labels(&[id], mono, "anna").unwrap(); // back to monocyte (undo-like)
+    ws.save().unwrap();
+    drop(ws);
+    // A crash in the middle of writing a line.
+    let jpath = Journal::path_for(&path);
+    let mut text = std::fs::read_to_string(&jpath).unwrap();
+    text.push_str("(seq:3,time:\"2026-");
+    std::fs::write(&jpath, text).unwrap();
+    let mut ws = Workspace::open(&path).unwrap();
+    assert_eq!(
+        ws.project.image(id).unwrap().current,
+        mono,
+        "saved entries are not replayed again"
+    );
+    assert!(
+        ws.open_notes.iter().any(|n| n.contains("line 3 ignored")),
+        "{:?}",
+        ws.open_notes
+    );
+    // New entries continue after the existing sequence numbers.
+    ws.set_labels(&[id], eos, "anna").unwrap();
+    let h = ws.history().unwrap();
+    assert_eq!(h.last().unwrap().seq, 3);
+}
+
+#[test]
+fn a_corrupt_project_file_gives_line_and_column_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    project.save(&path).unwrap();
+    let mut changed = project.clone();
+    changed.name = "renamed".into();
+    changed.save(&path).unwrap(); // now p.ron.bak holds the first version
+    let backup = backup_path(&path);
+    let backup_before = std::fs::read(&backup).unwrap();
+    assert_eq!(Project::load(&backup).unwrap().name, "p");
+
+    let good = std::fs::read_to_string(&path).unwrap();
+    let broken = good.replacen("taxonomy: (", "taxonomy: (((", 1);
+    std::fs::write(&path, &broken).unwrap();
+    let err = Project::load(&path).unwrap_err();
+    match &err {
+        ProjectError::Syntax { line, column, .. } => {
+            assert!(*line > 1, "line {line}");
+            assert!(*column > 0);
+        }
+        other => panic!("expected a syntax error, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("line ") && msg.contains("column "), "{msg}");
+    assert!(msg.contains(".bak"), "{msg}");
+    assert!(Workspace::open(&path).is_err());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        broken,
+        "file untouched"
+    );
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        backup_before,
+        "backup untouched"
+    );
+}
+
+#[test]
+fn newer_versions_and_inconsistent_labels_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let text = project.to_ron().replacen("version: 1", "version: 7", 1);
+    let err = Project::from_ron(&text, &path).unwrap_err();
+    assert!(
+        matches!(err, ProjectError::TooNew { found: 7, .. }),
+        "{err}"
+    );
+    let mut bad = project.clone();
+    bad.images[0].current = leukolens::taxonomy::ClassId(999);
+    let err = Project::from_ron(&bad.to_ron(), &path).unwrap_err();
+    assert!(err.to_string().contains("not in the taxonomy"), "{err}");
+}
+
+#[test]
+fn unknown_images_and_classes_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let mut ws = Workspace::create(&path, project).unwrap();
+    let eos = ws.project.taxonomy.find("Eosinophil").unwrap();
+    assert!(
+        ws.set_labels(&[leukolens::project::ImageId(4242)], eos, "x")
+            .is_err()
+    );
+    let id = ws.project.images[0].id;
+    assert!(
+        ws.set_labels(&[id], leukolens::taxonomy::ClassId(77), "x")
+            .is_err()
+    );
+    assert!(
+        ws.history().unwrap().is_empty(),
+        "nothing journaled for refused changes"
+    );
+}
