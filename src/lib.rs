@@ -15,3 +15,5 @@ pub mod project;
 pub mod sweep;
 pub mod taxonomy;
 pub mod train;
+#[cfg(feature = "gui")]
+pub mod ui;

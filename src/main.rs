@@ -33,8 +33,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Open the desktop application (not part of this build yet).
-    Gui,
+    /// Open the desktop application (the default): the given project, else the last one, else
+    /// the bundled demo project (generated on first start).
+    Gui {
+        project: Option<PathBuf>,
+        /// Render every screen to PNG files in this folder and quit (needs a display).
+        #[arg(long)]
+        screenshots: Option<PathBuf>,
+    },
     /// Import a folder of single-cell images into a new project file.
     Import {
         /// The dataset folder (or, for the csv layout, the CSV file).
@@ -76,6 +82,18 @@ enum Command {
     },
     /// Train one network on a project's current labels and test it on held-out images.
     Train(TrainArgs),
+    /// Run (or resume) a training-size sweep: k-fold cross-validation over nested training sets.
+    Sweep(SweepArgs),
+    /// Merge the results of sweep shards (`sweep --shard i/n --out DIR`) into the project.
+    Merge {
+        project: PathBuf,
+        /// The sweep's name.
+        #[arg(long)]
+        name: String,
+        /// Shard result folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Summarise a project: classes, labels changed, reviewed, annotators, experiments.
     Info { project: PathBuf },
     /// Point a project at a moved dataset folder (images are found again by content hash).
@@ -93,6 +111,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// The gallery on a generated project: first paint, frame times while scrolling, memory.
+    Gallery {
+        /// Number of images (18,365 = AML-Cytomorphology_LMU).
+        #[arg(long, default_value_t = 18_365)]
+        images: usize,
+        /// Frames to scroll.
+        #[arg(long, default_value_t = 600)]
+        frames: usize,
+        /// Keep (and reuse) the generated project in this folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Training and inference images/s of the paper network (synthetic input).
     Train {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -147,6 +177,48 @@ enum Preset {
     PaperBinary,
     /// The paper's multiclass protocol: Adam 1e-4, 150 per class by augmentation.
     PaperMulticlass,
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The project file.
+    project: PathBuf,
+    /// The sweep's name: a saved sweep of the project is resumed; a new one is saved in it.
+    #[arg(long)]
+    name: String,
+    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
+    task: TaskArg,
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    positive: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    negative: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    preset: Preset,
+    /// Number of folds.
+    #[arg(long, default_value_t = 10)]
+    folds: usize,
+    /// Validation images per fold.
+    #[arg(long, default_value_t = 25)]
+    n_val: usize,
+    /// Training sizes (default 10, 20, …, 200).
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    patience: Option<usize>,
+    #[arg(long)]
+    input_size: Option<u32>,
+    /// Run only shard i of n (1-based), e.g. 3/10, for a SLURM job array.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Write results to this folder instead of the project's (for shards; then `merge`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
 }
 
 #[derive(clap::Args)]
@@ -209,14 +281,14 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Gui) {
-        Command::Gui => {
-            println!(
-                "The desktop application is not part of this build yet.\n\
-                 Try `leukolens demo --train`, or `leukolens --help` for all commands."
-            );
-            Ok(())
-        }
+    let result = match cli.command.unwrap_or(Command::Gui {
+        project: None,
+        screenshots: None,
+    }) {
+        Command::Gui {
+            project,
+            screenshots,
+        } => gui(project, screenshots),
         Command::Import {
             source,
             layout,
@@ -234,6 +306,17 @@ fn main() {
             backend,
         } => cmd_demo(&output, per_class, size, seed, force, train, backend),
         Command::Train(args) => cmd_train(args),
+        Command::Sweep(args) => cmd_sweep(args),
+        Command::Merge {
+            project,
+            name,
+            shards,
+        } => {
+            let dir = leukolens::sweep::run::sweep_dir(&project, &name);
+            leukolens::sweep::run::merge(&dir, &shards)
+                .map(|n| println!("merged {n} run(s) into {}", dir.display()))
+                .map_err(anyhow::Error::msg)
+        }
         Command::Info { project } => cmd_info(&project),
         Command::Relink { project, folder } => cmd_relink(&project, &folder),
         Command::Bench {
@@ -244,11 +327,39 @@ fn main() {
                     seconds,
                 },
         } => bench::train_throughput(backend, size, seconds).map_err(anyhow::Error::msg),
+        Command::Bench {
+            what:
+                BenchWhat::Gallery {
+                    images,
+                    frames,
+                    keep,
+                },
+        } => bench_gallery(images, frames, keep),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+#[cfg(feature = "gui")]
+fn gui(project: Option<PathBuf>, screenshots: Option<PathBuf>) -> Result<()> {
+    leukolens::ui::run(project, screenshots).map_err(anyhow::Error::msg)
+}
+
+#[cfg(feature = "gui")]
+fn bench_gallery(images: usize, frames: usize, keep: Option<PathBuf>) -> Result<()> {
+    leukolens::ui::bench::gallery(images, frames, keep).map_err(anyhow::Error::msg)
+}
+
+#[cfg(not(feature = "gui"))]
+fn bench_gallery(_images: usize, _frames: usize, _keep: Option<PathBuf>) -> Result<()> {
+    bail!("this build has no desktop application (built without the `gui` feature)")
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_project: Option<PathBuf>, _screenshots: Option<PathBuf>) -> Result<()> {
+    bail!("this build has no desktop application (built without the `gui` feature); see --help")
 }
 
 fn bar(total: usize, what: &str) -> ProgressBar {
@@ -372,6 +483,187 @@ fn classes_of(taxonomy: &Taxonomy, names: &[String]) -> Result<Vec<ClassId>> {
         .collect()
 }
 
+fn task_from_args(
+    tax: &Taxonomy,
+    task: TaskArg,
+    classes: &[String],
+    positive: &[String],
+    negative: &[String],
+) -> Result<Task> {
+    Ok(match task {
+        TaskArg::Binary => {
+            if !tax.classes.iter().any(|c| c.positive) {
+                bail!("no class is marked positive (blast) in this project; use --task groups");
+            }
+            Task::Binary
+        }
+        TaskArg::Multiclass => {
+            if classes.len() < 2 {
+                bail!("--task multiclass needs at least two --classes");
+            }
+            Task::Multiclass {
+                classes: classes_of(tax, classes)?,
+            }
+        }
+        TaskArg::Groups => {
+            if positive.is_empty() || negative.is_empty() {
+                bail!("--task groups needs --positive and --negative classes");
+            }
+            Task::Groups {
+                positive: classes_of(tax, positive)?,
+                negative: classes_of(tax, negative)?,
+            }
+        }
+    })
+}
+
+fn preset_config(p: Preset) -> TrainConfig {
+    match p {
+        Preset::Quick => TrainConfig::quick(),
+        Preset::PaperBinary => TrainConfig::paper_binary(),
+        Preset::PaperMulticlass => TrainConfig::paper_multiclass(),
+    }
+}
+
+fn cmd_sweep(args: SweepArgs) -> Result<()> {
+    use leukolens::sweep::run::{self, SweepConfig, SweepEvent};
+    use leukolens::sweep::{SweepDesign, ValSize};
+    let mut ws = Workspace::open(&args.project)?;
+    let config = match ws.project.sweeps.iter().find(|s| s.name == args.name) {
+        Some(c) => {
+            println!("resuming the saved sweep \"{}\"", c.name);
+            c.clone()
+        }
+        None => {
+            let task = task_from_args(
+                &ws.project.taxonomy,
+                args.task,
+                &args.classes,
+                &args.positive,
+                &args.negative,
+            )?;
+            let mut train = preset_config(args.preset);
+            if let Some(v) = args.epochs {
+                train.max_epochs = v;
+            }
+            if let Some(v) = args.patience {
+                train.patience = v;
+            }
+            if let Some(v) = args.input_size {
+                train.input_size = v;
+            }
+            train.validate().map_err(anyhow::Error::msg)?;
+            let mut design = SweepDesign {
+                k_folds: args.folds,
+                val: ValSize::Count(args.n_val),
+                seed: train::derive_seed(ws.project.seed, 200),
+                ..Default::default()
+            };
+            if !args.sizes.is_empty() {
+                design.sizes = args.sizes.clone();
+            }
+            let c = SweepConfig {
+                name: args.name.clone(),
+                task,
+                train,
+                design,
+            };
+            ws.project.sweeps.push(c.clone());
+            ws.mark_dirty();
+            ws.save()?;
+            c
+        }
+    };
+    let shard = match &args.shard {
+        None => None,
+        Some(s) => {
+            let (i, n) = s
+                .split_once('/')
+                .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)))
+                .with_context(|| format!("--shard {s}: expected i/n, e.g. 3/10"))?;
+            Some((i, n))
+        }
+    };
+    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
+    println!("device: {}", backend.description);
+    for n in &backend.notes {
+        println!("note: {n}");
+    }
+    let runs_bar = bar(0, "runs");
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut on_event = |ev: SweepEvent| match ev {
+        SweepEvent::Planned {
+            total,
+            already_done,
+            notices,
+        } => {
+            for n in notices {
+                runs_bar.println(format!("note: {n}"));
+            }
+            runs_bar.set_length(total as u64);
+            runs_bar.set_position(already_done as u64);
+            if already_done > 0 {
+                runs_bar.println(format!(
+                    "{already_done} of {total} runs already done; resuming"
+                ));
+            }
+        }
+        SweepEvent::RunStarted { index, total, key } => {
+            runs_bar.set_message(format!("fold {} size {}", key.fold + 1, key.size));
+            runs_bar.set_position(index as u64 - 1);
+            let _ = total;
+        }
+        SweepEvent::RunFinished(r) => {
+            runs_bar.inc(1);
+            let score = r
+                .test_auc
+                .map(|a| format!("AUC {a:.3}"))
+                .or(r.test_weighted_f1.map(|f| format!("weighted F1 {f:.3}")))
+                .unwrap_or_default();
+            runs_bar.println(format!(
+                "fold {:>2} size {:>4}: {} ({} epochs, best {}) {:.0} s {}",
+                r.key.fold + 1,
+                r.key.size,
+                score,
+                r.epochs,
+                r.best_epoch,
+                r.seconds,
+                if r.collapsed { "COLLAPSED" } else { "" }
+            ));
+        }
+        SweepEvent::Notice(n) => runs_bar.println(format!("note: {n}")),
+        SweepEvent::Train(..) => {}
+    };
+    let records = run::run_sweep(
+        &ws.project,
+        &args.project,
+        &config,
+        &mut backend,
+        shard,
+        args.out.as_deref(),
+        &cancel,
+        &mut on_event,
+    )
+    .map_err(anyhow::Error::msg)?;
+    runs_bar.finish_and_clear();
+    // AUC (or weighted F1) per training size over the folds.
+    let mut sizes: Vec<usize> = records.iter().map(|r| r.key.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    println!("{} runs finished", records.len());
+    for s in sizes {
+        let vals: Vec<f64> = records
+            .iter()
+            .filter(|r| r.key.size == s)
+            .filter_map(|r| r.test_auc.or(r.test_weighted_f1))
+            .collect();
+        if let Some(m) = leukolens::metrics::mean_sd(&vals) {
+            println!("size {s:>4}: {m} over {} fold(s)", m.n);
+        }
+    }
+    Ok(())
+}
+
 fn cmd_train(args: TrainArgs) -> Result<()> {
     let mut ws = Workspace::open(&args.project)?;
     for n in &ws.open_notes {
@@ -385,37 +677,14 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
             .cloned()
             .with_context(|| format!("the project has no experiment \"{name}\""))?
     } else {
-        let tax = &ws.project.taxonomy;
-        let task = match args.task {
-            TaskArg::Binary => {
-                if !tax.classes.iter().any(|c| c.positive) {
-                    bail!("no class is marked positive (blast) in this project; use --task groups");
-                }
-                Task::Binary
-            }
-            TaskArg::Multiclass => {
-                if args.classes.len() < 2 {
-                    bail!("--task multiclass needs at least two --classes");
-                }
-                Task::Multiclass {
-                    classes: classes_of(tax, &args.classes)?,
-                }
-            }
-            TaskArg::Groups => {
-                if args.positive.is_empty() || args.negative.is_empty() {
-                    bail!("--task groups needs --positive and --negative classes");
-                }
-                Task::Groups {
-                    positive: classes_of(tax, &args.positive)?,
-                    negative: classes_of(tax, &args.negative)?,
-                }
-            }
-        };
-        let mut cfg = match args.preset {
-            Preset::Quick => TrainConfig::quick(),
-            Preset::PaperBinary => TrainConfig::paper_binary(),
-            Preset::PaperMulticlass => TrainConfig::paper_multiclass(),
-        };
+        let task = task_from_args(
+            &ws.project.taxonomy,
+            args.task,
+            &args.classes,
+            &args.positive,
+            &args.negative,
+        )?;
+        let mut cfg = preset_config(args.preset);
         if let Some(v) = args.input_size {
             cfg.input_size = v;
         }

@@ -68,6 +68,9 @@ pub struct Project {
     pub seed: u64,
     #[serde(default)]
     pub experiments: Vec<ExperimentConfig>,
+    /// Training-size sweeps (k-fold cross-validation over nested training sets).
+    #[serde(default)]
+    pub sweeps: Vec<crate::sweep::run::SweepConfig>,
     /// Sequence number of the last journal entry included in this file.
     #[serde(default)]
     pub journal_seq: u64,
@@ -147,6 +150,7 @@ impl Project {
             annotators: Vec::new(),
             seed,
             experiments: Vec::new(),
+            sweeps: Vec::new(),
             journal_seq: 0,
             images,
         }

@@ -2,5 +2,6 @@
 //! sets of growing size), its runs and shards.
 
 pub mod design;
+pub mod run;
 
 pub use design::{RunKey, SweepDesign, SweepPlan, ValSize, plan, runs, shard};

@@ -1,0 +1,366 @@
+//! Running a sweep: one training per (fold, size) of the plan, each stored in the project folder
+//! the moment it finishes, so that a cancelled or crashed sweep resumes where it stopped and
+//! shards run on several machines merge into one result set.
+//!
+//! Layout on disk, beside the project file:
+//! ```text
+//! <project>.sweeps/<sweep name>/snapshot.ron        labels and configuration used (frozen)
+//! <project>.sweeps/<sweep name>/runs/f00-n0010.ron  one finished run
+//! <project>.sweeps/<sweep name>/models/f00-n0010.bpk its best-validation weights
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use super::design::{self, RunKey, SweepDesign, SweepPlan};
+use crate::project::{ImageId, Project, atomic_write};
+use crate::train::{self, ImageCache, RunStatus, Split, Task, TrainConfig, TrainEvent};
+
+/// A sweep as stored in the project: what to learn, how, and the study design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepConfig {
+    pub name: String,
+    pub task: Task,
+    pub train: TrainConfig,
+    pub design: SweepDesign,
+}
+
+/// The labels a sweep was started with: later relabelling does not change its results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub config: SweepConfig,
+    pub images: Vec<ImageId>,
+    pub targets: Vec<usize>,
+    pub output_names: Vec<String>,
+    /// Classes with fewer than 5 images that were left out, and similar notices.
+    pub notices: Vec<String>,
+}
+
+/// One finished run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub key: RunKey,
+    pub status: String,
+    pub collapsed: bool,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub train_loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub test_auc: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub test_weighted_f1: Option<f64>,
+    /// (image, target, probabilities) for every test image.
+    pub predictions: Vec<(ImageId, usize, Vec<f32>)>,
+    pub device: String,
+    pub seconds: f64,
+}
+
+/// What a running sweep reports.
+#[derive(Clone, Debug)]
+pub enum SweepEvent {
+    Planned {
+        total: usize,
+        already_done: usize,
+        notices: Vec<String>,
+    },
+    RunStarted {
+        index: usize,
+        total: usize,
+        key: RunKey,
+    },
+    Train(RunKey, TrainEvent),
+    RunFinished(Box<RunRecord>),
+    /// Something the user should know (a GPU fallback, say).
+    Notice(String),
+}
+
+/// The folder of a sweep's results.
+pub fn sweep_dir(project_path: &Path, name: &str) -> PathBuf {
+    let stem = project_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    crate::project::project_dir(project_path)
+        .join(format!("{stem}.sweeps"))
+        .join(crate::train::experiment::safe_name(name))
+}
+
+fn run_file(dir: &Path, key: RunKey) -> PathBuf {
+    dir.join("runs")
+        .join(format!("f{:02}-n{:04}.ron", key.fold, key.size))
+}
+
+fn model_file(dir: &Path, key: RunKey) -> PathBuf {
+    dir.join("models")
+        .join(format!("f{:02}-n{:04}.bpk", key.fold, key.size))
+}
+
+/// Seed of one run: a function of the sweep seed, the fold and the size.
+pub fn run_seed(seed: u64, key: RunKey) -> u64 {
+    train::derive_seed(seed, 1_000_000 + key.fold as u64 * 10_000 + key.size as u64)
+}
+
+/// Takes the snapshot of the current labels for a sweep (classes with fewer than 5 images are
+/// left out of a multiclass task with a notice).
+pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot, String> {
+    let mut task = config.task.clone();
+    let mut notices = Vec::new();
+    if let Task::Multiclass { classes } = &mut task {
+        classes.retain(|&c| {
+            let n = project.images.iter().filter(|i| i.current == c).count();
+            if n < 5 {
+                notices.push(format!(
+                    "class \"{}\" left out: only {n} images (at least 5 needed)",
+                    project.taxonomy.name(c)
+                ));
+                false
+            } else {
+                true
+            }
+        });
+        if classes.len() < 2 {
+            return Err("fewer than two classes with at least 5 images".into());
+        }
+    }
+    let mut images = Vec::new();
+    let mut targets = Vec::new();
+    for im in &project.images {
+        if let Some(t) = task.target(&project.taxonomy, im.current) {
+            images.push(im.id);
+            targets.push(t);
+        }
+    }
+    let mut config = config.clone();
+    config.task = task;
+    Ok(Snapshot {
+        output_names: config.task.output_names(&project.taxonomy),
+        config,
+        images,
+        targets,
+        notices,
+    })
+}
+
+fn read_ron<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    ron::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_ron<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let text = ron::ser::to_string_pretty(value, ron::ser::PrettyConfig::new().depth_limit(3))
+        .map_err(|e| e.to_string())?;
+    atomic_write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The snapshot of an existing sweep, or a new one written now.
+pub fn load_or_snapshot(
+    dir: &Path,
+    project: &Project,
+    config: &SweepConfig,
+) -> Result<Snapshot, String> {
+    let path = dir.join("snapshot.ron");
+    if path.exists() {
+        let snap: Snapshot = read_ron(&path)?;
+        if snap.config.train != config.train
+            || snap.config.design != config.design
+            || snap.config.name != config.name
+        {
+            return Err(format!(
+                "the sweep \"{}\" already has results with another configuration; give the new one another name",
+                config.name
+            ));
+        }
+        return Ok(snap);
+    }
+    let snap = take_snapshot(project, config)?;
+    write_ron(&path, &snap)?;
+    Ok(snap)
+}
+
+/// The finished runs stored in a sweep folder.
+pub fn load_runs(dir: &Path) -> Vec<RunRecord> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir.join("runs")) {
+        for e in rd.flatten() {
+            if e.path().extension().is_some_and(|x| x == "ron")
+                && let Ok(r) = read_ron::<RunRecord>(&e.path())
+            {
+                out.push(r);
+            }
+        }
+    }
+    out.sort_by_key(|r| r.key);
+    out
+}
+
+/// Runs (or resumes) a sweep. Finished runs are skipped; with `shard = Some((i, n))` only that
+/// share of the runs is done. Returns the records of all runs finished in the folder.
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep(
+    project: &Project,
+    project_path: &Path,
+    config: &SweepConfig,
+    backend: &mut crate::backend::Backend,
+    shard: Option<(usize, usize)>,
+    out_dir: Option<&Path>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(SweepEvent),
+) -> Result<Vec<RunRecord>, String> {
+    config.train.validate()?;
+    let dir = out_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| sweep_dir(project_path, &config.name));
+    std::fs::create_dir_all(dir.join("runs")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let snap = load_or_snapshot(&dir, project, config)?;
+    let n_classes = snap.output_names.len();
+    let plan: SweepPlan = design::plan(&snap.targets, n_classes, &snap.config.design)?;
+    let mut runs = plan.runs();
+    if let Some((i, n)) = shard {
+        runs = design::shard(&runs, i, n)?;
+    }
+    let done: std::collections::HashSet<RunKey> = load_runs(&dir).iter().map(|r| r.key).collect();
+    let todo: Vec<RunKey> = runs.iter().copied().filter(|k| !done.contains(k)).collect();
+    let mut notices = snap.notices.clone();
+    notices.extend(plan.notices.iter().cloned());
+    on_event(SweepEvent::Planned {
+        total: runs.len(),
+        already_done: runs.len() - todo.len(),
+        notices,
+    });
+    if todo.is_empty() {
+        return Ok(load_runs(&dir));
+    }
+    // Decode the images once for the whole sweep.
+    let paths: Vec<PathBuf> = snap
+        .images
+        .iter()
+        .map(|&id| {
+            project
+                .image(id)
+                .map(|im| project.image_path(project_path, im))
+                .unwrap_or_default()
+        })
+        .collect();
+    let (cache, kept, failed) = ImageCache::load(&paths, snap.config.train.input_size, &|_, _| {});
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} image(s) of the sweep cannot be read (first: {}): relink the dataset",
+            failed.len(),
+            paths[failed[0].0].display()
+        ));
+    }
+    debug_assert_eq!(kept.len(), snap.images.len());
+    for (k, key) in todo.iter().enumerate() {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        on_event(SweepEvent::RunStarted {
+            index: runs.len() - todo.len() + k + 1,
+            total: runs.len(),
+            key: *key,
+        });
+        let fold = &plan.folds[key.fold];
+        let split = Split {
+            train: fold.train_set(key.size).to_vec(),
+            val: fold.val.clone(),
+            test: fold.test.clone(),
+        };
+        let started = std::time::Instant::now();
+        let req = train::TrainRequest {
+            config: &snap.config.train,
+            cache: &cache,
+            targets: &snap.targets,
+            n_classes,
+            split: &split,
+            seed: run_seed(snap.config.design.seed, *key),
+        };
+        // A GPU failure switches the backend to the CPU; the run is then tried once more there.
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            let r = crate::backend::run_guarded(backend, |dev| {
+                train::train(&req, dev, cancel, &mut |e| {
+                    on_event(SweepEvent::Train(*key, e))
+                })
+            });
+            match r {
+                Ok(o) => break o,
+                Err(e) if tries < 2 => on_event(SweepEvent::Notice(e)),
+                Err(e) => return Err(e),
+            }
+        };
+        let s = &outcome.summary;
+        if s.status == RunStatus::Cancelled {
+            break; // not stored: it runs again on resume
+        }
+        let record = RunRecord {
+            key: *key,
+            status: s.status.to_string(),
+            collapsed: s.status == RunStatus::Collapsed,
+            epochs: s.history.len(),
+            best_epoch: s.best_epoch,
+            train_loss: s.history.iter().map(|e| e.train_loss).collect(),
+            val_loss: s.history.iter().map(|e| e.val_loss).collect(),
+            test_auc: s.test_auc,
+            test_accuracy: s.test_accuracy,
+            test_weighted_f1: s.test_weighted_f1,
+            predictions: s
+                .test
+                .iter()
+                .map(|p| (snap.images[p.index], p.target, p.probs.clone()))
+                .collect(),
+            device: backend.description.clone(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Some(m) = &outcome.model {
+            m.save(&model_file(&dir, *key))?;
+        }
+        write_ron(&run_file(&dir, *key), &record)?;
+        on_event(SweepEvent::RunFinished(Box::new(record)));
+    }
+    Ok(load_runs(&dir))
+}
+
+/// Merges the runs of shard folders into `target` (a sweep folder). Every shard must have been
+/// made from the same snapshot. Returns the number of runs copied.
+pub fn merge(target: &Path, shards: &[PathBuf]) -> Result<usize, String> {
+    let mut snapshot: Option<Snapshot> = if target.join("snapshot.ron").exists() {
+        Some(read_ron(&target.join("snapshot.ron"))?)
+    } else {
+        None
+    };
+    let mut copied = 0;
+    for s in shards {
+        let snap: Snapshot = read_ron(&s.join("snapshot.ron"))?;
+        match &snapshot {
+            Some(t) if *t != snap => {
+                return Err(format!(
+                    "{} was made from other labels or another configuration than {}",
+                    s.display(),
+                    target.display()
+                ));
+            }
+            Some(_) => {}
+            None => {
+                write_ron(&target.join("snapshot.ron"), &snap)?;
+                snapshot = Some(snap);
+            }
+        }
+        std::fs::create_dir_all(target.join("runs")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(target.join("models")).map_err(|e| e.to_string())?;
+        for r in load_runs(s) {
+            let dst = run_file(target, r.key);
+            if !dst.exists() {
+                write_ron(&dst, &r)?;
+                let m = model_file(s, r.key);
+                if m.exists() {
+                    std::fs::copy(&m, model_file(target, r.key)).map_err(|e| e.to_string())?;
+                }
+                copied += 1;
+            }
+        }
+    }
+    Ok(copied)
+}

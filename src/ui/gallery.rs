@@ -1,0 +1,408 @@
+//! The gallery: a virtualised grid of thumbnails (only visible rows are drawn and decoded),
+//! keyboard-first annotation, click / Shift-click / Ctrl-click / drag-box selection.
+
+use std::collections::HashSet;
+
+use egui::{Color32, Key, Modifiers, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
+
+use super::app::{Command, LeukoApp};
+use super::thumbs::Thumb;
+use crate::project::ImageId;
+use crate::project::query::{Filter, Sort};
+use crate::taxonomy::Taxonomy;
+
+/// Gallery state that is purely visual (nothing the project cares about).
+#[derive(Default)]
+pub struct GalleryView {
+    /// Tiles per row in the last frame (for Up/Down).
+    pub columns: usize,
+    drag_start: Option<Pos2>,
+    last_cursor: Option<ImageId>,
+    /// Vertical scroll offset of the last frame.
+    offset: f32,
+    /// Tiles drawn in the last frame (for tests and the benchmark).
+    pub visible: usize,
+}
+
+pub fn class_color(t: &Taxonomy, id: crate::taxonomy::ClassId) -> Color32 {
+    t.get(id)
+        .map(|c| Color32::from_rgb(c.color[0], c.color[1], c.color[2]))
+        .unwrap_or(Color32::GRAY)
+}
+
+/// Keyboard handling for the gallery and the viewer. Every key press of the frame counts, in
+/// the order typed (several presses within one frame are all applied).
+pub fn keyboard(app: &mut LeukoApp, ctx: &egui::Context) {
+    if ctx.text_edit_focused() || app.project.is_none() || app.menu.modal_open() {
+        return;
+    }
+    let columns = app.gallery.columns.max(1) as isize;
+    let taxonomy = match &app.project {
+        Some(p) => p.project().taxonomy.clone(),
+        None => return,
+    };
+    let viewer_open = app.viewer_open;
+    let mut cmds = Vec::new();
+    ctx.input_mut(|i| {
+        i.events.retain(|ev| {
+            let egui::Event::Key {
+                key,
+                pressed: true,
+                modifiers,
+                ..
+            } = ev
+            else {
+                return true;
+            };
+            let cmd_mod = modifiers.command || modifiers.ctrl;
+            let cmd = match key {
+                Key::Z if cmd_mod && modifiers.shift => Some(Command::Redo),
+                Key::Z if cmd_mod => Some(Command::Undo),
+                Key::Y if cmd_mod => Some(Command::Redo),
+                _ if cmd_mod || modifiers.alt => None,
+                Key::ArrowRight | Key::L => Some(Command::Step(1)),
+                Key::ArrowLeft | Key::H => Some(Command::Step(-1)),
+                Key::ArrowDown | Key::J => {
+                    Some(Command::Step(if viewer_open { 1 } else { columns }))
+                }
+                Key::ArrowUp | Key::K => {
+                    Some(Command::Step(if viewer_open { -1 } else { -columns }))
+                }
+                Key::Space => Some(if viewer_open {
+                    Command::CloseViewer
+                } else {
+                    Command::OpenViewer
+                }),
+                Key::Escape if viewer_open => Some(Command::CloseViewer),
+                Key::Tab => Some(Command::NextUnreviewed),
+                other => key_char(*other)
+                    .and_then(|c| taxonomy.by_hotkey(c))
+                    .map(Command::Assign),
+            };
+            match cmd {
+                Some(c) => {
+                    cmds.push(c);
+                    false // consumed
+                }
+                None => true,
+            }
+        });
+        // The matching text events of consumed keys (digits, letters) are not needed either.
+    });
+    for c in cmds {
+        app.send(c);
+    }
+}
+
+/// The character a key stands for (digits and letters), for hotkeys.
+fn key_char(key: Key) -> Option<char> {
+    let name = key.name();
+    let mut chars = name.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_alphanumeric() => Some(c.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
+    let Some(p) = &app.project else { return };
+    let t = &p.project().taxonomy;
+    let (old_filter, old_sort) = (p.filter.clone(), p.sort);
+    let mut filter = p.filter.clone();
+    let mut sort = p.sort;
+    let mut size = app.settings.thumb_size;
+    let mut auto = app.settings.auto_advance;
+    ui.horizontal_wrapped(|ui| {
+        let class_combo =
+            |ui: &mut egui::Ui, label: &str, value: &mut Option<crate::taxonomy::ClassId>| {
+                let text = value.map(|c| t.name(c)).unwrap_or_else(|| "any".into());
+                egui::ComboBox::from_label(label)
+                    .selected_text(text)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(value, None, "any");
+                        for c in &t.classes {
+                            ui.selectable_value(value, Some(c.id), &c.name);
+                        }
+                    });
+            };
+        class_combo(ui, "current", &mut filter.current);
+        class_combo(ui, "original", &mut filter.original);
+        ui.checkbox(&mut filter.changed_only, "changed");
+        ui.checkbox(&mut filter.unreviewed_only, "not reviewed");
+        let l = ui.label("file name");
+        ui.add(egui::TextEdit::singleline(&mut filter.name_contains).desired_width(100.0))
+            .labelled_by(l.id);
+        if filter.only.is_some() && ui.button("show all").clicked() {
+            filter.only = None;
+        }
+        egui::ComboBox::from_label("sort")
+            .selected_text(sort.label())
+            .show_ui(ui, |ui| {
+                for s in Sort::ALL {
+                    ui.selectable_value(&mut sort, s, s.label());
+                }
+            });
+        ui.add(egui::Slider::new(&mut size, 48.0..=320.0).text("size"));
+        ui.checkbox(&mut auto, "auto-advance");
+        ui.label(format!(
+            "{} of {} shown",
+            p.order.len(),
+            p.project().images.len()
+        ));
+    });
+    if filter != old_filter {
+        app.send(Command::SetFilter(filter));
+    }
+    if sort != old_sort {
+        app.send(Command::SetSort(sort));
+    }
+    if size != app.settings.thumb_size {
+        app.send(Command::SetThumbSize(size));
+    }
+    if auto != app.settings.auto_advance {
+        app.send(Command::ToggleAutoAdvance);
+    }
+}
+
+pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
+    keyboard(app, ui.ctx());
+    toolbar(app, ui);
+    ui.separator();
+    let tile = app.settings.thumb_size;
+    let gap = 6.0;
+    let cell = tile + gap;
+    let Some(p) = &mut app.project else { return };
+    let width = ui.available_width().max(cell);
+    let columns = ((width / cell).floor() as usize).max(1);
+    let n = p.order.len();
+    let rows = n.div_ceil(columns);
+    app.gallery.columns = columns;
+    if n == 0 {
+        ui.label("No image matches the filter.");
+        return;
+    }
+    // Keep the cursor in view when it moved (keyboard, undo, Tab).
+    let mut scroll = egui::ScrollArea::vertical()
+        .id_salt("gallery")
+        .auto_shrink([false, false]);
+    let view_h = ui.available_height();
+    if p.selection.cursor != app.gallery.last_cursor {
+        app.gallery.last_cursor = p.selection.cursor;
+        if let Some(k) = p.selection.cursor.and_then(|c| p.position(c)) {
+            let y = (k / columns) as f32 * cell;
+            if y < app.gallery.offset {
+                scroll = scroll.vertical_scroll_offset(y);
+            } else if y + cell > app.gallery.offset + view_h {
+                scroll = scroll.vertical_scroll_offset(y + cell - view_h);
+            }
+        }
+    }
+    let project_path = p.ws.path.clone();
+    let dataset = p.project().dataset_dir(&project_path);
+    let mut clicked: Option<(ImageId, Modifiers)> = None;
+    let mut double: Option<ImageId> = None;
+    let mut tile_rects: Vec<(ImageId, Rect)> = Vec::new();
+    let out = scroll.show_rows(ui, cell - ui.spacing().item_spacing.y, rows, |ui, range| {
+        // The background senses drags (box selection); tiles above it sense clicks.
+        let bg = ui.interact(
+            ui.max_rect(),
+            ui.make_persistent_id("gallery-bg"),
+            Sense::drag(),
+        );
+        let mut visible = HashSet::new();
+        for r in range {
+            let (row_rect, _) = ui.allocate_exact_size(
+                egui::vec2(width, cell - ui.spacing().item_spacing.y),
+                Sense::hover(),
+            );
+            for c in 0..columns {
+                let k = r * columns + c;
+                let Some(&id) = p.order.get(k) else { break };
+                visible.insert(id);
+                let rect = Rect::from_min_size(
+                    row_rect.min + egui::vec2(c as f32 * cell, 0.0),
+                    Vec2::splat(tile),
+                );
+                let Some(im) = p.ws.project.image(id) else {
+                    continue;
+                };
+                let label = im.path.clone();
+                let resp = ui.interact(rect, ui.make_persistent_id(("tile", id.0)), Sense::click());
+                let selected = p.selection.contains(id);
+                resp.widget_info(|| {
+                    egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label)
+                });
+                if resp.double_clicked() {
+                    double = Some(id);
+                } else if resp.clicked() {
+                    clicked = Some((id, click_modifiers(ui)));
+                }
+                tile_rects.push((id, rect));
+                let t = &p.ws.project.taxonomy;
+                let painter = ui.painter_at(rect.expand(3.0));
+                painter.rect_filled(rect, 4.0, Color32::from_gray(40));
+                let path = dataset.join(&im.path);
+                match p.thumbs.get(id, &im.hash, &path) {
+                    Thumb::Ready(tex) => {
+                        let size = tex.size_vec2();
+                        let scale = (tile - 8.0) / size.x.max(size.y);
+                        let img_rect = Rect::from_center_size(rect.center(), size * scale);
+                        painter.image(
+                            tex.id(),
+                            img_rect,
+                            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                            Color32::WHITE,
+                        );
+                    }
+                    Thumb::Loading => {
+                        painter.text(
+                            rect.center(),
+                            egui::Align2::CENTER_CENTER,
+                            "…",
+                            egui::FontId::proportional(16.0),
+                            Color32::GRAY,
+                        );
+                    }
+                    Thumb::Failed(_) => {
+                        painter.text(
+                            rect.center(),
+                            egui::Align2::CENTER_CENTER,
+                            "unreadable",
+                            egui::FontId::proportional(12.0),
+                            Color32::LIGHT_RED,
+                        );
+                    }
+                }
+                let current = class_color(t, im.current);
+                painter.rect_stroke(rect, 4.0, Stroke::new(3.0, current), StrokeKind::Inside);
+                if im.current != im.original {
+                    // A corner marker in the original class's colour: "relabelled".
+                    let corner = rect.right_top();
+                    let tri = vec![
+                        corner,
+                        corner + egui::vec2(-16.0, 0.0),
+                        corner + egui::vec2(0.0, 16.0),
+                    ];
+                    painter.add(egui::Shape::convex_polygon(
+                        tri,
+                        class_color(t, im.original),
+                        Stroke::new(1.0, Color32::WHITE),
+                    ));
+                }
+                if im.reviewed {
+                    painter.circle_filled(
+                        rect.left_bottom() + egui::vec2(9.0, -9.0),
+                        4.0,
+                        Color32::from_rgb(90, 200, 120),
+                    );
+                }
+                if selected {
+                    painter.rect_stroke(
+                        rect.expand(2.0),
+                        5.0,
+                        Stroke::new(2.0, Color32::WHITE),
+                        StrokeKind::Outside,
+                    );
+                }
+                if p.selection.cursor == Some(id) {
+                    painter.rect_stroke(
+                        rect.expand(4.0),
+                        6.0,
+                        Stroke::new(1.5, Color32::from_rgb(120, 170, 255)),
+                        StrokeKind::Outside,
+                    );
+                }
+                resp.on_hover_text(format!(
+                    "{}\ncurrent: {}\noriginal: {} ({})",
+                    im.path,
+                    t.name(im.current),
+                    t.name(im.original),
+                    im.source_label
+                ));
+            }
+        }
+        p.thumbs.retain_requests(&visible);
+        app.gallery.visible = visible.len();
+        bg
+    });
+    app.gallery.offset = out.state.clamped_offset().y;
+    // Drag-box selection.
+    let bg = out.inner;
+    if bg.drag_started() {
+        app.gallery.drag_start = bg.interact_pointer_pos();
+    }
+    let mut boxed = false;
+    if let (Some(start), Some(now)) = (app.gallery.drag_start, bg.interact_pointer_pos())
+        && (now - start).length() > 6.0
+    {
+        // A real drag (not the jitter of a click): draw and apply the selection box.
+        let boxr = Rect::from_two_pos(start, now);
+        ui.painter().rect(
+            boxr,
+            0.0,
+            Color32::from_rgba_unmultiplied(120, 170, 255, 40),
+            Stroke::new(1.0, Color32::from_rgb(120, 170, 255)),
+            StrokeKind::Inside,
+        );
+        if bg.drag_stopped() {
+            let ids: Vec<ImageId> = tile_rects
+                .iter()
+                .filter(|(_, r)| r.intersects(boxr))
+                .map(|(id, _)| *id)
+                .collect();
+            app.gallery.drag_start = None;
+            if !ids.is_empty() {
+                boxed = true;
+                app.send(Command::Select(ids));
+            }
+        }
+    } else if bg.drag_stopped() {
+        app.gallery.drag_start = None;
+    }
+    if boxed {
+        // The box decided the selection.
+    } else if let Some(id) = double {
+        app.send(Command::Select(vec![id]));
+        app.send(Command::OpenViewer);
+    } else if let Some((id, m)) = clicked {
+        app.send(if m.shift {
+            Command::SelectRangeTo(id)
+        } else if m.command || m.ctrl {
+            Command::ToggleSelect(id)
+        } else {
+            Command::Select(vec![id])
+        });
+    }
+}
+
+/// The modifiers held during a click: the input state, or those carried by the pointer event
+/// (synthetic input, e.g. tests and accessibility tools, sets only the latter).
+fn click_modifiers(ui: &egui::Ui) -> Modifiers {
+    ui.input(|i| {
+        let from_event = i
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                egui::Event::PointerButton { modifiers, .. } => Some(*modifiers),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let m = i.modifiers;
+        Modifiers {
+            alt: m.alt || from_event.alt,
+            ctrl: m.ctrl || from_event.ctrl,
+            shift: m.shift || from_event.shift,
+            mac_cmd: m.mac_cmd || from_event.mac_cmd,
+            command: m.command || from_event.command,
+        }
+    })
+}
+
+/// A filter that shows exactly these images (e.g. a confusion-matrix cell).
+pub fn only(ids: Vec<ImageId>) -> Filter {
+    Filter {
+        only: Some(ids),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,210 @@
+//! The desktop application (egui/eframe). One module per screen; the state changes only in
+//! [`app::LeukoApp::apply`], through [`app::Command`]s; background work reports over the job
+//! channel, drained once per frame.
+
+pub mod app;
+pub mod bench;
+pub mod gallery;
+pub mod project_menu;
+pub mod settings;
+pub mod stats;
+pub mod taxonomy_editor;
+pub mod thumbs;
+pub mod viewer;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use app::{Command, LeukoApp};
+pub use settings::Settings;
+
+/// Autosave interval (labels are journaled at once regardless).
+const AUTOSAVE: Duration = Duration::from_secs(10);
+
+/// A scripted run that renders every screen to PNG files and quits.
+struct ScreenshotScript {
+    out: PathBuf,
+    stage: usize,
+    frames_in_stage: usize,
+    pending: Arc<Mutex<Option<Result<(), String>>>>,
+    waiting: bool,
+}
+
+const STAGES: [&str; 4] = ["gallery", "viewer", "taxonomy", "filtered"];
+
+struct EframeApp {
+    app: LeukoApp,
+    last_save: Instant,
+    script: Option<ScreenshotScript>,
+}
+
+impl eframe::App for EframeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.app.show(ui);
+        if self.last_save.elapsed() > AUTOSAVE {
+            self.app.autosave();
+            self.last_save = Instant::now();
+        }
+        if ui.ctx().input(|i| i.viewport().close_requested()) {
+            self.app.autosave();
+        }
+        if let Some(s) = &mut self.script {
+            run_script(s, &mut self.app, ui.ctx());
+        }
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.app.autosave();
+    }
+}
+
+fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context) {
+    ctx.request_repaint();
+    if s.waiting {
+        let done = s.pending.lock().ok().and_then(|mut p| p.take());
+        if let Some(r) = done {
+            if let Err(e) = r {
+                eprintln!("screenshot failed: {e}");
+            }
+            s.waiting = false;
+            s.stage += 1;
+            s.frames_in_stage = 0;
+        }
+        return;
+    }
+    if s.stage >= STAGES.len() {
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        return;
+    }
+    if s.frames_in_stage == 0 {
+        // Set the screen up.
+        match STAGES[s.stage] {
+            "gallery" => {}
+            "viewer" => app.apply(Command::OpenViewer),
+            "taxonomy" => {
+                app.apply(Command::CloseViewer);
+                app.taxonomy_editor.open = true;
+            }
+            "filtered" => {
+                app.taxonomy_editor.open = false;
+                if let Some(p) = &app.project {
+                    let first = p
+                        .order
+                        .first()
+                        .and_then(|&id| p.project().image(id))
+                        .map(|im| im.current);
+                    app.apply(Command::SetFilter(crate::project::Filter {
+                        current: first,
+                        ..Default::default()
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+    s.frames_in_stage += 1;
+    let thumbs_pending = app
+        .project
+        .as_ref()
+        .map(|p| p.thumbs.pending())
+        .unwrap_or(0);
+    // Give thumbnails time to arrive (at most ~3 s of frames).
+    if s.frames_in_stage < 10 || (thumbs_pending > 0 && s.frames_in_stage < 180) {
+        return;
+    }
+    let path = s
+        .out
+        .join(format!("{:02}-{}.png", s.stage + 1, STAGES[s.stage]));
+    let pending = s.pending.clone();
+    s.waiting = true;
+    ctx.request_screenshot(move |img| {
+        let [w, h] = img.size;
+        let rgba: Vec<u8> = img
+            .pixels
+            .iter()
+            .flat_map(|c| c.to_srgba_unmultiplied())
+            .collect();
+        let r = image::save_buffer(&path, &rgba, w as u32, h as u32, image::ColorType::Rgba8)
+            .map_err(|e| format!("{}: {e}", path.display()));
+        if r.is_ok() {
+            println!("wrote {}", path.display());
+        }
+        if let Ok(mut p) = pending.lock() {
+            *p = Some(r);
+        }
+    });
+}
+
+/// Opens the application window. `project` (or the last project, or the demo project) is opened
+/// first; with `screenshots`, every screen is rendered to PNG in that folder and the app quits.
+pub fn run(project: Option<PathBuf>, screenshots: Option<PathBuf>) -> Result<(), String> {
+    let settings_path = if screenshots.is_some() {
+        None
+    } else {
+        Settings::default_path()
+    };
+    let mut settings = settings_path
+        .as_deref()
+        .map(Settings::load)
+        .unwrap_or_default();
+    if screenshots.is_some() && settings.annotator.is_none() {
+        settings.annotator = Some("screenshot".into());
+    }
+    let start = project.or_else(|| settings.last_project().cloned());
+    let start = match start {
+        Some(p) => Some(p),
+        None => Some(crate::demo::ensure_demo_project(std::path::Path::new(
+            "projects/demo",
+        ))?),
+    };
+    if let Some(dir) = &screenshots {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let make = |renderer| eframe::NativeOptions {
+        renderer,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("leukolens")
+            .with_app_id("leukolens")
+            .with_inner_size([1280.0, 860.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    let creator = || -> eframe::AppCreator<'static> {
+        let settings = settings.clone();
+        let settings_path = settings_path.clone();
+        let start = start.clone();
+        let shots = screenshots.clone();
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let waker: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+            let mut app = LeukoApp::new(settings, settings_path, Some(waker));
+            if let Some(p) = &start {
+                app.open(p);
+            }
+            Ok(Box::new(EframeApp {
+                app,
+                last_save: Instant::now(),
+                script: shots.map(|out| ScreenshotScript {
+                    out,
+                    stage: 0,
+                    frames_in_stage: 0,
+                    pending: Arc::default(),
+                    waiting: false,
+                }),
+            }))
+        })
+    };
+    let force_glow = std::env::var("LEUKOLENS_RENDERER").is_ok_and(|v| v == "glow");
+    if !force_glow {
+        match eframe::run_native("leukolens", make(eframe::Renderer::Wgpu), creator()) {
+            Err(e @ eframe::Error::Wgpu(_)) => {
+                eprintln!("note: the wgpu renderer failed ({e}); falling back to OpenGL (glow)")
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
+    eframe::run_native("leukolens", make(eframe::Renderer::Glow), creator())
+        .map_err(|e| e.to_string())
+}

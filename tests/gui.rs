@@ -1,0 +1,352 @@
+//! The annotation workspace driven as a user would (egui_kittest; no GPU, no display).
+#![cfg(feature = "gui")]
+
+use std::path::Path;
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use leukolens::project::{ImageId, Journal, Project, Workspace};
+use leukolens::taxonomy::Taxonomy;
+use leukolens::ui::Settings;
+use leukolens::ui::app::{Command, LeukoApp, TaxonomyEdit};
+
+/// A project of 12 small images in three classes, and an app with it open.
+fn app_with_project(dir: &Path) -> LeukoApp {
+    let data = dir.join("data");
+    for (class, n) in [("monocyte", 4), ("basophil", 4), ("eosinophil", 4)] {
+        for k in 0..n {
+            let p = data.join(class).join(format!("{class}_{k}.png"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let v = (k * 30 + class.len() * 10) as u8;
+            image::RgbImage::from_pixel(16, 16, image::Rgb([v, 80, 120]))
+                .save(&p)
+                .unwrap();
+        }
+    }
+    let out =
+        leukolens::dataset::import(&data, None, Taxonomy::default_allidb(), &|_, _| {}).unwrap();
+    let path = dir.join("t.ron");
+    Workspace::create(&path, Project::from_import("t", &path, &out, 1)).unwrap();
+    let settings = Settings {
+        annotator: Some("tester".into()),
+        auto_advance: false,
+        thumb_size: 64.0,
+        ..Default::default()
+    };
+    let mut app = LeukoApp::new(settings, None, None);
+    app.open(&path);
+    assert!(app.project.is_some(), "{:?}", app.messages);
+    app
+}
+
+fn harness(app: LeukoApp) -> Harness<'static, LeukoApp> {
+    Harness::builder()
+        .with_size([1100.0, 700.0])
+        .build_ui_state(|ui, app: &mut LeukoApp| app.show(ui), app)
+}
+
+fn cursor(h: &Harness<'_, LeukoApp>) -> ImageId {
+    h.state()
+        .project
+        .as_ref()
+        .unwrap()
+        .selection
+        .cursor
+        .unwrap()
+}
+
+fn path_of(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
+    h.state()
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .image(id)
+        .unwrap()
+        .path
+        .clone()
+}
+
+fn current(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
+    let p = h.state().project.as_ref().unwrap().project();
+    p.taxonomy.name(p.image(id).unwrap().current)
+}
+
+fn step(h: &mut Harness<'_, LeukoApp>) {
+    h.run_ok();
+}
+
+#[test]
+fn arrows_move_the_selection_and_several_presses_in_one_frame_all_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    assert_eq!(cursor(&h), order[0]);
+    h.key_press(Key::ArrowRight);
+    step(&mut h);
+    assert_eq!(cursor(&h), order[1]);
+    // Three presses queued before one frame: all three count.
+    h.key_press(Key::ArrowRight);
+    h.key_press(Key::L);
+    h.key_press(Key::ArrowRight);
+    h.step();
+    step(&mut h);
+    assert_eq!(cursor(&h), order[4]);
+    h.key_press(Key::H);
+    step(&mut h);
+    assert_eq!(cursor(&h), order[3]);
+    // Down moves by a whole row.
+    let cols = h.state().gallery.columns;
+    assert!(cols > 1, "the grid has several columns");
+    h.key_press(Key::ArrowDown);
+    step(&mut h);
+    assert_eq!(cursor(&h), order[(3 + cols).min(order.len() - 1)]);
+}
+
+#[test]
+fn hotkey_assigns_and_undo_redo_work_across_a_bulk_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let first = cursor(&h);
+    let before = current(&h, first);
+    // '1' = Lymphoblast in the default taxonomy.
+    h.key_press(Key::Num1);
+    step(&mut h);
+    assert_eq!(current(&h, first), "Lymphoblast");
+    // Bulk: click the first tile, shift-click the fourth, press 7 (Eosinophil).
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    let p0 = path_of(&h, order[0]);
+    let p3 = path_of(&h, order[3]);
+    h.get_by_label(&p0).click();
+    step(&mut h);
+    h.get_by_label(&p3).click_modifiers(Modifiers::SHIFT);
+    step(&mut h);
+    assert_eq!(h.state().project.as_ref().unwrap().selection.ids.len(), 4);
+    h.key_press(Key::Num7);
+    step(&mut h);
+    for id in &order[0..4] {
+        assert_eq!(current(&h, *id), "Eosinophil");
+    }
+    // Undo the bulk change in one step, then the single change.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    step(&mut h);
+    assert_eq!(current(&h, first), "Lymphoblast");
+    assert_ne!(current(&h, order[3]), "Eosinophil");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    step(&mut h);
+    assert_eq!(current(&h, first), before);
+    // Redo both.
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    step(&mut h);
+    for id in &order[0..4] {
+        assert_eq!(current(&h, *id), "Eosinophil");
+    }
+    // Every change, undos included, is in the journal with the annotator's name.
+    let path = h.state().project.as_ref().unwrap().ws.path.clone();
+    let journal = Journal::read(&Journal::path_for(&path)).unwrap().entries;
+    assert_eq!(journal.len(), 1 + 4 + 4 + 1 + 1 + 4);
+    assert!(journal.iter().all(|e| e.annotator == "tester"));
+}
+
+#[test]
+fn ctrl_click_toggles_and_tab_jumps_to_the_next_unreviewed_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    h.get_by_label(&path_of(&h, order[2]))
+        .click_modifiers(Modifiers::COMMAND);
+    step(&mut h);
+    let sel = h.state().project.as_ref().unwrap().selection.ids.clone();
+    assert!(sel.contains(&order[0]) && sel.contains(&order[2]) && sel.len() == 2);
+    // Review the first image (assign its own class), then Tab goes to an unreviewed one.
+    h.state_mut().apply(Command::Select(vec![order[0]]));
+    let own = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .image(order[0])
+        .unwrap()
+        .current;
+    h.state_mut().apply(Command::Assign(own));
+    h.state_mut().apply(Command::Select(vec![order[1]]));
+    h.state_mut().apply(Command::Assign(own));
+    h.state_mut().apply(Command::Select(vec![order[0]]));
+    step(&mut h);
+    h.key_press(Key::Tab);
+    step(&mut h);
+    assert_eq!(cursor(&h), order[2], "skips the reviewed second image");
+}
+
+#[test]
+fn filter_changed_shows_exactly_the_relabelled_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    h.state_mut().apply(Command::Select(vec![order[5]]));
+    step(&mut h);
+    h.key_press(Key::Num4); // Monocyte
+    step(&mut h);
+    h.state_mut().apply(Command::Select(vec![order[9]]));
+    step(&mut h);
+    h.key_press(Key::Num4);
+    step(&mut h);
+    let relabelled: Vec<ImageId> = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .images
+        .iter()
+        .filter(|i| i.current != i.original)
+        .map(|i| i.id)
+        .collect();
+    assert!(!relabelled.is_empty());
+    h.get_by_label("changed").click();
+    step(&mut h);
+    let shown = h.state().project.as_ref().unwrap().order.clone();
+    assert_eq!(shown, relabelled);
+    // Tiles of unchanged images are not in the UI any more.
+    assert!(h.query_by_label(&path_of(&h, order[0])).is_none());
+    assert!(h.query_by_label(&path_of(&h, relabelled[0])).is_some());
+}
+
+#[test]
+fn taxonomy_editor_refuses_a_duplicate_hotkey_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    h.state_mut().taxonomy_editor.open = true;
+    step(&mut h);
+    let t = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .taxonomy
+        .clone();
+    let mono = t.find("Monocyte").unwrap();
+    // Through the command path the editor uses.
+    h.state_mut()
+        .apply(Command::Taxonomy(TaxonomyEdit::SetHotkey(mono, Some('1'))));
+    step(&mut h);
+    let t2 = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .taxonomy
+        .clone();
+    assert_eq!(t2.get(mono).unwrap().hotkey, Some('4'), "unchanged");
+    let msg = h.state().messages.last().unwrap();
+    assert!(msg.error && msg.text.contains("already bound"), "{msg:?}");
+    assert!(
+        h.query_by_label_contains("already bound").is_some(),
+        "shown in the status bar"
+    );
+    // A rename through the editor's text field is accepted and saved.
+    h.state_mut().apply(Command::Taxonomy(TaxonomyEdit::Rename(
+        mono,
+        "Monocyte (activated)".into(),
+    )));
+    step(&mut h);
+    let path = h.state().project.as_ref().unwrap().ws.path.clone();
+    let on_disk = Project::load(&path).unwrap();
+    assert_eq!(
+        on_disk.taxonomy.get(mono).unwrap().name,
+        "Monocyte (activated)"
+    );
+    // Duplicate names are refused too.
+    h.state_mut().apply(Command::Taxonomy(TaxonomyEdit::Rename(
+        mono,
+        "Basophil".into(),
+    )));
+    assert!(
+        h.state()
+            .messages
+            .last()
+            .unwrap()
+            .text
+            .contains("already exists")
+    );
+}
+
+#[test]
+fn viewer_opens_with_space_steps_and_assigns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    h.key_press(Key::Space);
+    step(&mut h);
+    assert!(h.state().viewer_open);
+    h.get_by_label("next >").click();
+    step(&mut h);
+    assert_eq!(cursor(&h), order[1]);
+    h.get_by_label_contains("Basophil ·").click();
+    step(&mut h);
+    assert_eq!(current(&h, order[1]), "Basophil");
+    h.key_press(Key::Escape);
+    step(&mut h);
+    assert!(!h.state().viewer_open);
+}
+
+#[test]
+fn the_annotator_is_asked_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_with_project(dir.path());
+    app.settings.annotator = None;
+    let mut h = harness(app);
+    step(&mut h);
+    assert!(h.query_by_label("Annotator name").is_some());
+    // Keys do not label images while the prompt is open.
+    h.get_by_label("Annotator name").type_text("Dr. Marr");
+    step(&mut h);
+    h.get_by_label("Start annotating").click();
+    step(&mut h);
+    assert_eq!(h.state().settings.annotator.as_deref(), Some("Dr. Marr"));
+    assert!(h.query_by_label("Annotator name").is_none());
+}
+
+#[test]
+fn dropping_a_project_file_opens_it_and_a_folder_imports_it() {
+    use leukolens::ui::project_menu::dropped_command;
+    let c = dropped_command(Path::new("/x/y/p.ron"));
+    assert_eq!(c, Command::OpenProject("/x/y/p.ron".into()));
+    match dropped_command(Path::new("/data/pbc")) {
+        Command::NewProject {
+            source,
+            layout,
+            output,
+        } => {
+            assert_eq!(source, Path::new("/data/pbc"));
+            assert_eq!(layout, None);
+            assert!(output.ends_with("pbc.ron"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_corrupt_project_is_a_readable_message_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(&bad, "(version: 1, name: \"x\", oops").unwrap();
+    let mut app = LeukoApp::new(Settings::default(), None, None);
+    app.open(&bad);
+    assert!(app.project.is_none());
+    let m = app.messages.last().unwrap();
+    assert!(m.error && m.text.contains("line 1"), "{m:?}");
+    let mut h = harness(app);
+    step(&mut h);
+    assert!(h.query_by_label_contains("No project open").is_some());
+}

@@ -1,0 +1,186 @@
+//! Sweeps on CPU: resume after cancel, and shard + merge, both equal to an uninterrupted run.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use leukolens::backend::Backend;
+use leukolens::project::Project;
+use leukolens::sweep::run::{self, RunRecord, SweepConfig, SweepEvent};
+use leukolens::sweep::{SweepDesign, ValSize};
+use leukolens::train::{Task, TrainConfig};
+
+fn demo(dir: &Path) -> (std::path::PathBuf, Project) {
+    let path = leukolens::demo::create_demo_project(&dir.join("demo"), 10, 190, 5).unwrap();
+    let project = Project::load(&path).unwrap();
+    (path, project)
+}
+
+fn config(p: &Project) -> SweepConfig {
+    let t = &p.taxonomy;
+    SweepConfig {
+        name: "tiny".into(),
+        task: Task::Groups {
+            positive: vec![t.find("Typical lymphocyte").unwrap()],
+            negative: vec![t.find("Segmented neutrophil").unwrap()],
+        },
+        train: TrainConfig {
+            input_size: 190,
+            max_epochs: 3,
+            patience: 3,
+            ..TrainConfig::quick()
+        },
+        design: SweepDesign {
+            k_folds: 2,
+            val: ValSize::Count(4),
+            sizes: vec![4, 8],
+            seed: 77,
+        },
+    }
+}
+
+/// The parts of a record that must not depend on how the sweep was run.
+fn essence(r: &[RunRecord]) -> Vec<String> {
+    r.iter()
+        .map(|r| {
+            format!(
+                "{:?} {} {} {:?} {:?} {:?}",
+                r.key, r.status, r.epochs, r.val_loss, r.test_auc, r.predictions
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = demo(dir.path());
+    let cfg = config(&project);
+    let no = AtomicBool::new(false);
+    let mut cpu = Backend::cpu();
+
+    let full_dir = dir.path().join("full");
+    let full = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut cpu,
+        None,
+        Some(&full_dir),
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(full.len(), 4, "2 folds × 2 sizes");
+    assert!(
+        full.iter().all(|r| r.predictions.len() == 10),
+        "every image tested once per fold (20 / 2)"
+    );
+
+    // Cancel after the first finished run, then resume.
+    let part_dir = dir.path().join("part");
+    let cancel = AtomicBool::new(false);
+    let mut started = 0;
+    let first = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut cpu,
+        None,
+        Some(&part_dir),
+        &cancel,
+        &mut |e| {
+            if let SweepEvent::RunFinished(_) = e {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            if let SweepEvent::RunStarted { .. } = e {
+                started += 1;
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(first.len(), 1, "one run finished before the cancel");
+    let mut planned_done = None;
+    let mut reran = 0;
+    let resumed = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut cpu,
+        None,
+        Some(&part_dir),
+        &no,
+        &mut |e| match e {
+            SweepEvent::Planned { already_done, .. } => planned_done = Some(already_done),
+            SweepEvent::RunStarted { .. } => reran += 1,
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert_eq!(planned_done, Some(1));
+    assert_eq!(reran, 3, "finished runs are not run again");
+    assert_eq!(essence(&resumed), essence(&full));
+
+    // Two shards in separate folders, merged.
+    let s1 = dir.path().join("s1");
+    let s2 = dir.path().join("s2");
+    let a = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut cpu,
+        Some((1, 2)),
+        Some(&s1),
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    let b = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut cpu,
+        Some((2, 2)),
+        Some(&s2),
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(a.len() + b.len(), 4);
+    assert!(
+        a.iter().all(|r| !b.iter().any(|q| q.key == r.key)),
+        "shards are disjoint"
+    );
+    let merged_dir = dir.path().join("merged");
+    assert_eq!(
+        run::merge(&merged_dir, &[s1.clone(), s2.clone()]).unwrap(),
+        4
+    );
+    assert_eq!(essence(&run::load_runs(&merged_dir)), essence(&full));
+    // Merging again copies nothing new.
+    assert_eq!(run::merge(&merged_dir, &[s1, s2]).unwrap(), 0);
+}
+
+#[test]
+fn a_sweep_keeps_its_label_snapshot_and_refuses_a_changed_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut project) = demo(dir.path());
+    let cfg = config(&project);
+    let out = dir.path().join("snap");
+    let snap = run::load_or_snapshot(&out, &project, &cfg).unwrap();
+    assert_eq!(snap.images.len(), 20);
+    // Relabel every lymphocyte: the stored snapshot does not change.
+    let lym = project.taxonomy.find("Typical lymphocyte").unwrap();
+    let bas = project.taxonomy.find("Basophil").unwrap();
+    for im in &mut project.images {
+        if im.current == lym {
+            im.current = bas;
+        }
+    }
+    let again = run::load_or_snapshot(&out, &project, &cfg).unwrap();
+    assert_eq!(again, snap);
+    let mut other = cfg.clone();
+    other.design.k_folds = 3;
+    let err = run::load_or_snapshot(&out, &project, &other).unwrap_err();
+    assert!(err.contains("another configuration"), "{err}");
+    let _ = path;
+}
