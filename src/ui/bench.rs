@@ -106,8 +106,10 @@ pub fn gallery(n: usize, frames: usize, keep: Option<PathBuf>) -> Result<(), Str
     let mut app = LeukoApp::new(settings, None, None);
     app.open(&project_path);
     let n_images = app.project.as_ref().map(|p| p.order.len()).unwrap_or(0);
-    let out = ctx.run_ui(input(size, vec![]), |ui| app.show(ui));
+    let mut out = ctx.run_ui(input(size, vec![]), |ui| app.show(ui));
     let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+    // Headless: no renderer takes the texture uploads.
+    out.textures_delta.clear();
     let first_paint = t0.elapsed();
     println!("images in project: {n_images}");
     println!(
@@ -131,8 +133,9 @@ pub fn gallery(n: usize, frames: usize, keep: Option<PathBuf>) -> Result<(), Str
             },
         ];
         let t = Instant::now();
-        let out = ctx.run_ui(input(size, events), |ui| app.show(ui));
+        let mut out = ctx.run_ui(input(size, events), |ui| app.show(ui));
         let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
+        out.textures_delta.clear();
         times.push(t.elapsed());
         // Pace like a 60 Hz display so background thumbnail decoding can keep up.
         let spent = t.elapsed();
