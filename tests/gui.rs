@@ -350,3 +350,89 @@ fn a_corrupt_project_is_a_readable_message_not_a_crash() {
     step(&mut h);
     assert!(h.query_by_label_contains("No project open").is_some());
 }
+
+#[test]
+fn drag_a_box_to_select_several_images_then_assign_them_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(app_with_project(dir.path()));
+    step(&mut h);
+    let order = h.state().project.as_ref().unwrap().order.clone();
+    let a = h.get_by_label(&path_of(&h, order[0])).rect();
+    let b = h.get_by_label(&path_of(&h, order[2])).rect();
+    // Press in the gap just below the first tile, drag to the middle of the third, release.
+    let start = a.left_bottom() + egui::vec2(5.0, 3.0);
+    let end = b.center();
+    h.event(egui::Event::PointerMoved(start));
+    h.event(egui::Event::PointerButton {
+        pos: start,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for k in 1..=5 {
+        let p = start + (end - start) * (k as f32 / 5.0);
+        h.event(egui::Event::PointerMoved(p));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: end,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    step(&mut h);
+    let sel = h.state().project.as_ref().unwrap().selection.ids.clone();
+    assert_eq!(sel.len(), 3, "the box covers three tiles: {sel:?}");
+    assert!(order[..3].iter().all(|id| sel.contains(id)));
+    h.key_press(Key::Num4); // Monocyte
+    step(&mut h);
+    for id in &order[..3] {
+        assert_eq!(current(&h, *id), "Monocyte");
+    }
+    assert_ne!(current(&h, order[3]), "Monocyte", "outside the box");
+}
+
+#[test]
+fn export_labels_and_save_as_keep_every_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_with_project(dir.path());
+    let order = app.project.as_ref().unwrap().order.clone();
+    app.apply(Command::Select(vec![order[1]]));
+    let eos = app
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .taxonomy
+        .find("Eosinophil")
+        .unwrap();
+    app.apply(Command::Assign(eos));
+    let csv = dir.path().join("out/labels.csv");
+    app.apply(Command::ExportLabels(csv.clone()));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 13, "header + 12 images");
+    let p = app
+        .project
+        .as_ref()
+        .unwrap()
+        .project()
+        .image(order[1])
+        .unwrap()
+        .path
+        .clone();
+    let row = text.lines().find(|l| l.contains(&p)).unwrap();
+    assert!(row.contains("\"Eosinophil\",true"), "{row}");
+    // Save as a new file elsewhere: the label is there and the dataset is still found.
+    let other = dir.path().join("elsewhere/copy.ron");
+    app.apply(Command::SaveAs(other.clone()));
+    assert!(!app.messages.last().unwrap().error, "{:?}", app.messages);
+    let copy = Project::load(&other).unwrap();
+    assert_eq!(copy.image(order[1]).unwrap().current, eos);
+    assert!(
+        copy.dataset_dir(&other)
+            .join(&copy.image(order[1]).unwrap().path)
+            .is_file()
+    );
+    assert_eq!(app.project.as_ref().unwrap().ws.path, other);
+}

@@ -17,6 +17,8 @@ pub struct GalleryView {
     /// Tiles per row in the last frame (for Up/Down).
     pub columns: usize,
     drag_start: Option<Pos2>,
+    /// Where the pointer was in the last frame of the drag (the release frame may have none).
+    drag_now: Option<Pos2>,
     last_cursor: Option<ImageId>,
     /// Vertical scroll offset of the last frame.
     offset: f32,
@@ -204,8 +206,9 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let mut tile_rects: Vec<(ImageId, Rect)> = Vec::new();
     let out = scroll.show_rows(ui, cell - ui.spacing().item_spacing.y, rows, |ui, range| {
         // The background senses drags (box selection); tiles above it sense clicks.
+        // The whole visible viewport, not just the first row's rect.
         let bg = ui.interact(
-            ui.max_rect(),
+            ui.clip_rect(),
             ui.make_persistent_id("gallery-bg"),
             Sense::drag(),
         );
@@ -331,11 +334,18 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     if bg.drag_started() {
         app.gallery.drag_start = bg.interact_pointer_pos();
     }
+    if app.gallery.drag_start.is_some()
+        && let Some(p) = bg
+            .interact_pointer_pos()
+            .or_else(|| ui.input(|i| i.pointer.latest_pos()))
+    {
+        app.gallery.drag_now = Some(p);
+    }
     let mut boxed = false;
-    if let (Some(start), Some(now)) = (app.gallery.drag_start, bg.interact_pointer_pos())
+    if let (Some(start), Some(now)) = (app.gallery.drag_start, app.gallery.drag_now)
         && (now - start).length() > 6.0
     {
-        // A real drag (not the jitter of a click): draw and apply the selection box.
+        // A real drag (not the jitter of a click): draw the box; apply it on release.
         let boxr = Rect::from_two_pos(start, now);
         ui.painter().rect(
             boxr,
@@ -350,14 +360,15 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                 .filter(|(_, r)| r.intersects(boxr))
                 .map(|(id, _)| *id)
                 .collect();
-            app.gallery.drag_start = None;
             if !ids.is_empty() {
                 boxed = true;
                 app.send(Command::Select(ids));
             }
         }
-    } else if bg.drag_stopped() {
+    }
+    if bg.drag_stopped() {
         app.gallery.drag_start = None;
+        app.gallery.drag_now = None;
     }
     if boxed {
         // The box decided the selection.
