@@ -225,52 +225,62 @@ pub fn import(
     })
 }
 
-/// Reads, hashes and fully decodes each candidate on all cores. Returns (hash, w, h) or why not.
-fn check_files(
-    candidates: &[Candidate],
+/// Maps `f` over `0..n` on all cores (a shared work counter, so slow items do not hold up a
+/// whole chunk), reporting progress after every item. Results come back in index order; an item
+/// whose worker panicked is `None`.
+pub fn par_map<T: Send>(
+    n: usize,
     progress: Progress<'_>,
-) -> Vec<Result<(String, u32, u32), DecodeError>> {
-    let n = candidates.len();
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<Option<T>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
         .min(8);
-    let mut results: Vec<Option<Result<(String, u32, u32), DecodeError>>> = vec![None; n];
-    let chunks: Vec<Vec<(usize, Result<(String, u32, u32), DecodeError>)>> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= n {
-                                break;
-                            }
-                            out.push((i, check_one(&candidates[i].path)));
-                            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            progress(d, n);
+    let parts: Vec<Vec<(usize, T)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break;
                         }
-                        out
-                    })
+                        out.push((i, f(i)));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
+                    }
+                    out
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-    for chunk in chunks {
-        for (i, r) in chunk {
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut results: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    for part in parts {
+        for (i, r) in part {
             results[i] = Some(r);
         }
     }
     results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(DecodeError::Corrupt("not checked".into()))))
-        .collect()
+}
+
+/// Reads, hashes and fully decodes each candidate on all cores. Returns (hash, w, h) or why not.
+fn check_files(
+    candidates: &[Candidate],
+    progress: Progress<'_>,
+) -> Vec<Result<(String, u32, u32), DecodeError>> {
+    par_map(candidates.len(), progress, |i| {
+        check_one(&candidates[i].path)
+    })
+    .into_iter()
+    .map(|r| r.unwrap_or_else(|| Err(DecodeError::Corrupt("the decoder failed".into()))))
+    .collect()
 }
 
 fn check_one(path: &Path) -> Result<(String, u32, u32), DecodeError> {
@@ -294,33 +304,12 @@ pub fn hash_tree(dir: &Path, progress: Progress<'_>) -> Result<Vec<(String, Stri
     let mut files = Vec::new();
     layouts::walk_files(dir, 0, &mut files)?;
     files.retain(|p| decode::has_image_extension(p));
-    let n = files.len();
-    let done = AtomicUsize::new(0);
-    let out = std::sync::Mutex::new(Vec::with_capacity(n));
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-        {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    if let Ok(bytes) = decode::read_limited(&files[i]) {
-                        let h = content_hash(&bytes);
-                        if let Ok(mut o) = out.lock() {
-                            o.push((h, rel_slash_path(dir, &files[i])));
-                        }
-                    }
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
-                }
-            });
-        }
+    let hashed = par_map(files.len(), progress, |i| {
+        decode::read_limited(&files[i])
+            .ok()
+            .map(|bytes| (content_hash(&bytes), rel_slash_path(dir, &files[i])))
     });
-    let mut v = out.into_inner().unwrap_or_default();
+    let mut v: Vec<(String, String)> = hashed.into_iter().flatten().flatten().collect();
     v.sort();
     Ok(v)
 }

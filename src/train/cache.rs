@@ -2,7 +2,6 @@
 //! (3·S·S bytes per image), so that no epoch decodes a file.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::dataset::{self, DecodeError};
 
@@ -57,40 +56,9 @@ impl ImageCache {
     ) -> (Self, Vec<usize>, Vec<(usize, DecodeError)>) {
         let n = paths.len();
         let k = 3 * (side * side) as usize;
-        let next = AtomicUsize::new(0);
-        let done = AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let parts: Vec<Vec<(usize, Result<Vec<u8>, DecodeError>)>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= n {
-                                break;
-                            }
-                            let r = dataset::load_rgb8(&paths[i])
-                                .map(|im| dataset::decode::to_chw_u8(&im, side));
-                            out.push((i, r));
-                            progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);
-                        }
-                        out
-                    })
-                })
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
+        let slots = dataset::par_map(n, progress, |i| {
+            dataset::load_rgb8(&paths[i]).map(|im| dataset::decode::to_chw_u8(&im, side))
         });
-        let mut slots: Vec<Option<Result<Vec<u8>, DecodeError>>> = (0..n).map(|_| None).collect();
-        for part in parts {
-            for (i, r) in part {
-                slots[i] = Some(r);
-            }
-        }
         let mut data = Vec::with_capacity(n * k);
         let mut kept = Vec::with_capacity(n);
         let mut failed = Vec::new();

@@ -12,40 +12,20 @@ use super::settings::Settings;
 /// Generates `n` small distinct cell images as an image folder (ten classes) under `dir`.
 fn generate(dir: &Path, n: usize) -> Result<(), String> {
     let per_class = n.div_ceil(10);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(None::<String>);
-    std::thread::scope(|s| {
-        for _ in 0..std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-        {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let class = i / per_class;
-                    let img = crate::demo::render_cell(class, 96, 7_000_000 + i as u64);
-                    let p = dir
-                        .join(crate::demo::DEMO_DIRS[class % 10])
-                        .join(format!("cell_{i:06}.png"));
-                    let r = std::fs::create_dir_all(p.parent().unwrap_or(dir))
-                        .map_err(|e| e.to_string())
-                        .and_then(|_| img.save(&p).map_err(|e| e.to_string()));
-                    if let Err(e) = r
-                        && let Ok(mut f) = failed.lock()
-                    {
-                        *f = Some(e);
-                    }
-                }
-            });
-        }
+    let written = crate::dataset::par_map(n, &|_, _| {}, |i| {
+        let class = i / per_class;
+        let img = crate::demo::render_cell(class, 96, 7_000_000 + i as u64);
+        let p = dir
+            .join(crate::demo::DEMO_DIRS[class % 10])
+            .join(format!("cell_{i:06}.png"));
+        std::fs::create_dir_all(p.parent().unwrap_or(dir))
+            .map_err(|e| e.to_string())
+            .and_then(|_| img.save(&p).map_err(|e| e.to_string()))
     });
-    match failed.into_inner().ok().flatten() {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    written
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("a worker failed".into())))
+        .collect()
 }
 
 fn rss_mib() -> Option<f64> {
