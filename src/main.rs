@@ -40,6 +40,9 @@ enum Command {
         /// Render every screen to PNG files in this folder and quit (needs a display).
         #[arg(long)]
         screenshots: Option<PathBuf>,
+        /// Annotate as this person (written into every journal line; otherwise asked once).
+        #[arg(long)]
+        annotator: Option<String>,
     },
     /// Import a folder of single-cell images into a new project file.
     Import {
@@ -284,11 +287,13 @@ fn main() {
     let result = match cli.command.unwrap_or(Command::Gui {
         project: None,
         screenshots: None,
+        annotator: None,
     }) {
         Command::Gui {
             project,
             screenshots,
-        } => gui(project, screenshots),
+            annotator,
+        } => gui(project, screenshots, annotator),
         Command::Import {
             source,
             layout,
@@ -343,8 +348,12 @@ fn main() {
 }
 
 #[cfg(feature = "gui")]
-fn gui(project: Option<PathBuf>, screenshots: Option<PathBuf>) -> Result<()> {
-    leukolens::ui::run(project, screenshots).map_err(anyhow::Error::msg)
+fn gui(
+    project: Option<PathBuf>,
+    screenshots: Option<PathBuf>,
+    annotator: Option<String>,
+) -> Result<()> {
+    leukolens::ui::run(project, screenshots, annotator).map_err(anyhow::Error::msg)
 }
 
 #[cfg(feature = "gui")]
@@ -358,7 +367,11 @@ fn bench_gallery(_images: usize, _frames: usize, _keep: Option<PathBuf>) -> Resu
 }
 
 #[cfg(not(feature = "gui"))]
-fn gui(_project: Option<PathBuf>, _screenshots: Option<PathBuf>) -> Result<()> {
+fn gui(
+    _project: Option<PathBuf>,
+    _screenshots: Option<PathBuf>,
+    _annotator: Option<String>,
+) -> Result<()> {
     bail!("this build has no desktop application (built without the `gui` feature); see --help")
 }
 

@@ -436,3 +436,17 @@ fn export_labels_and_save_as_keep_every_label() {
     );
     assert_eq!(app.project.as_ref().unwrap().ws.path, other);
 }
+
+#[test]
+fn the_annotator_field_has_the_keyboard_focus_without_a_click() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_with_project(dir.path());
+    app.settings.annotator = None;
+    let mut h = harness(app);
+    step(&mut h);
+    h.event(egui::Event::Text("Ada".into()));
+    step(&mut h);
+    h.key_press(Key::Enter);
+    step(&mut h);
+    assert_eq!(h.state().settings.annotator.as_deref(), Some("Ada"));
+}

@@ -138,7 +138,11 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
 
 /// Opens the application window. `project` (or the last project, or the demo project) is opened
 /// first; with `screenshots`, every screen is rendered to PNG in that folder and the app quits.
-pub fn run(project: Option<PathBuf>, screenshots: Option<PathBuf>) -> Result<(), String> {
+pub fn run(
+    project: Option<PathBuf>,
+    screenshots: Option<PathBuf>,
+    annotator: Option<String>,
+) -> Result<(), String> {
     let settings_path = if screenshots.is_some() {
         None
     } else {
@@ -148,6 +152,12 @@ pub fn run(project: Option<PathBuf>, screenshots: Option<PathBuf>) -> Result<(),
         .as_deref()
         .map(Settings::load)
         .unwrap_or_default();
+    if let Some(a) = annotator
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+    {
+        settings.annotator = Some(a);
+    }
     if screenshots.is_some() && settings.annotator.is_none() {
         settings.annotator = Some("screenshot".into());
     }
