@@ -375,6 +375,16 @@ fn gui(
     bail!("this build has no desktop application (built without the `gui` feature); see --help")
 }
 
+/// Prints a line above a progress bar, or plainly when the bar is hidden (not a terminal: CI
+/// logs, cluster jobs), so that no line is lost.
+fn say(pb: &ProgressBar, line: String) {
+    if pb.is_hidden() {
+        println!("{line}");
+    } else {
+        pb.println(line);
+    }
+}
+
 fn bar(total: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total as u64);
     pb.set_style(
@@ -611,14 +621,15 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             notices,
         } => {
             for n in notices {
-                runs_bar.println(format!("note: {n}"));
+                say(&runs_bar, format!("note: {n}"));
             }
             runs_bar.set_length(total as u64);
             runs_bar.set_position(already_done as u64);
             if already_done > 0 {
-                runs_bar.println(format!(
-                    "{already_done} of {total} runs already done; resuming"
-                ));
+                say(
+                    &runs_bar,
+                    format!("{already_done} of {total} runs already done; resuming"),
+                );
             }
         }
         SweepEvent::RunStarted { index, total, key } => {
@@ -633,18 +644,21 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                 .map(|a| format!("AUC {a:.3}"))
                 .or(r.test_weighted_f1.map(|f| format!("weighted F1 {f:.3}")))
                 .unwrap_or_default();
-            runs_bar.println(format!(
-                "fold {:>2} size {:>4}: {} ({} epochs, best {}) {:.0} s {}",
-                r.key.fold + 1,
-                r.key.size,
-                score,
-                r.epochs,
-                r.best_epoch,
-                r.seconds,
-                if r.collapsed { "COLLAPSED" } else { "" }
-            ));
+            say(
+                &runs_bar,
+                format!(
+                    "fold {:>2} size {:>4}: {} ({} epochs, best {}) {:.0} s {}",
+                    r.key.fold + 1,
+                    r.key.size,
+                    score,
+                    r.epochs,
+                    r.best_epoch,
+                    r.seconds,
+                    if r.collapsed { "COLLAPSED" } else { "" }
+                ),
+            );
         }
-        SweepEvent::Notice(n) => runs_bar.println(format!("note: {n}")),
+        SweepEvent::Notice(n) => say(&runs_bar, format!("note: {n}")),
         SweepEvent::Train(..) => {}
     };
     let records = run::run_sweep(
@@ -796,15 +810,18 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
                     .val_metric
                     .map(|m| format!("{m:.3}"))
                     .unwrap_or_else(|| "-".into());
-                epochs.println(format!(
-                    "epoch {:>3}  train loss {:.4}  val loss {:.4}  val {} {}  best epoch {}",
-                    e.epoch,
-                    e.train_loss,
-                    e.val_loss,
-                    if binary { "AUC" } else { "acc" },
-                    metric,
-                    e.best_epoch
-                ));
+                say(
+                    &epochs,
+                    format!(
+                        "epoch {:>3}  train loss {:.4}  val loss {:.4}  val {} {}  best epoch {}",
+                        e.epoch,
+                        e.train_loss,
+                        e.val_loss,
+                        if binary { "AUC" } else { "acc" },
+                        metric,
+                        e.best_epoch
+                    ),
+                );
             }
             EventKind::Finished(r) if ev.job == job.id => {
                 r.map_err(anyhow::Error::msg)?;
