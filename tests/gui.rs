@@ -450,3 +450,61 @@ fn the_annotator_field_has_the_keyboard_focus_without_a_click() {
     step(&mut h);
     assert_eq!(h.state().settings.annotator.as_deref(), Some("Ada"));
 }
+
+/// Polls the app (as the frame loop does) until `done` or a timeout.
+fn wait_for(app: &mut LeukoApp, done: impl Fn(&LeukoApp) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(app) {
+        assert!(start.elapsed().as_secs() < 60, "timed out; messages: {:?}", app.messages);
+        app.poll_jobs();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("cells");
+    for (class, n) in [("monocyte", 3), ("eosinophil", 2)] {
+        for k in 0..n {
+            let p = data.join(class).join(format!("{k}.png"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            image::RgbImage::from_pixel(12, 12, image::Rgb([k as u8 * 50, class.len() as u8, 9]))
+                .save(&p)
+                .unwrap();
+        }
+    }
+    std::fs::write(data.join("monocyte/broken.png"), b"not a png").unwrap();
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    let output = dir.path().join("projects/cells.ron");
+    app.apply(Command::NewProject {
+        source: data.clone(),
+        layout: None,
+        output: output.clone(),
+    });
+    wait_for(&mut app, |a| a.project.is_some());
+    assert_eq!(app.project.as_ref().unwrap().project().images.len(), 5);
+    assert!(
+        app.messages.iter().any(|m| m.text.contains("broken.png")),
+        "the import report names the skipped file: {:?}",
+        app.messages
+    );
+    // The dataset moves; Locate dataset re-links it by content.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&data, &moved).unwrap();
+    app.apply(Command::Relink(moved.clone()));
+    wait_for(&mut app, |a| a.messages.iter().any(|m| m.text.starts_with("re-linked")));
+    assert!(app.messages.last().unwrap().text.contains("found 5 of 5"));
+    let p = app.project.as_ref().unwrap();
+    for im in &p.project().images {
+        assert!(p.project().image_path(&p.ws.path, im).is_file(), "{}", im.path);
+    }
+    assert_eq!(Project::load(&output).unwrap().dataset_dir(&output), p.project().dataset_dir(&output));
+}

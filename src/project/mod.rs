@@ -253,6 +253,17 @@ impl Project {
         progress: dataset::Progress<'_>,
     ) -> Result<usize, dataset::ImportError> {
         let tree = dataset::hash_tree(new_root, progress)?;
+        Ok(self.relink_with(project_path, new_root, &tree))
+    }
+
+    /// Re-links with an already computed `dataset::hash_tree` of `new_root` (so the hashing can
+    /// run in the background). Returns how many images were found.
+    pub fn relink_with(
+        &mut self,
+        project_path: &Path,
+        new_root: &Path,
+        tree: &[(String, String)],
+    ) -> usize {
         let by_hash: std::collections::HashMap<&str, &str> =
             tree.iter().map(|(h, p)| (h.as_str(), p.as_str())).collect();
         let mut found = 0;
@@ -263,7 +274,7 @@ impl Project {
             }
         }
         self.dataset_root = relative_path(project_dir(project_path), new_root);
-        Ok(found)
+        found
     }
 
     fn validate(&self, path: &Path) -> Result<(), ProjectError> {

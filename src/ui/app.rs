@@ -66,6 +66,17 @@ pub enum TaxonomyEdit {
     SetPositive(ClassId, bool),
 }
 
+/// What a background job of the UI hands back to the UI thread.
+enum JobResult {
+    /// A new project file was written by an import: open it.
+    Imported(PathBuf),
+    /// The content hashes of a folder, for re-linking the open project to it.
+    Hashed {
+        dir: PathBuf,
+        tree: Vec<(String, String)>,
+    },
+}
+
 /// A message shown to the user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
@@ -145,6 +156,10 @@ pub struct LeukoApp {
     pub menu: project_menu::ProjectMenu,
     pub show_stats: bool,
     jobs: Jobs,
+    results: (
+        std::sync::mpsc::Sender<JobResult>,
+        std::sync::mpsc::Receiver<JobResult>,
+    ),
     /// Commands queued by the screens during a frame.
     queue: Vec<Command>,
     /// Where the settings live (None in tests: nothing is written).
@@ -173,6 +188,7 @@ impl LeukoApp {
             menu: project_menu::ProjectMenu::default(),
             show_stats: true,
             jobs,
+            results: std::sync::mpsc::channel(),
             queue: Vec::new(),
             settings_path,
         }
@@ -459,21 +475,36 @@ impl LeukoApp {
         }
     }
 
+    /// Hashes the folder in the background; the re-link itself happens in `poll_jobs`.
     fn relink(&mut self, dir: &Path) {
+        if self.project.is_none() {
+            return;
+        }
+        let tx = self.results.0.clone();
+        let dir = dir.to_path_buf();
+        let spawned = self.jobs.spawn("relink", move |ctx| {
+            let progress = |d: usize, t: usize| ctx.progress(d, t, "hashing");
+            let tree = crate::dataset::hash_tree(&dir, &progress).map_err(|e| e.to_string())?;
+            let _ = tx.send(JobResult::Hashed { dir, tree });
+            Ok(())
+        });
+        match spawned {
+            Ok(_) => self.menu.import_running = Some((0, 0)),
+            Err(e) => self.error(format!("could not start re-linking: {e}")),
+        }
+    }
+
+    fn finish_relink(&mut self, dir: &Path, tree: &[(String, String)]) {
         let Some(p) = &mut self.project else { return };
         let path = p.ws.path.clone();
-        match p.ws.project.relink(&path, dir, &|_, _| {}) {
-            Ok(found) => {
-                p.ws.mark_dirty();
-                let total = p.ws.project.images.len();
-                let saved = p.ws.save();
-                p.thumbs = Thumbnails::new(&path);
-                match saved {
-                    Ok(()) => self.info(format!("re-linked: found {found} of {total} images")),
-                    Err(e) => self.error(format!("re-linked but could not save: {e}")),
-                }
-            }
-            Err(e) => self.error(format!("could not re-link: {e}")),
+        let found = p.ws.project.relink_with(&path, dir, tree);
+        p.ws.mark_dirty();
+        let total = p.ws.project.images.len();
+        let saved = p.ws.save();
+        p.thumbs = Thumbnails::new(&path);
+        match saved {
+            Ok(()) => self.info(format!("re-linked: found {found} of {total} images")),
+            Err(e) => self.error(format!("re-linked but could not save: {e}")),
         }
     }
 
@@ -485,6 +516,7 @@ impl LeukoApp {
             ));
             return;
         }
+        let tx = self.results.0.clone();
         let spawned = self.jobs.spawn("import", move |ctx| {
             let progress = |d: usize, t: usize| ctx.progress(d, t, "importing");
             let outcome = crate::dataset::import(
@@ -501,7 +533,7 @@ impl LeukoApp {
                 .unwrap_or_else(|| "project".into());
             let project = Project::from_import(&name, &output, &outcome, 2021);
             Workspace::create(&output, project).map_err(|e| e.to_string())?;
-            ctx.send(EventKind::Message(format!("open:{}", output.display())));
+            let _ = tx.send(JobResult::Imported(output));
             Ok(())
         });
         match spawned {
@@ -510,20 +542,20 @@ impl LeukoApp {
         }
     }
 
-    /// Drains background events (called once per frame).
+    /// Drains background events and results (called once per frame).
     pub fn poll_jobs(&mut self) {
+        while let Ok(r) = self.results.1.try_recv() {
+            match r {
+                JobResult::Imported(path) => self.open(&path),
+                JobResult::Hashed { dir, tree } => self.finish_relink(&dir, &tree),
+            }
+        }
         for ev in self.jobs.drain() {
             match ev.kind {
                 EventKind::Progress { done, total, .. } => {
                     self.menu.import_running = Some((done, total))
                 }
-                EventKind::Message(m) => {
-                    if let Some(path) = m.strip_prefix("open:") {
-                        self.open(Path::new(path));
-                    } else {
-                        self.info(m);
-                    }
-                }
+                EventKind::Message(m) => self.info(m),
                 EventKind::Finished(r) => {
                     self.menu.import_running = None;
                     if let Err(e) = r {
