@@ -455,7 +455,11 @@ fn the_annotator_field_has_the_keyboard_focus_without_a_click() {
 fn wait_for(app: &mut LeukoApp, done: impl Fn(&LeukoApp) -> bool) {
     let start = std::time::Instant::now();
     while !done(app) {
-        assert!(start.elapsed().as_secs() < 60, "timed out; messages: {:?}", app.messages);
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "timed out; messages: {:?}",
+            app.messages
+        );
         app.poll_jobs();
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -500,11 +504,73 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
     let moved = dir.path().join("moved");
     std::fs::rename(&data, &moved).unwrap();
     app.apply(Command::Relink(moved.clone()));
-    wait_for(&mut app, |a| a.messages.iter().any(|m| m.text.starts_with("re-linked")));
+    wait_for(&mut app, |a| {
+        a.messages.iter().any(|m| m.text.starts_with("re-linked"))
+    });
     assert!(app.messages.last().unwrap().text.contains("found 5 of 5"));
     let p = app.project.as_ref().unwrap();
     for im in &p.project().images {
-        assert!(p.project().image_path(&p.ws.path, im).is_file(), "{}", im.path);
+        assert!(
+            p.project().image_path(&p.ws.path, im).is_file(),
+            "{}",
+            im.path
+        );
     }
-    assert_eq!(Project::load(&output).unwrap().dataset_dir(&output), p.project().dataset_dir(&output));
+    assert_eq!(
+        Project::load(&output).unwrap().dataset_dir(&output),
+        p.project().dataset_dir(&output)
+    );
+}
+
+#[test]
+fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
+    use leukolens::sweep::{SweepDesign, ValSize};
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    app.open(&path);
+    let t = app.project.as_ref().unwrap().project().taxonomy.clone();
+    let mut cfg = leukolens::ui::sweep_view::quick_demo();
+    cfg.name = "test".into();
+    cfg.task = leukolens::train::Task::Groups {
+        positive: vec![t.find("Lymphoblast").unwrap()],
+        negative: vec![t.find("Segmented neutrophil").unwrap()],
+    };
+    cfg.train.max_epochs = 2;
+    cfg.design = SweepDesign {
+        k_folds: 2,
+        val: ValSize::Count(4),
+        sizes: vec![2, 6],
+        seed: 1,
+    };
+    app.apply(Command::StartSweep(cfg));
+    assert!(app.sweep.open && app.sweep.is_running());
+    let mut h = harness(app);
+    let start = std::time::Instant::now();
+    let mut saw_progress = false;
+    while !h.state().sweep.finished {
+        assert!(start.elapsed().as_secs() < 120, "sweep did not finish");
+        h.step();
+        saw_progress |= h.state().sweep.current.is_some();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.step();
+    let s = &h.state().sweep;
+    assert!(saw_progress, "progress was shown while running");
+    assert_eq!(s.records.len(), 4, "2 folds × 2 sizes");
+    assert_eq!(s.progress, (4, 4));
+    assert!(s.records.iter().all(|r| r.test_auc.is_some()));
+    assert!(h.query_by_label_contains("4 of 4 runs finished").is_some());
+    // The runs are stored in the project folder.
+    assert_eq!(
+        leukolens::sweep::run::load_runs(&leukolens::sweep::run::sweep_dir(&path, "test")).len(),
+        4
+    );
 }

@@ -13,7 +13,7 @@ use crate::taxonomy::{ClassId, TaxonomyError};
 use super::gallery::GalleryView;
 use super::settings::Settings;
 use super::thumbs::Thumbnails;
-use super::{project_menu, stats, taxonomy_editor, viewer};
+use super::{project_menu, stats, sweep_view, taxonomy_editor, viewer};
 
 /// Everything a screen may ask for. Screens never change the state themselves.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +53,9 @@ pub enum Command {
     ToggleAutoAdvance,
     SetThumbSize(f32),
     DismissMessage,
+    /// Start a training-size sweep in the background.
+    StartSweep(crate::sweep::run::SweepConfig),
+    CancelSweep,
 }
 
 /// Taxonomy edits from the editor.
@@ -154,6 +157,7 @@ pub struct LeukoApp {
     pub viewer: viewer::ViewerView,
     pub taxonomy_editor: taxonomy_editor::TaxonomyEditor,
     pub menu: project_menu::ProjectMenu,
+    pub sweep: sweep_view::SweepView,
     pub show_stats: bool,
     jobs: Jobs,
     results: (
@@ -186,12 +190,21 @@ impl LeukoApp {
             viewer: viewer::ViewerView::default(),
             taxonomy_editor: taxonomy_editor::TaxonomyEditor::default(),
             menu: project_menu::ProjectMenu::default(),
+            sweep: sweep_view::SweepView::default(),
             show_stats: true,
             jobs,
             results: std::sync::mpsc::channel(),
             queue: Vec::new(),
             settings_path,
         }
+    }
+
+    /// Runs work on a named background thread that reports on the app's event channel.
+    pub fn spawn_job<F>(&self, name: &str, work: F) -> std::io::Result<crate::jobs::Job>
+    where
+        F: FnOnce(&crate::jobs::JobContext) -> Result<(), String> + Send + 'static,
+    {
+        self.jobs.spawn(name, work)
     }
 
     /// Queues a command (screens call this).
@@ -296,6 +309,12 @@ impl LeukoApp {
                 self.save_settings();
             }
             Command::SetThumbSize(s) => self.settings.thumb_size = s.clamp(48.0, 320.0),
+            Command::StartSweep(config) => {
+                if let Err(e) = sweep_view::start(self, config) {
+                    self.error(format!("could not start the sweep: {e}"));
+                }
+            }
+            Command::CancelSweep => self.sweep.cancel(),
             Command::OpenViewer => self.viewer_open = self.project.is_some(),
             Command::CloseViewer => self.viewer_open = false,
             other => self.apply_project(other),
@@ -552,12 +571,16 @@ impl LeukoApp {
         }
         for ev in self.jobs.drain() {
             match ev.kind {
-                EventKind::Progress { done, total, .. } => {
-                    self.menu.import_running = Some((done, total))
+                EventKind::Progress { done, total, what } => {
+                    if what != "sweep" {
+                        self.menu.import_running = Some((done, total))
+                    }
                 }
                 EventKind::Message(m) => self.info(m),
                 EventKind::Finished(r) => {
-                    self.menu.import_running = None;
+                    if !self.sweep.is_running() {
+                        self.menu.import_running = None;
+                    }
                     if let Err(e) = r {
                         self.error(e);
                     }
@@ -603,6 +626,7 @@ impl LeukoApp {
             viewer::show(self, ui);
         }
         taxonomy_editor::show(self, ui);
+        sweep_view::show(self, ui);
         project_menu::annotator_prompt(self, ui);
         self.apply_queued();
     }

@@ -8,6 +8,7 @@ pub mod gallery;
 pub mod project_menu;
 pub mod settings;
 pub mod stats;
+pub mod sweep_view;
 pub mod taxonomy_editor;
 pub mod thumbs;
 pub mod viewer;
@@ -29,9 +30,10 @@ struct ScreenshotScript {
     frames_in_stage: usize,
     pending: Arc<Mutex<Option<Result<(), String>>>>,
     waiting: bool,
+    stage_started: Instant,
 }
 
-const STAGES: [&str; 4] = ["gallery", "viewer", "taxonomy", "filtered"];
+const STAGES: [&str; 5] = ["gallery", "viewer", "taxonomy", "filtered", "sweep"];
 
 struct EframeApp {
     app: LeukoApp,
@@ -78,6 +80,7 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
         return;
     }
     if s.frames_in_stage == 0 {
+        s.stage_started = Instant::now();
         // Set the screen up.
         match STAGES[s.stage] {
             "gallery" => {}
@@ -85,6 +88,10 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
             "taxonomy" => {
                 app.apply(Command::CloseViewer);
                 app.taxonomy_editor.open = true;
+            }
+            "sweep" => {
+                app.apply(Command::SetFilter(crate::project::Filter::default()));
+                app.apply(Command::StartSweep(sweep_view::quick_demo()));
             }
             "filtered" => {
                 app.taxonomy_editor.open = false;
@@ -111,6 +118,14 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
         .unwrap_or(0);
     // Give thumbnails time to arrive (at most ~3 s of frames).
     if s.frames_in_stage < 10 || (thumbs_pending > 0 && s.frames_in_stage < 180) {
+        return;
+    }
+    // The sweep screen waits for a few finished runs (at most 4 minutes).
+    if STAGES[s.stage] == "sweep"
+        && app.sweep.progress.0 < 4
+        && app.sweep.is_running()
+        && s.stage_started.elapsed() < Duration::from_secs(240)
+    {
         return;
     }
     let path = s
@@ -202,6 +217,7 @@ pub fn run(
                     frames_in_stage: 0,
                     pending: Arc::default(),
                     waiting: false,
+                    stage_started: Instant::now(),
                 }),
             }))
         })

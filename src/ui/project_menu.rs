@@ -166,6 +166,18 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     app.menu.annotator_buf = app.settings.annotator.clone().unwrap_or_default();
                 }
             });
+            ui.menu_button("Train", |ui| {
+                if ui
+                    .add_enabled(
+                        app.project.is_some(),
+                        egui::Button::new("Training-size sweep…"),
+                    )
+                    .clicked()
+                {
+                    ui.close();
+                    app.sweep.open = true;
+                }
+            });
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut app.show_stats, "Statistics panel");
                 if ui.button("Large viewer (Space)").clicked() {
