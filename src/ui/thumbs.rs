@@ -14,6 +14,8 @@ pub const THUMB_SIDE: u32 = 160;
 /// Textures kept in memory (a 160 px RGBA texture is ~100 KiB: ~200 MiB at most).
 pub const MAX_TEXTURES: usize = 2000;
 const WORKERS: usize = 2;
+/// Thumbnails turned into textures per frame at most.
+pub const UPLOADS_PER_FRAME: usize = 24;
 
 type Job = (ImageId, String, PathBuf);
 type Done = (ImageId, Result<image::RgbImage, String>);
@@ -127,10 +129,15 @@ impl Thumbnails {
         }
     }
 
-    /// Uploads finished thumbnails (UI thread, once per frame).
+    /// Uploads finished thumbnails (UI thread, once per frame), at most
+    /// [`UPLOADS_PER_FRAME`] per frame so that a burst of arrivals does not stall a frame.
     pub fn poll(&mut self, ctx: &egui::Context) {
         let mut any = false;
-        while let Ok((id, r)) = self.results.try_recv() {
+        let mut uploaded = 0;
+        while uploaded < UPLOADS_PER_FRAME
+            && let Ok((id, r)) = self.results.try_recv()
+        {
+            uploaded += 1;
             self.pending.remove(&id);
             any = true;
             match r {
