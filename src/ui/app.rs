@@ -56,6 +56,8 @@ pub enum Command {
     /// Start a training-size sweep in the background.
     StartSweep(crate::sweep::run::SweepConfig),
     CancelSweep,
+    /// Which training size's confusion matrix the sweep screen shows.
+    SetSweepMatrixSize(usize),
 }
 
 /// Taxonomy edits from the editor.
@@ -315,6 +317,7 @@ impl LeukoApp {
                 }
             }
             Command::CancelSweep => self.sweep.cancel(),
+            Command::SetSweepMatrixSize(n) => self.sweep.matrix_size = Some(n),
             Command::OpenViewer => self.viewer_open = self.project.is_some(),
             Command::CloseViewer => self.viewer_open = false,
             other => self.apply_project(other),

@@ -32,6 +32,63 @@ pub struct SweepView {
     pub curve: Vec<(f64, f64)>,
     pub notes: Vec<String>,
     pub finished: bool,
+    /// Names of the network outputs (classes of the task).
+    pub output_names: Vec<String>,
+    /// Training size whose confusion matrix is shown (default: the largest finished).
+    pub matrix_size: Option<usize>,
+}
+
+/// The test predictions of all folds at one training size, as a confusion matrix plus the
+/// images behind every cell.
+pub struct SizeConfusion {
+    pub matrix: crate::metrics::ConfusionMatrix,
+    /// `cells[t][p]`: the images with target `t` predicted as `p`.
+    pub cells: Vec<Vec<Vec<crate::project::ImageId>>>,
+    /// Weighted F1 of each fold.
+    pub fold_f1: Vec<f64>,
+}
+
+/// Pools the test predictions of every fold at `size`.
+pub fn confusion_at(records: &[RunRecord], size: usize, n_classes: usize) -> Option<SizeConfusion> {
+    let runs: Vec<&RunRecord> = records.iter().filter(|r| r.key.size == size).collect();
+    if runs.is_empty() || n_classes == 0 {
+        return None;
+    }
+    let mut cells = vec![vec![Vec::new(); n_classes]; n_classes];
+    let mut truth = Vec::new();
+    let mut pred = Vec::new();
+    let mut fold_f1 = Vec::new();
+    for r in runs {
+        let mut ft = Vec::new();
+        let mut fp = Vec::new();
+        for (id, t, probs) in &r.predictions {
+            let p = probs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            if *t < n_classes && p < n_classes {
+                cells[*t][p].push(*id);
+                ft.push(*t);
+                fp.push(p);
+            }
+        }
+        if let Some(f) = crate::metrics::ConfusionMatrix::from_pairs(n_classes, &ft, &fp)
+            .ok()
+            .and_then(|m| m.weighted_f1())
+        {
+            fold_f1.push(f);
+        }
+        truth.extend(ft);
+        pred.extend(fp);
+    }
+    let matrix = crate::metrics::ConfusionMatrix::from_pairs(n_classes, &truth, &pred).ok()?;
+    Some(SizeConfusion {
+        matrix,
+        cells,
+        fold_f1,
+    })
 }
 
 impl SweepView {
@@ -115,6 +172,7 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
     }
     let project = p.project().clone();
     let path = p.ws.path.clone();
+    let output_names = run::take_snapshot(&project, &config)?.output_names;
     let (tx, rx) = channel();
     let job = app
         .spawn_job("sweep", move |ctx| {
@@ -143,6 +201,7 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
     app.sweep = SweepView {
         open: true,
         running: Some(Running { job, events: rx }),
+        output_names,
         ..Default::default()
     };
     Ok(())
@@ -239,6 +298,8 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     });
             });
             ui.separator();
+            confusion_panel(v, ui, &mut cmds);
+            ui.separator();
             egui::ScrollArea::vertical().id_salt("runs").max_height(160.0).show(ui, |ui| {
                 egui::Grid::new("runs-grid").striped(true).show(ui, |ui| {
                     for h in ["fold", "size", "score", "epochs", "status", "seconds"] {
@@ -264,5 +325,116 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     }
     for c in cmds {
         app.send(c);
+    }
+}
+
+/// The confusion matrix at one training size (all folds pooled) as a heat map with counts and
+/// row percentages; clicking a cell shows exactly its images in the gallery.
+fn confusion_panel(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    let mut sizes: Vec<usize> = v.records.iter().map(|r| r.key.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    let Some(&largest) = sizes.last() else { return };
+    let size = v
+        .matrix_size
+        .filter(|s| sizes.contains(s))
+        .unwrap_or(largest);
+    let k = v.output_names.len();
+    let Some(c) = confusion_at(&v.records, size, k) else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.strong("Confusion matrix (all folds) at");
+        egui::ComboBox::from_id_salt("matrix-size")
+            .selected_text(format!("{size} training images"))
+            .show_ui(ui, |ui| {
+                for s in &sizes {
+                    if ui
+                        .selectable_label(*s == size, format!("{s} training images"))
+                        .clicked()
+                    {
+                        cmds.push(Command::SetSweepMatrixSize(*s));
+                    }
+                }
+            });
+        if let Some(m) = crate::metrics::mean_sd(&c.fold_f1) {
+            ui.label(format!("weighted F1 {m}"));
+        }
+    });
+    let pct = c.matrix.row_percentages();
+    let cell = egui::vec2(74.0, 34.0);
+    let label_w = 150.0;
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(label_w + cell.x * k as f32, 18.0 + cell.y * k as f32),
+        egui::Sense::hover(),
+    );
+    let painter = ui.painter_at(rect);
+    let font = egui::FontId::proportional(12.0);
+    let text_color = ui.visuals().text_color();
+    for (p, name) in v.output_names.iter().enumerate() {
+        let pos = rect.min + egui::vec2(label_w + (p as f32 + 0.5) * cell.x, 9.0);
+        painter.text(
+            pos,
+            egui::Align2::CENTER_CENTER,
+            short(name),
+            font.clone(),
+            text_color,
+        );
+    }
+    for t in 0..k {
+        let y = rect.min.y + 18.0 + t as f32 * cell.y;
+        painter.text(
+            egui::pos2(rect.min.x, y + cell.y / 2.0),
+            egui::Align2::LEFT_CENTER,
+            short(&v.output_names[t]),
+            font.clone(),
+            text_color,
+        );
+        for p in 0..k {
+            let r = egui::Rect::from_min_size(
+                egui::pos2(rect.min.x + label_w + p as f32 * cell.x, y),
+                cell,
+            )
+            .shrink(1.0);
+            let share = pct[t][p] / 100.0;
+            let fill = if t == p {
+                egui::Color32::from_rgb(30, (60.0 + 150.0 * share) as u8, 90)
+            } else {
+                egui::Color32::from_rgb((60.0 + 170.0 * share) as u8, 40, 40)
+            };
+            painter.rect_filled(r, 3.0, fill);
+            painter.text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                format!("{}\n{:.0}%", c.matrix.counts[t][p], pct[t][p]),
+                font.clone(),
+                egui::Color32::WHITE,
+            );
+            let resp = ui.interact(r, ui.make_persistent_id(("cm", t, p)), egui::Sense::click());
+            let label = format!(
+                "true {}, predicted {}",
+                v.output_names[t], v.output_names[p]
+            );
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+            if resp
+                .on_hover_text(format!(
+                    "{label}: show these {} images in the gallery",
+                    c.cells[t][p].len()
+                ))
+                .clicked()
+            {
+                cmds.push(Command::SetFilter(super::gallery::only(
+                    c.cells[t][p].clone(),
+                )));
+            }
+        }
+    }
+}
+
+fn short(name: &str) -> String {
+    if name.chars().count() > 20 {
+        format!("{}…", name.chars().take(19).collect::<String>())
+    } else {
+        name.to_string()
     }
 }
