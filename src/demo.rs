@@ -1654,17 +1654,28 @@ pub fn create_demo_project(
     }
     write_demo_images(&images, per_class, size, seed)
         .map_err(|e| format!("cannot write the demo images to {}: {e}", images.display()))?;
+    import_image_folder(&images, &project_path, "demo", seed)?;
+    Ok(project_path)
+}
+
+/// Imports an image folder into a new project file (replacing one that exists there).
+pub fn import_image_folder(
+    images: &Path,
+    project_path: &Path,
+    name: &str,
+    seed: u64,
+) -> Result<(), String> {
     let outcome = crate::dataset::import(
-        &images,
+        images,
         Some(crate::dataset::Layout::ImageFolder),
         crate::taxonomy::Taxonomy::default_allidb(),
         &|_, _| {},
     )
     .map_err(|e| e.to_string())?;
     if project_path.exists() {
-        std::fs::remove_file(&project_path).map_err(|e| e.to_string())?;
+        std::fs::remove_file(project_path).map_err(|e| e.to_string())?;
     }
-    let project = crate::project::Project::from_import("demo", &project_path, &outcome, seed);
-    crate::project::Workspace::create(&project_path, project).map_err(|e| e.to_string())?;
-    Ok(project_path)
+    let project = crate::project::Project::from_import(name, project_path, &outcome, seed);
+    crate::project::Workspace::create(project_path, project).map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -540,12 +540,32 @@ fn task_from_args(
     })
 }
 
-fn preset_config(p: Preset) -> TrainConfig {
-    match p {
+/// Command-line changes to a preset.
+#[derive(Default)]
+struct Overrides {
+    input_size: Option<u32>,
+    epochs: Option<usize>,
+    patience: Option<usize>,
+    batch_size: Option<usize>,
+    lr: Option<f64>,
+    no_augment: bool,
+}
+
+/// A preset with the user's changes, checked.
+fn configured(p: Preset, o: Overrides) -> Result<TrainConfig> {
+    let mut cfg = match p {
         Preset::Quick => TrainConfig::quick(),
         Preset::PaperBinary => TrainConfig::paper_binary(),
         Preset::PaperMulticlass => TrainConfig::paper_multiclass(),
-    }
+    };
+    cfg.input_size = o.input_size.unwrap_or(cfg.input_size);
+    cfg.max_epochs = o.epochs.unwrap_or(cfg.max_epochs);
+    cfg.patience = o.patience.unwrap_or(cfg.patience);
+    cfg.batch_size = o.batch_size.unwrap_or(cfg.batch_size);
+    cfg.learning_rate = o.lr.unwrap_or(cfg.learning_rate);
+    cfg.augment &= !o.no_augment;
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    Ok(cfg)
 }
 
 fn cmd_sweep(args: SweepArgs) -> Result<()> {
@@ -565,17 +585,15 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                 &args.positive,
                 &args.negative,
             )?;
-            let mut train = preset_config(args.preset);
-            if let Some(v) = args.epochs {
-                train.max_epochs = v;
-            }
-            if let Some(v) = args.patience {
-                train.patience = v;
-            }
-            if let Some(v) = args.input_size {
-                train.input_size = v;
-            }
-            train.validate().map_err(anyhow::Error::msg)?;
+            let train = configured(
+                args.preset,
+                Overrides {
+                    input_size: args.input_size,
+                    epochs: args.epochs,
+                    patience: args.patience,
+                    ..Default::default()
+                },
+            )?;
             let mut design = SweepDesign {
                 k_folds: args.folds,
                 val: ValSize::Count(args.n_val),
@@ -711,26 +729,17 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
             &args.positive,
             &args.negative,
         )?;
-        let mut cfg = preset_config(args.preset);
-        if let Some(v) = args.input_size {
-            cfg.input_size = v;
-        }
-        if let Some(v) = args.epochs {
-            cfg.max_epochs = v;
-        }
-        if let Some(v) = args.patience {
-            cfg.patience = v;
-        }
-        if let Some(v) = args.batch_size {
-            cfg.batch_size = v;
-        }
-        if let Some(v) = args.lr {
-            cfg.learning_rate = v;
-        }
-        if args.no_augment {
-            cfg.augment = false;
-        }
-        cfg.validate().map_err(anyhow::Error::msg)?;
+        let cfg = configured(
+            args.preset,
+            Overrides {
+                input_size: args.input_size,
+                epochs: args.epochs,
+                patience: args.patience,
+                batch_size: args.batch_size,
+                lr: args.lr,
+                no_augment: args.no_augment,
+            },
+        )?;
         ExperimentConfig {
             name: args.save_as.clone().unwrap_or_else(|| "cli".into()),
             task,

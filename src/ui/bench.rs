@@ -61,15 +61,7 @@ pub fn gallery(n: usize, frames: usize, keep: Option<PathBuf>) -> Result<(), Str
         let t = Instant::now();
         let images = dir.join("images");
         generate(&images, n)?;
-        let outcome = crate::dataset::import(
-            &images,
-            Some(crate::dataset::Layout::ImageFolder),
-            crate::taxonomy::Taxonomy::default_allidb(),
-            &|_, _| {},
-        )
-        .map_err(|e| e.to_string())?;
-        let project = crate::project::Project::from_import("bench", &project_path, &outcome, 1);
-        crate::project::Workspace::create(&project_path, project).map_err(|e| e.to_string())?;
+        crate::demo::import_image_folder(&images, &project_path, "bench", 1)?;
         println!(
             "generated and imported {n} images in {:.1} s",
             t.elapsed().as_secs_f64()
