@@ -537,7 +537,7 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     );
     app.open(&path);
     let t = app.project.as_ref().unwrap().project().taxonomy.clone();
-    let mut cfg = leukolens::ui::sweep_view::quick_demo();
+    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
     cfg.name = "test".into();
     cfg.task = leukolens::train::Task::Groups {
         positive: vec![t.find("Lymphoblast").unwrap()],

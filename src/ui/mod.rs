@@ -91,7 +91,8 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
             }
             "sweep" => {
                 app.apply(Command::SetFilter(crate::project::Filter::default()));
-                app.apply(Command::StartSweep(sweep_view::quick_demo()));
+                let seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
+                app.apply(Command::StartSweep(sweep_view::quick_demo(seed)));
             }
             "filtered" => {
                 app.taxonomy_editor.open = false;

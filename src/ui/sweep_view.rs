@@ -142,8 +142,9 @@ impl SweepView {
 }
 
 /// The "Quick demo" preset: small input, 3 folds, a few sizes, short patience: minutes on 2
-/// CPU cores. Binary (the classes flagged positive vs the rest).
-pub fn quick_demo() -> SweepConfig {
+/// CPU cores. Binary (the classes flagged positive vs the rest). Its seed derives from the
+/// project's master seed.
+pub fn quick_demo(project_seed: u64) -> SweepConfig {
     SweepConfig {
         name: "quick-demo".into(),
         task: Task::Binary,
@@ -157,7 +158,7 @@ pub fn quick_demo() -> SweepConfig {
             k_folds: 3,
             val: ValSize::Count(10),
             sizes: vec![10, 20, 40],
-            seed: 2021,
+            seed: crate::train::derive_seed(project_seed, 300),
         },
     }
 }
@@ -214,6 +215,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     }
     let mut open = true;
     let mut cmds = Vec::new();
+    let project_seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
     let v = &app.sweep;
     let binary = v.records.iter().any(|r| r.test_auc.is_some()) || v.records.is_empty();
     egui::Window::new("Training-size sweep")
@@ -230,7 +232,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     .on_hover_text("blast vs rest, 3 folds, 10/20/40 training images, 190 px: minutes on a CPU")
                     .clicked()
                 {
-                    cmds.push(Command::StartSweep(quick_demo()));
+                    cmds.push(Command::StartSweep(quick_demo(project_seed)));
                 }
                 let (done, total) = v.progress;
                 let text = match v.current {
