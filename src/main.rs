@@ -182,6 +182,22 @@ enum Preset {
     PaperMulticlass,
 }
 
+/// What the network learns (shared by `train` and `sweep`).
+#[derive(clap::Args)]
+struct TaskArgs {
+    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
+    task: TaskArg,
+    /// Multiclass: the classes, by name or code, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// Groups: the positive classes.
+    #[arg(long, value_delimiter = ',')]
+    positive: Vec<String>,
+    /// Groups: the negative classes.
+    #[arg(long, value_delimiter = ',')]
+    negative: Vec<String>,
+}
+
 #[derive(clap::Args)]
 struct SweepArgs {
     /// The project file.
@@ -189,14 +205,8 @@ struct SweepArgs {
     /// The sweep's name: a saved sweep of the project is resumed; a new one is saved in it.
     #[arg(long)]
     name: String,
-    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
-    task: TaskArg,
-    #[arg(long, value_delimiter = ',')]
-    classes: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    positive: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    negative: Vec<String>,
+    #[command(flatten)]
+    task: TaskArgs,
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
     /// Number of folds.
@@ -231,17 +241,8 @@ struct TrainArgs {
     /// Run a saved experiment of the project (other options are then ignored).
     #[arg(long)]
     experiment: Option<String>,
-    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
-    task: TaskArg,
-    /// Multiclass: the classes, by name or code, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    classes: Vec<String>,
-    /// Groups: the positive classes.
-    #[arg(long, value_delimiter = ',')]
-    positive: Vec<String>,
-    /// Groups: the negative classes.
-    #[arg(long, value_delimiter = ',')]
-    negative: Vec<String>,
+    #[command(flatten)]
+    task: TaskArgs,
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     preset: Preset,
     /// Training images (balanced across classes).
@@ -464,10 +465,12 @@ fn cmd_demo(
         let args = TrainArgs {
             project: project_path,
             experiment: None,
-            task: TaskArg::Groups,
-            classes: Vec::new(),
-            positive: vec![lymphoblast],
-            negative: vec!["Typical lymphocyte".into(), "Atypical lymphocyte".into()],
+            task: TaskArgs {
+                task: TaskArg::Groups,
+                classes: Vec::new(),
+                positive: vec![lymphoblast],
+                negative: vec!["Typical lymphocyte".into(), "Atypical lymphocyte".into()],
+            },
             preset: Preset::Quick,
             n_train: 20,
             n_val: 20,
@@ -506,14 +509,9 @@ fn classes_of(taxonomy: &Taxonomy, names: &[String]) -> Result<Vec<ClassId>> {
         .collect()
 }
 
-fn task_from_args(
-    tax: &Taxonomy,
-    task: TaskArg,
-    classes: &[String],
-    positive: &[String],
-    negative: &[String],
-) -> Result<Task> {
-    Ok(match task {
+fn task_from_args(tax: &Taxonomy, a: &TaskArgs) -> Result<Task> {
+    let (classes, positive, negative) = (&a.classes, &a.positive, &a.negative);
+    Ok(match a.task {
         TaskArg::Binary => {
             if !tax.classes.iter().any(|c| c.positive) {
                 bail!("no class is marked positive (blast) in this project; use --task groups");
@@ -578,13 +576,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             c.clone()
         }
         None => {
-            let task = task_from_args(
-                &ws.project.taxonomy,
-                args.task,
-                &args.classes,
-                &args.positive,
-                &args.negative,
-            )?;
+            let task = task_from_args(&ws.project.taxonomy, &args.task)?;
             let train = configured(
                 args.preset,
                 Overrides {
@@ -722,13 +714,7 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
             .cloned()
             .with_context(|| format!("the project has no experiment \"{name}\""))?
     } else {
-        let task = task_from_args(
-            &ws.project.taxonomy,
-            args.task,
-            &args.classes,
-            &args.positive,
-            &args.negative,
-        )?;
+        let task = task_from_args(&ws.project.taxonomy, &args.task)?;
         let cfg = configured(
             args.preset,
             Overrides {

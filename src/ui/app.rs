@@ -379,24 +379,27 @@ impl LeukoApp {
                     Err(e) => errors.push(format!("label not changed: {e}")),
                 }
             }
-            Command::Undo => match p.undo.undo(&mut p.ws, &annotator) {
-                Ok(Some(changes)) => {
-                    p.selection.ids = changes.iter().map(|c| c.image).collect();
-                    p.selection.cursor = p.selection.ids.first().copied();
-                    p.refresh_order();
+            Command::Undo | Command::Redo => {
+                let undo = cmd == Command::Undo;
+                let r = if undo {
+                    p.undo.undo(&mut p.ws, &annotator)
+                } else {
+                    p.undo.redo(&mut p.ws, &annotator)
+                };
+                match r {
+                    // The images the step touched become the selection.
+                    Ok(Some(changes)) => {
+                        p.selection.ids = changes.iter().map(|c| c.image).collect();
+                        p.selection.cursor = p.selection.ids.first().copied();
+                        p.refresh_order();
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.push(format!(
+                        "{} failed: {e}",
+                        if undo { "undo" } else { "redo" }
+                    )),
                 }
-                Ok(None) => {}
-                Err(e) => errors.push(format!("undo failed: {e}")),
-            },
-            Command::Redo => match p.undo.redo(&mut p.ws, &annotator) {
-                Ok(Some(changes)) => {
-                    p.selection.ids = changes.iter().map(|c| c.image).collect();
-                    p.selection.cursor = p.selection.ids.first().copied();
-                    p.refresh_order();
-                }
-                Ok(None) => {}
-                Err(e) => errors.push(format!("redo failed: {e}")),
-            },
+            }
             Command::NextUnreviewed => {
                 match query::next_unreviewed(&p.ws.project, &p.order, p.selection.cursor) {
                     Some(n) => {
