@@ -109,3 +109,224 @@ fn infer_rate(
     }
     Ok((cold, (n * batch) as f64 / t1.elapsed().as_secs_f64()))
 }
+
+/// Training images/s of M paper networks trained together as one stacked network
+/// (see [`crate::stacked`]), RMSprop, `batch` images per network per step.
+pub fn stack_throughput(
+    choice: BackendChoice,
+    size: u32,
+    batch: usize,
+    stacks: &[usize],
+    seconds: f64,
+) -> Result<(), String> {
+    use crate::stacked::{StackedCnn, stack_input, stacked_loss};
+    let b = backend::resolve(choice)?;
+    println!("device: {}", b.description);
+    println!(
+        "stacked paper networks, {size}×{size} px, 2 classes, RMSprop, batch {batch} per network"
+    );
+    let budget = Duration::from_secs_f64(seconds.max(0.1));
+    let spec = ModelSpec {
+        input_size: size,
+        n_classes: 2,
+    };
+    let side = size as usize;
+    let cap = crate::stacked::max_stack(batch, side);
+    for &m in stacks {
+        if m > cap {
+            println!(
+                "stack {m:>4}: skipped (over the {cap}-network cap that keeps every buffer under {} MiB)",
+                crate::stacked::MAX_TENSOR_BYTES >> 20
+            );
+            continue;
+        }
+        let ad = b.device.clone().autodiff();
+        let nets: Vec<PaperCnn> = (0..m)
+            .map(|i| PaperCnn::new(spec, i as u64, &b.device))
+            .collect::<Result<_, _>>()?;
+        let mut stack = StackedCnn::from_models(&nets, &ad)?;
+        let per: Vec<Vec<f32>> = (0..m)
+            .map(|i| {
+                (0..batch * 3 * side * side)
+                    .map(|j| ((j * 7919 + i * 31) % 255) as f32 / 255.0)
+                    .collect()
+            })
+            .collect();
+        let x = stack_input(&per, batch, side, &ad);
+        let y = Tensor::<2, Int>::from_data(
+            TensorData::new(
+                (0..m * batch).map(|i| (i % 2) as i64).collect::<Vec<_>>(),
+                [m, batch],
+            ),
+            &ad,
+        );
+        let w = Tensor::<2>::ones([m, batch], &ad);
+        let mut optim = RmsPropConfig::new().init();
+        let mut last_loss = f32::NAN;
+        let mut step = |s: StackedCnn| -> Result<StackedCnn, String> {
+            let loss = stacked_loss(s.forward(x.clone()), y.clone(), w.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &s);
+            let s = optim.step(1e-3, s, grads);
+            b.device.sync().map_err(|e| format!("{e:?}"))?;
+            last_loss = loss
+                .try_into_vec_as::<f32>()
+                .map_err(|e| format!("{e:?}"))?[0];
+            Ok(s)
+        };
+        let t0 = Instant::now();
+        stack = step(stack)?;
+        let cold = t0.elapsed();
+        let t1 = Instant::now();
+        let mut steps = 0usize;
+        while t1.elapsed() < budget || steps < 2 {
+            stack = step(stack)?;
+            steps += 1;
+        }
+        let secs = t1.elapsed().as_secs_f64();
+        println!(
+            "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  (first step {:.2} s; mean loss per network {:.4})",
+            (steps * batch * m) as f64 / secs,
+            1e3 * secs / steps as f64,
+            cold.as_secs_f64(),
+            last_loss / m as f32
+        );
+        drop(stack);
+    }
+    Ok(())
+}
+
+/// Time of every layer's convolution forward and backward (input and weight gradients) at
+/// `batch`, to find where training time goes on a backend.
+pub fn op_profile(
+    choice: BackendChoice,
+    size: u32,
+    batch: usize,
+    reps: usize,
+    blocks: usize,
+) -> Result<(), String> {
+    use burn::module::Module;
+    let b = backend::resolve(choice)?;
+    println!("device: {}", b.description);
+    println!(
+        "per-layer conv timings, batch {batch}, {size}×{size} px, mean of {reps} after 1 warm-up"
+    );
+    let ad = b.device.clone().autodiff();
+    let net = PaperCnn::new(
+        ModelSpec {
+            input_size: size,
+            n_classes: 2,
+        },
+        1,
+        &ad,
+    )?;
+    let mut side = size as usize;
+    let mut c_in = 3;
+    let sync = |d: &Device| d.sync().map_err(|e| format!("{e:?}"));
+    for (l, blk) in net.blocks.iter().enumerate().take(blocks) {
+        let f = crate::model::FILTERS[l];
+        let n = batch * c_in * side * side;
+        let data: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 97.0).collect();
+        let x0 = Tensor::<4>::from_data(
+            TensorData::new(data.clone(), [batch, c_in, side, side]),
+            &b.device,
+        );
+        let x_ad = Tensor::<4>::from_data(TensorData::new(data, [batch, c_in, side, side]), &ad);
+        let time = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<f64, String> {
+            f()?;
+            let t = Instant::now();
+            for _ in 0..reps {
+                f()?;
+            }
+            Ok(1e3 * t.elapsed().as_secs_f64() / reps as f64)
+        };
+        let conv_plain = blk.conv.clone().valid();
+        let fwd = time(&mut || {
+            let _ = conv_plain.forward(x0.clone());
+            sync(&b.device)
+        })?;
+        let fwd_pool = time(&mut || {
+            let _ = blk
+                .pool
+                .forward(blk.act.forward(conv_plain.forward(x0.clone())));
+            sync(&b.device)
+        })?;
+        let full = time(&mut || {
+            // The first layer's input needs no gradient in training.
+            let x = if l == 0 {
+                x_ad.clone()
+            } else {
+                x_ad.clone().require_grad()
+            };
+            let y = blk.pool.forward(blk.act.forward(blk.conv.forward(x)));
+            let _g = y.sum().backward();
+            sync(&b.device)
+        })?;
+        let conv_only = time(&mut || {
+            let x = if l == 0 {
+                x_ad.clone()
+            } else {
+                x_ad.clone().require_grad()
+            };
+            let _g = blk.conv.forward(x).sum().backward();
+            sync(&b.device)
+        })?;
+        let y_ad = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..batch * f * (side - 2) * (side - 2))
+                    .map(|i| (i % 89) as f32 / 89.0 - 0.3)
+                    .collect::<Vec<_>>(),
+                [batch, f, side - 2, side - 2],
+            ),
+            &ad,
+        );
+        let relu_pool = time(&mut || {
+            let y = y_ad.clone().require_grad();
+            let _g = blk.pool.forward(blk.act.forward(y)).sum().backward();
+            sync(&b.device)
+        })?;
+        // The same layer as im2col + matrix product (what the stacked trainer uses).
+        let w = burn::module::Param::from_data(
+            TensorData::new(vec![0.01f32; f * c_in * 9], [1, f, c_in * 9]),
+            &ad,
+        );
+        let bias = burn::module::Param::from_data(TensorData::new(vec![0f32; f], [1, f, 1]), &ad);
+        let x5 = x_ad.clone().swap_dims(0, 1).unsqueeze_dim::<5>(0);
+        let im2col = time(&mut || {
+            let x = if l == 0 {
+                x5.clone()
+            } else {
+                x5.clone().require_grad()
+            };
+            let y = blk
+                .act
+                .forward(crate::stacked::conv3x3(x, w.val(), bias.val()));
+            let [m, ff, n, h, wd] = y.dims();
+            let y = blk.pool.forward(y.reshape([m * ff, n, h, wd]));
+            let _g = y.sum().backward();
+            sync(&b.device)
+        })?;
+        let im2col_fwd = time(&mut || {
+            let _ =
+                crate::stacked::conv3x3(x5.clone().inner(), w.val().inner(), bias.val().inner());
+            sync(&b.device)
+        })?;
+        let im2col_conv = time(&mut || {
+            let x = if l == 0 {
+                x5.clone()
+            } else {
+                x5.clone().require_grad()
+            };
+            let _g = crate::stacked::conv3x3(x, w.val(), bias.val())
+                .sum()
+                .backward();
+            sync(&b.device)
+        })?;
+        println!(
+            "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
+            l + 1
+        );
+        side = (side - 2) / 2;
+        c_in = f;
+    }
+    Ok(())
+}

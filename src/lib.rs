@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod project;
+pub mod stacked;
 pub mod sweep;
 pub mod taxonomy;
 pub mod train;

@@ -137,6 +137,37 @@ enum BenchWhat {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Training images/s of many networks trained together as one stacked network.
+    Stack {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+        #[arg(long, default_value_t = 257)]
+        size: u32,
+        /// Images per network per step (the paper's batch is 5).
+        #[arg(long, default_value_t = 5)]
+        batch: usize,
+        /// Stack sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32,200")]
+        models: Vec<usize>,
+        /// Seconds to measure each stack size.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
+    Ops {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+        #[arg(long, default_value_t = 257)]
+        size: u32,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Timed repetitions per figure.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Only the first N blocks.
+        #[arg(long, default_value_t = 6)]
+        blocks: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -333,6 +364,27 @@ fn main() {
                     seconds,
                 },
         } => bench::train_throughput(backend, size, seconds).map_err(anyhow::Error::msg),
+        Command::Bench {
+            what:
+                BenchWhat::Stack {
+                    backend,
+                    size,
+                    batch,
+                    models,
+                    seconds,
+                },
+        } => bench::stack_throughput(backend, size, batch, &models, seconds)
+            .map_err(anyhow::Error::msg),
+        Command::Bench {
+            what:
+                BenchWhat::Ops {
+                    backend,
+                    size,
+                    batch,
+                    reps,
+                    blocks,
+                },
+        } => bench::op_profile(backend, size, batch, reps, blocks).map_err(anyhow::Error::msg),
         Command::Bench {
             what:
                 BenchWhat::Gallery {
