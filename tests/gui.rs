@@ -569,8 +569,198 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     assert!(s.records.iter().all(|r| r.test_auc.is_some()));
     assert!(h.query_by_label_contains("4 of 4 runs finished").is_some());
     // The runs are stored in the project folder.
+    let sweep_dir = leukolens::sweep::run::sweep_dir(&path, "test");
+    assert_eq!(leukolens::sweep::run::load_runs(&sweep_dir).len(), 4);
+
+    // ROC at the largest size with the mean AUC ± sd, and the per-class table.
+    assert!(
+        h.query_all_by_label_contains("mean ROC, AUC")
+            .next()
+            .is_some()
+    );
+    assert!(h.query_by_label("precision").is_some());
+
+    // Clicking the fullest confusion-matrix cell shows exactly its images in the gallery.
+    let s = &h.state().sweep;
+    let names = s.output_names.clone();
+    let largest = *leukolens::sweep::results::sizes(&s.records).last().unwrap();
+    let c = leukolens::sweep::results::confusion_at(&s.records, largest, 2).unwrap();
     assert_eq!(
-        leukolens::sweep::run::load_runs(&leukolens::sweep::run::sweep_dir(&path, "test")).len(),
-        4
+        c.matrix.total(),
+        16,
+        "every image of the 2 classes tested once"
+    );
+    let (t, p) = (0..2)
+        .flat_map(|t| (0..2).map(move |p| (t, p)))
+        .max_by_key(|&(t, p)| c.matrix.counts[t][p])
+        .unwrap();
+    let label = format!("true {}, predicted {}", names[t], names[p]);
+    h.get_by_label(&label).click();
+    h.step();
+    h.step();
+    let mut shown = h.state().project.as_ref().unwrap().order.clone();
+    let mut want = c.cells[t][p].clone();
+    shown.sort();
+    want.sort();
+    assert_eq!(shown, want);
+
+    // The latest cross-validated predictions reach the gallery (filter, sort, tiles).
+    let p = h.state().project.as_ref().unwrap();
+    assert_eq!(p.predicted.len(), 16);
+    assert_eq!(p.prediction_names, names);
+    // The sweep window covers the gallery's toolbar: close it, as a user would.
+    h.state_mut().sweep.open = false;
+    h.step();
+    h.get_by_label("show all").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().project.as_ref().unwrap().order.len(), 8 * 10);
+    h.get_by_label("show predictions").click();
+    h.step();
+    h.step();
+    assert!(h.state().settings.show_predictions);
+
+    // Export: report, tables and figures in the sweep's folder.
+    h.state_mut().sweep.open = true;
+    h.step();
+    h.step();
+    h.get_by_label("Export report").click();
+    h.step();
+    h.step();
+    for f in [
+        "report.html",
+        "runs.csv",
+        "predictions.csv",
+        "score_vs_size.svg",
+        &format!("roc_n{largest}.svg"),
+        &format!("confusion_n{largest}.svg"),
+    ] {
+        assert!(sweep_dir.join("report").join(f).is_file(), "{f} written");
+    }
+    let runs_csv = std::fs::read_to_string(sweep_dir.join("report/runs.csv")).unwrap();
+    assert_eq!(runs_csv.lines().count(), 5);
+}
+
+#[test]
+fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
+    use leukolens::sweep::{SweepDesign, ValSize};
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    app.open(&path);
+    let t = app.project.as_ref().unwrap().project().taxonomy.clone();
+    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
+    cfg.name = "paused".into();
+    cfg.task = leukolens::train::Task::Groups {
+        positive: vec![t.find("Lymphoblast").unwrap()],
+        negative: vec![t.find("Segmented neutrophil").unwrap()],
+    };
+    cfg.train.max_epochs = 2;
+    cfg.design = SweepDesign {
+        k_folds: 2,
+        val: ValSize::Count(4),
+        sizes: vec![2, 4, 6],
+        seed: 1,
+    };
+    app.apply(Command::StartSweep(cfg.clone()));
+    let mut h = harness(app);
+    // Pause as soon as the first run is stored.
+    let start = std::time::Instant::now();
+    while h.state().sweep.records.is_empty() {
+        assert!(start.elapsed().as_secs() < 120, "no run finished");
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    h.get_by_label("Pause").click();
+    while h.state().sweep.is_running() {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "pause did not stop the sweep"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    h.step();
+    let (done, total) = h.state().sweep.progress;
+    assert!(h.state().sweep.paused && done >= 1 && done < total, "{done} of {total}");
+    assert!(h.query_by_label("Resume").is_some());
+    drop(h);
+
+    // "Restart": a new app opens the project and offers to resume.
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    app.open(&path);
+    assert_eq!(app.sweep.resume_offer.len(), 1);
+    let mut h = harness(app);
+    h.step();
+    h.step();
+    let offer = h
+        .query_all_by_label_contains("stopped after")
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>();
+    assert!(
+        offer.iter().any(|t| t.contains(&format!("stopped after {done} of {total} runs"))),
+        "{offer:?}"
+    );
+    h.get_by_label("Resume").click();
+    h.step();
+    assert!(h.state().sweep.is_running());
+    let start = std::time::Instant::now();
+    while !h.state().sweep.finished {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "resumed sweep did not finish"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    h.step();
+    assert_eq!(h.state().sweep.progress, (total, total));
+    assert_eq!(h.state().sweep.records.len(), total);
+    assert!(!h.state().sweep.paused);
+}
+
+#[test]
+fn the_sweep_form_starts_from_a_preset_and_checks_the_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_with_project(dir.path());
+    app.sweep.open = true;
+    let mut h = harness(app);
+    h.step();
+    h.step();
+    let form = h.state().sweep.form.as_ref().expect("the form exists");
+    assert_eq!(form.preset.label(), "Quick demo");
+    h.get_by_label("preset").click();
+    h.step();
+    h.step();
+    h.get_by_label("Paper AML binary (400 px)").click();
+    h.step();
+    let form = h.state().sweep.form.as_ref().unwrap();
+    assert_eq!(form.config.train.input_size, 400);
+    assert_eq!(form.config.design.k_folds, 10);
+    assert_eq!(form.sizes_text, "10..200 step 10");
+    // A bad size list is refused with a message, and nothing starts.
+    h.state_mut().sweep.form.as_mut().unwrap().sizes_text = "ten".into();
+    h.step();
+    h.get_by_label("Start sweep").click();
+    h.step();
+    assert!(!h.state().sweep.is_running());
+    assert!(
+        h.query_all_by_label_contains("not a whole number")
+            .next()
+            .is_some()
     );
 }

@@ -18,7 +18,17 @@ pub struct Filter {
     pub name_contains: String,
     /// Exactly these images (e.g. a confusion-matrix cell); `None` = no restriction.
     pub only: Option<Vec<ImageId>>,
+    /// Only images the latest cross-validated networks predicted as this output (index into
+    /// the sweep's outputs); images without a prediction then do not match.
+    #[serde(default)]
+    pub predicted: Option<usize>,
+    /// Only images whose prediction disagrees with their sweep target.
+    #[serde(default)]
+    pub misclassified_only: bool,
 }
+
+/// Cross-validated predictions per image: (predicted output, target output, uncertainty 0–1).
+pub type Predicted = std::collections::HashMap<ImageId, (usize, usize, f32)>;
 
 impl Filter {
     pub fn matches(&self, im: &ImageEntry) -> bool {
@@ -50,14 +60,17 @@ pub enum Sort {
     CurrentClass,
     /// By original class in taxonomy order, then import order.
     OriginalClass,
+    /// Most uncertain cross-validated prediction first (images without one last).
+    Uncertainty,
 }
 
 impl Sort {
-    pub const ALL: [Sort; 4] = [
+    pub const ALL: [Sort; 5] = [
         Sort::Import,
         Sort::FileName,
         Sort::CurrentClass,
         Sort::OriginalClass,
+        Sort::Uncertainty,
     ];
 
     pub fn label(self) -> &'static str {
@@ -66,16 +79,32 @@ impl Sort {
             Sort::FileName => "file name",
             Sort::CurrentClass => "current class",
             Sort::OriginalClass => "original class",
+            Sort::Uncertainty => "prediction uncertainty",
         }
     }
 }
 
 /// The ids of the images that pass `filter`, in `sort` order.
 pub fn select(project: &Project, filter: &Filter, sort: Sort) -> Vec<ImageId> {
+    select_with(project, filter, sort, &Predicted::new())
+}
+
+/// [`select`] with cross-validated predictions for the prediction filters and sort.
+pub fn select_with(
+    project: &Project,
+    filter: &Filter,
+    sort: Sort,
+    predicted: &Predicted,
+) -> Vec<ImageId> {
+    let pred_ok = |im: &ImageEntry| {
+        let p = predicted.get(&im.id);
+        filter.predicted.is_none_or(|c| p.is_some_and(|p| p.0 == c))
+            && (!filter.misclassified_only || p.is_some_and(|p| p.0 != p.1))
+    };
     let mut v: Vec<&ImageEntry> = project
         .images
         .iter()
-        .filter(|im| filter.matches(im))
+        .filter(|im| filter.matches(im) && pred_ok(im))
         .collect();
     let rank = |c: ClassId| project.taxonomy.index_of(c).unwrap_or(usize::MAX);
     match sort {
@@ -83,6 +112,10 @@ pub fn select(project: &Project, filter: &Filter, sort: Sort) -> Vec<ImageId> {
         Sort::FileName => v.sort_by(|a, b| a.path.cmp(&b.path)),
         Sort::CurrentClass => v.sort_by_key(|im| (rank(im.current), im.id)),
         Sort::OriginalClass => v.sort_by_key(|im| (rank(im.original), im.id)),
+        Sort::Uncertainty => v.sort_by(|a, b| {
+            let u = |im: &ImageEntry| predicted.get(&im.id).map(|p| p.2).unwrap_or(-1.0);
+            u(b).total_cmp(&u(a)).then(a.id.cmp(&b.id))
+        }),
     }
     v.into_iter().map(|im| im.id).collect()
 }
@@ -100,4 +133,50 @@ pub fn next_unreviewed(
     (0..order.len())
         .map(|k| order[(start + k) % order.len()])
         .find(|&id| project.image(id).is_some_and(|im| !im.reviewed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prediction_filters_and_uncertainty_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::demo::create_demo_project(dir.path(), 2, 48, 3).unwrap();
+        let project = crate::project::Workspace::open(&path).unwrap().project;
+        let ids: Vec<ImageId> = project.images.iter().map(|i| i.id).collect();
+        assert!(ids.len() >= 4);
+        let mut pred = Predicted::new();
+        pred.insert(ids[0], (1, 1, 0.10));
+        pred.insert(ids[1], (1, 0, 0.45));
+        pred.insert(ids[2], (0, 0, 0.30));
+        let by = |f: Filter, s: Sort| select_with(&project, &f, s, &pred);
+        let predicted_one = Filter {
+            predicted: Some(1),
+            ..Filter::default()
+        };
+        assert_eq!(by(predicted_one, Sort::Import), vec![ids[0], ids[1]]);
+        let wrong = Filter {
+            misclassified_only: true,
+            ..Filter::default()
+        };
+        assert_eq!(by(wrong, Sort::Import), vec![ids[1]]);
+        let order = by(Filter::default(), Sort::Uncertainty);
+        assert_eq!(&order[..3], &[ids[1], ids[2], ids[0]]);
+        assert_eq!(
+            order.len(),
+            ids.len(),
+            "images without a prediction stay, last"
+        );
+        // Without predictions the prediction filter matches nothing.
+        let none = select(
+            &project,
+            &Filter {
+                predicted: Some(0),
+                ..Filter::default()
+            },
+            Sort::Import,
+        );
+        assert!(none.is_empty());
+    }
 }

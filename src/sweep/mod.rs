@@ -2,6 +2,8 @@
 //! sets of growing size), its runs and shards.
 
 pub mod design;
+pub mod presets;
+pub mod results;
 pub mod run;
 
 pub use design::{RunKey, SweepDesign, SweepPlan, ValSize, plan, runs, shard};

@@ -364,3 +364,57 @@ pub fn merge(target: &Path, shards: &[PathBuf]) -> Result<usize, String> {
     }
     Ok(copied)
 }
+
+/// A sweep stored beside a project.
+#[derive(Clone, Debug)]
+pub struct SavedSweep {
+    pub dir: PathBuf,
+    pub snapshot: Snapshot,
+    /// Finished runs.
+    pub done: usize,
+    /// Runs in its plan.
+    pub total: usize,
+}
+
+impl SavedSweep {
+    pub fn name(&self) -> &str {
+        &self.snapshot.config.name
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.done >= self.total
+    }
+}
+
+/// The sweeps stored beside the project file (unreadable folders are skipped), by name.
+pub fn saved_sweeps(project_path: &Path) -> Vec<SavedSweep> {
+    let Some(root) = sweep_dir(project_path, "x").parent().map(Path::to_path_buf) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let dir = e.path();
+        let Ok(snapshot) = read_ron::<Snapshot>(&dir.join("snapshot.ron")) else {
+            continue;
+        };
+        let total = design::plan(
+            &snapshot.targets,
+            snapshot.output_names.len(),
+            &snapshot.config.design,
+        )
+        .map(|p| p.runs().len())
+        .unwrap_or(0);
+        let done = load_runs(&dir).len();
+        out.push(SavedSweep {
+            dir,
+            snapshot,
+            done,
+            total,
+        });
+    }
+    out.sort_by(|a, b| a.name().cmp(b.name()));
+    out
+}

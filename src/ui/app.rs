@@ -52,10 +52,23 @@ pub enum Command {
     Taxonomy(TaxonomyEdit),
     ToggleAutoAdvance,
     SetThumbSize(f32),
+    /// Show or hide the cross-validated prediction on each gallery tile.
+    ShowPredictions(bool),
     DismissMessage,
     /// Start a training-size sweep in the background.
     StartSweep(crate::sweep::run::SweepConfig),
     CancelSweep,
+    /// Stop the running sweep after storing its finished runs (Resume continues it).
+    PauseSweep,
+    /// Show the stored results of a sweep of the project, by name.
+    ShowSavedSweep(String),
+    DismissResumeOffer,
+    /// Write report.html, the CSV tables and SVG figures of the sweep shown.
+    ExportSweepReport,
+    /// Save the sweep screen's figures as PNG (from a screenshot).
+    SaveSweepPngs,
+    /// Show a message (text, is it an error).
+    Notify(String, bool),
     /// Which training size's confusion matrix the sweep screen shows.
     SetSweepMatrixSize(usize),
 }
@@ -112,6 +125,10 @@ pub struct ProjectState {
     pub order: Vec<ImageId>,
     pub selection: Selection,
     pub thumbs: Thumbnails,
+    /// The latest cross-validated prediction per image (from the sweep shown) and the names of
+    /// the outputs it refers to.
+    pub predicted: query::Predicted,
+    pub prediction_names: Vec<String>,
 }
 
 impl ProjectState {
@@ -125,6 +142,8 @@ impl ProjectState {
             order: Vec::new(),
             selection: Selection::default(),
             thumbs,
+            predicted: query::Predicted::new(),
+            prediction_names: Vec::new(),
         };
         s.refresh_order();
         if let Some(&first) = s.order.first() {
@@ -141,7 +160,18 @@ impl ProjectState {
     }
 
     pub fn refresh_order(&mut self) {
-        self.order = query::select(&self.ws.project, &self.filter, self.sort);
+        self.order = query::select_with(&self.ws.project, &self.filter, self.sort, &self.predicted);
+    }
+
+    /// Takes new cross-validated predictions (after a sweep run finished or a sweep was opened).
+    pub fn set_predictions(&mut self, predicted: query::Predicted, names: Vec<String>) {
+        if names != self.prediction_names {
+            // Output indices of another sweep mean something else.
+            self.filter.predicted = None;
+        }
+        self.predicted = predicted;
+        self.prediction_names = names;
+        self.refresh_order();
     }
 
     pub fn position(&self, id: ImageId) -> Option<usize> {
@@ -270,6 +300,9 @@ impl LeukoApp {
                     ));
                 }
                 self.viewer_open = false;
+                if !self.sweep.is_running() {
+                    sweep_view::on_project_opened(self);
+                }
             }
             Err(e) => self.error(format!("{e}")),
         }
@@ -311,12 +344,54 @@ impl LeukoApp {
                 self.save_settings();
             }
             Command::SetThumbSize(s) => self.settings.thumb_size = s.clamp(48.0, 320.0),
+            Command::ShowPredictions(b) => self.settings.show_predictions = b,
             Command::StartSweep(config) => {
+                self.sweep.resume_offer.clear();
                 if let Err(e) = sweep_view::start(self, config) {
                     self.error(format!("could not start the sweep: {e}"));
                 }
             }
-            Command::CancelSweep => self.sweep.cancel(),
+            Command::CancelSweep => {
+                self.sweep.cancel();
+                self.sweep.paused = false;
+            }
+            Command::PauseSweep => {
+                self.sweep.cancel();
+                self.sweep.paused = true;
+            }
+            Command::ShowSavedSweep(name) => {
+                if let Some(p) = &self.project {
+                    match crate::sweep::run::saved_sweeps(&p.ws.path)
+                        .into_iter()
+                        .find(|s| s.name() == name)
+                    {
+                        Some(s) => {
+                            self.sweep.show_saved(&s);
+                            self.sweep.resume_offer.clear();
+                        }
+                        None => self.error(format!("no stored sweep named \"{name}\"")),
+                    }
+                }
+            }
+            Command::DismissResumeOffer => self.sweep.resume_offer.clear(),
+            Command::ExportSweepReport => match sweep_view::export_report(self) {
+                Ok(dir) => self.info(format!("report written to {}", dir.display())),
+                Err(e) => self.error(format!("could not write the report: {e}")),
+            },
+            Command::SaveSweepPngs => match sweep_view::report_dir(self) {
+                Some(dir) => {
+                    self.sweep.png_export = Some(dir);
+                    self.sweep.png_request = true;
+                }
+                None => self.error("no sweep to export".to_string()),
+            },
+            Command::Notify(text, error) => {
+                if error {
+                    self.error(text)
+                } else {
+                    self.info(text)
+                }
+            }
             Command::SetSweepMatrixSize(n) => self.sweep.matrix_size = Some(n),
             Command::OpenViewer => self.viewer_open = self.project.is_some(),
             Command::CloseViewer => self.viewer_open = false,

@@ -96,6 +96,15 @@ pub fn keyboard(app: &mut LeukoApp, ctx: &egui::Context) {
     }
 }
 
+/// A class name cut to fit under a tile.
+fn short_name(name: &str) -> String {
+    if name.chars().count() > 12 {
+        format!("{}…", name.chars().take(11).collect::<String>())
+    } else {
+        name.to_string()
+    }
+}
+
 /// The character a key stands for (digits and letters), for hotkeys.
 fn key_char(key: Key) -> Option<char> {
     let name = key.name();
@@ -114,6 +123,7 @@ fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let mut sort = p.sort;
     let mut size = app.settings.thumb_size;
     let mut auto = app.settings.auto_advance;
+    let mut show_pred = app.settings.show_predictions;
     ui.horizontal_wrapped(|ui| {
         let class_combo =
             |ui: &mut egui::Ui, label: &str, value: &mut Option<crate::taxonomy::ClassId>| {
@@ -136,6 +146,26 @@ fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
             .labelled_by(l.id);
         if filter.only.is_some() && ui.button("show all").clicked() {
             filter.only = None;
+        }
+        if !p.prediction_names.is_empty() {
+            let names = &p.prediction_names;
+            let text = filter
+                .predicted
+                .and_then(|i| names.get(i).cloned())
+                .unwrap_or_else(|| "any".into());
+            egui::ComboBox::from_label("predicted")
+                .selected_text(text)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut filter.predicted, None, "any");
+                    for (i, n) in names.iter().enumerate() {
+                        ui.selectable_value(&mut filter.predicted, Some(i), n);
+                    }
+                });
+            ui.checkbox(&mut filter.misclassified_only, "misclassified")
+                .on_hover_text(
+                    "the latest cross-validated prediction disagrees with the sweep's label",
+                );
+            ui.checkbox(&mut show_pred, "show predictions");
         }
         egui::ComboBox::from_label("sort")
             .selected_text(sort.label())
@@ -163,6 +193,9 @@ fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
     }
     if auto != app.settings.auto_advance {
         app.send(Command::ToggleAutoAdvance);
+    }
+    if show_pred != app.settings.show_predictions {
+        app.send(Command::ShowPredictions(show_pred));
     }
 }
 
@@ -201,6 +234,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     }
     let project_path = p.ws.path.clone();
     let dataset = p.project().dataset_dir(&project_path);
+    let show_predictions = app.settings.show_predictions;
     let mut clicked: Option<(ImageId, Modifiers)> = None;
     let mut double: Option<ImageId> = None;
     let mut tile_rects: Vec<(ImageId, Rect)> = Vec::new();
@@ -291,6 +325,32 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                         class_color(t, im.original),
                         Stroke::new(1.0, Color32::WHITE),
                     ));
+                }
+                if show_predictions && let Some(&(pred, target, unc)) = p.predicted.get(&id) {
+                    let name = p
+                        .prediction_names
+                        .get(pred)
+                        .map(String::as_str)
+                        .unwrap_or("?");
+                    let text = format!("{} {:.0}%", short_name(name), 100.0 * (1.0 - unc));
+                    let band = Rect::from_min_max(
+                        rect.left_bottom() - egui::vec2(0.0, 16.0),
+                        rect.right_bottom(),
+                    )
+                    .shrink2(egui::vec2(3.0, 0.0));
+                    let fill = if pred == target {
+                        Color32::from_rgba_unmultiplied(20, 90, 50, 210)
+                    } else {
+                        Color32::from_rgba_unmultiplied(140, 30, 30, 220)
+                    };
+                    painter.rect_filled(band, 2.0, fill);
+                    painter.text(
+                        band.right_center() - egui::vec2(3.0, 0.0),
+                        egui::Align2::RIGHT_CENTER,
+                        text,
+                        egui::FontId::proportional(11.0),
+                        Color32::WHITE,
+                    );
                 }
                 if im.reviewed {
                     painter.circle_filled(

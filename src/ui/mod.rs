@@ -8,6 +8,8 @@ pub mod gallery;
 pub mod project_menu;
 pub mod settings;
 pub mod stats;
+pub mod sweep_form;
+pub mod sweep_plots;
 pub mod sweep_view;
 pub mod taxonomy_editor;
 pub mod thumbs;

@@ -16,6 +16,8 @@ pub struct Settings {
     pub auto_advance: bool,
     /// Thumbnail tile size in points.
     pub thumb_size: f32,
+    /// Show the latest cross-validated prediction on every tile.
+    pub show_predictions: bool,
 }
 
 impl Default for Settings {
@@ -25,6 +27,7 @@ impl Default for Settings {
             recent: Vec::new(),
             auto_advance: true,
             thumb_size: 112.0,
+            show_predictions: false,
         }
     }
 }

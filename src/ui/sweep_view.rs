@@ -1,17 +1,23 @@
-//! The sweep screen: start a training-size sweep in the background, watch its progress and the
-//! current run's learning curve, and see AUC (or weighted F1) vs training size fill in as runs
-//! finish (box plots per size with the mean line, as in the paper's Fig. 4a).
+//! The sweep screen: configure a training-size sweep (presets, every field editable), run it in
+//! the background with pause and resume, and watch results arrive: the current run's learning
+//! curve, AUC (or weighted F1) vs training size as box plots, ROC curves and the confusion
+//! matrix at a chosen size. Exports the report (HTML, CSV, SVG) and the figures as PNG.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
-
-use egui_plot::{BoxElem, BoxPlot, BoxSpread, Legend, Line, Plot, PlotPoints};
+use std::time::Instant;
 
 use super::app::{Command, LeukoApp};
+use super::sweep_form::{self, SweepForm};
+use super::sweep_plots::{self, Figure};
 use crate::backend::{self, BackendChoice};
 use crate::jobs::Job;
-use crate::sweep::run::{self, RunRecord, SweepConfig, SweepEvent};
-use crate::sweep::{RunKey, SweepDesign, ValSize};
-use crate::train::{Task, TrainConfig, TrainEvent};
+use crate::project::query::Predicted;
+use crate::sweep::RunKey;
+use crate::sweep::presets::SweepPreset;
+use crate::sweep::results;
+use crate::sweep::run::{self, RunRecord, SavedSweep, SweepConfig, SweepEvent};
+use crate::train::TrainEvent;
 
 /// A sweep running in the background.
 struct Running {
@@ -34,66 +40,91 @@ pub struct SweepView {
     pub finished: bool,
     /// Names of the network outputs (classes of the task).
     pub output_names: Vec<String>,
-    /// Training size whose confusion matrix is shown (default: the largest finished).
+    /// Training size whose ROC curves and confusion matrix are shown (default: the largest
+    /// finished).
     pub matrix_size: Option<usize>,
+    /// The configuration of the sweep shown (for resume and the report).
+    pub config: Option<SweepConfig>,
+    /// Stopped by the user with runs left; "Resume" continues it.
+    pub paused: bool,
+    /// The device the running sweep trains on.
+    pub device: String,
+    /// When the current run started (for the ETA).
+    run_started: Option<Instant>,
+    /// Seconds of the runs finished while watching (for the ETA).
+    run_seconds: Vec<f64>,
+    /// Set when records change: the gallery's predictions are refreshed.
+    pub changed: bool,
+    /// The new-sweep form (created when the screen first opens on a project).
+    pub form: Option<SweepForm>,
+    /// Sweeps stored beside the project.
+    pub saved: Vec<SavedSweep>,
+    /// Unfinished sweeps found when the project was opened: offered for resuming.
+    pub resume_offer: Vec<SavedSweep>,
+    /// Figure rectangles of the last frame, and a pending PNG export folder.
+    figures: Vec<(Figure, egui::Rect)>,
+    pub png_export: Option<PathBuf>,
+    /// A screenshot for the PNG export is to be requested this frame.
+    pub png_request: bool,
+    /// Where the requested screenshot arrives.
+    shot: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>,
 }
 
-/// The test predictions of all folds at one training size, as a confusion matrix plus the
-/// images behind every cell.
-pub struct SizeConfusion {
-    pub matrix: crate::metrics::ConfusionMatrix,
-    /// `cells[t][p]`: the images with target `t` predicted as `p`.
-    pub cells: Vec<Vec<Vec<crate::project::ImageId>>>,
-    /// Weighted F1 of each fold.
-    pub fold_f1: Vec<f64>,
-}
+pub use crate::sweep::results::{SizeConfusion, confusion_at};
 
-/// Pools the test predictions of every fold at `size`.
-pub fn confusion_at(records: &[RunRecord], size: usize, n_classes: usize) -> Option<SizeConfusion> {
-    let runs: Vec<&RunRecord> = records.iter().filter(|r| r.key.size == size).collect();
-    if runs.is_empty() || n_classes == 0 {
-        return None;
-    }
-    let mut cells = vec![vec![Vec::new(); n_classes]; n_classes];
-    let mut truth = Vec::new();
-    let mut pred = Vec::new();
-    let mut fold_f1 = Vec::new();
-    for r in runs {
-        let mut ft = Vec::new();
-        let mut fp = Vec::new();
-        for (id, t, probs) in &r.predictions {
-            let p = probs
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
-            if *t < n_classes && p < n_classes {
-                cells[*t][p].push(*id);
-                ft.push(*t);
-                fp.push(p);
-            }
-        }
-        if let Some(f) = crate::metrics::ConfusionMatrix::from_pairs(n_classes, &ft, &fp)
-            .ok()
-            .and_then(|m| m.weighted_f1())
-        {
-            fold_f1.push(f);
-        }
-        truth.extend(ft);
-        pred.extend(fp);
-    }
-    let matrix = crate::metrics::ConfusionMatrix::from_pairs(n_classes, &truth, &pred).ok()?;
-    Some(SizeConfusion {
-        matrix,
-        cells,
-        fold_f1,
-    })
+/// The "Quick demo" preset for a project seed (used by the screenshot script and tests).
+pub fn quick_demo(project_seed: u64) -> SweepConfig {
+    crate::sweep::presets::quick_demo(project_seed)
 }
 
 impl SweepView {
     pub fn is_running(&self) -> bool {
         self.running.as_ref().is_some_and(|r| !r.job.is_finished())
+    }
+
+    /// A binary task (ROC curves and AUC) rather than multiclass (weighted F1).
+    pub fn binary(&self) -> bool {
+        self.output_names.len() == 2
+            && (self.records.is_empty() || self.records.iter().any(|r| r.test_auc.is_some()))
+    }
+
+    /// Seconds left, estimated from the runs finished so far.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let mean = crate::metrics::mean_sd(&self.run_seconds)?.mean;
+        let (done, total) = self.progress;
+        let left = total.saturating_sub(done) as f64 * mean;
+        let current = self
+            .run_started
+            .map(|t| t.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        Some((left - current.min(mean)).max(0.0))
+    }
+
+    /// The latest cross-validated prediction of every tested image, for the gallery.
+    pub fn predictions(&self) -> Predicted {
+        results::latest_predictions(&self.records)
+            .into_iter()
+            .map(|(id, p)| (id, (p.predicted, p.target, p.uncertainty)))
+            .collect()
+    }
+
+    /// Shows a stored sweep (its finished runs) without running anything.
+    pub fn show_saved(&mut self, s: &SavedSweep) {
+        let form = self.form.take();
+        let saved = std::mem::take(&mut self.saved);
+        *self = SweepView {
+            open: true,
+            records: run::load_runs(&s.dir),
+            progress: (s.done, s.total),
+            output_names: s.snapshot.output_names.clone(),
+            config: Some(s.snapshot.config.clone()),
+            paused: !s.is_complete(),
+            finished: true,
+            changed: true,
+            form,
+            saved,
+            ..Default::default()
+        };
     }
 
     /// Drains the sweep's events (once per frame).
@@ -114,6 +145,7 @@ impl SweepView {
                     self.progress = (index - 1, total);
                     self.current = Some(key);
                     self.curve.clear();
+                    self.run_started = Some(Instant::now());
                 }
                 SweepEvent::Train(_, TrainEvent::Epoch(e)) => {
                     self.curve.push((e.train_loss, e.val_loss))
@@ -121,16 +153,24 @@ impl SweepView {
                 SweepEvent::Train(..) => {}
                 SweepEvent::RunFinished(rec) => {
                     self.progress.0 += 1;
+                    self.run_seconds.push(rec.seconds);
                     self.records.retain(|x| x.key != rec.key);
                     self.records.push(*rec);
+                    self.changed = true;
                 }
-                SweepEvent::Notice(n) => self.notes.push(n),
+                SweepEvent::Notice(n) => {
+                    if let Some(d) = n.strip_prefix("device: ") {
+                        self.device = d.to_string();
+                    }
+                    self.notes.push(n)
+                }
             }
             ended = false;
         }
         if ended {
             self.finished = true;
             self.running = None;
+            self.paused = self.progress.0 < self.progress.1;
         }
     }
 
@@ -141,29 +181,8 @@ impl SweepView {
     }
 }
 
-/// The "Quick demo" preset: small input, 3 folds, a few sizes, short patience: minutes on 2
-/// CPU cores. Binary (the classes flagged positive vs the rest). Its seed derives from the
-/// project's master seed.
-pub fn quick_demo(project_seed: u64) -> SweepConfig {
-    SweepConfig {
-        name: "quick-demo".into(),
-        task: Task::Binary,
-        train: TrainConfig {
-            input_size: 190,
-            max_epochs: 12,
-            patience: 4,
-            ..TrainConfig::quick()
-        },
-        design: SweepDesign {
-            k_folds: 3,
-            val: ValSize::Count(10),
-            sizes: vec![10, 20, 40],
-            seed: crate::train::derive_seed(project_seed, 300),
-        },
-    }
-}
-
-/// Starts `config` on the open project in the background.
+/// Starts (or resumes: finished runs of a sweep with this name and configuration are kept)
+/// `config` on the open project in the background.
 pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
     let Some(p) = &app.project else {
         return Err("open a project first".into());
@@ -174,7 +193,11 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
     let project = p.project().clone();
     let path = p.ws.path.clone();
     let output_names = run::take_snapshot(&project, &config)?.output_names;
+    // Results already stored for this sweep are shown at once.
+    let dir = run::sweep_dir(&path, &config.name);
+    let records = run::load_runs(&dir);
     let (tx, rx) = channel();
+    let cfg = config.clone();
     let job = app
         .spawn_job("sweep", move |ctx| {
             let mut backend = backend::resolve(BackendChoice::Auto)?;
@@ -186,7 +209,7 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
             run::run_sweep(
                 &project,
                 &path,
-                &config,
+                &cfg,
                 &mut backend,
                 None,
                 None,
@@ -199,129 +222,244 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
             .map(|_| ())
         })
         .map_err(|e| e.to_string())?;
+    let form = app.sweep.form.take();
+    let saved = std::mem::take(&mut app.sweep.saved);
     app.sweep = SweepView {
         open: true,
         running: Some(Running { job, events: rx }),
         output_names,
+        changed: !records.is_empty(),
+        records,
+        config: Some(config),
+        form,
+        saved,
         ..Default::default()
     };
     Ok(())
 }
 
+/// Looks for stored sweeps of the project just opened; unfinished ones are offered for resuming.
+pub fn on_project_opened(app: &mut LeukoApp) {
+    let Some(p) = &app.project else { return };
+    let saved = run::saved_sweeps(&p.ws.path);
+    app.sweep = SweepView {
+        resume_offer: saved.iter().filter(|s| !s.is_complete()).cloned().collect(),
+        saved,
+        ..Default::default()
+    };
+}
+
+/// Writes the report (HTML, CSV, SVG) of the sweep shown into its folder; returns the folder.
+pub fn export_report(app: &LeukoApp) -> Result<PathBuf, String> {
+    let Some(p) = &app.project else {
+        return Err("open a project first".into());
+    };
+    let Some(cfg) = &app.sweep.config else {
+        return Err("no sweep to export".into());
+    };
+    let dir = run::sweep_dir(&p.ws.path, &cfg.name);
+    let snapshot = run::load_or_snapshot(&dir, p.project(), cfg)?;
+    let out = dir.join("report");
+    results::write_report(
+        &out,
+        &snapshot,
+        &app.sweep.records,
+        Some(p.project()),
+        app.sweep.matrix_size,
+    )?;
+    Ok(out)
+}
+
+/// The folder the report and the PNG figures of the sweep shown go to.
+pub fn report_dir(app: &LeukoApp) -> Option<PathBuf> {
+    let p = app.project.as_ref()?;
+    let cfg = app.sweep.config.as_ref()?;
+    Some(run::sweep_dir(&p.ws.path, &cfg.name).join("report"))
+}
+
+/// Saves the figures from a screenshot event, if one arrived.
+fn take_screenshot(app: &mut LeukoApp, ctx: &egui::Context) {
+    let Some(dir) = app.sweep.png_export.clone() else {
+        return;
+    };
+    let shot = app.sweep.shot.lock().ok().and_then(|mut s| s.take());
+    let Some(image) = shot else { return };
+    app.sweep.png_export = None;
+    let ppp = ctx.pixels_per_point();
+    let mut saved = Vec::new();
+    let mut err = None;
+    for (fig, rect) in &app.sweep.figures {
+        let px = |v: f32| (v * ppp).round().max(0.0) as usize;
+        let (x0, y0) = (px(rect.min.x), px(rect.min.y));
+        let (x1, y1) = (
+            px(rect.max.x).min(image.size[0]),
+            px(rect.max.y).min(image.size[1]),
+        );
+        if x1 <= x0 || y1 <= y0 {
+            continue;
+        }
+        let mut out = image::RgbaImage::new((x1 - x0) as u32, (y1 - y0) as u32);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let c = image.pixels[y * image.size[0] + x];
+                out.put_pixel(
+                    (x - x0) as u32,
+                    (y - y0) as u32,
+                    image::Rgba([c.r(), c.g(), c.b(), 255]),
+                );
+            }
+        }
+        let path = dir.join(format!("{}.png", fig.file_stem()));
+        if let Err(e) = std::fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|_| out.save(&path).map_err(|e| e.to_string()))
+        {
+            err = Some(format!("{}: {e}", path.display()));
+        } else {
+            saved.push(path);
+        }
+    }
+    match err {
+        Some(e) => app.send(Command::Notify(
+            format!("could not save a figure: {e}"),
+            true,
+        )),
+        None => app.send(Command::Notify(
+            format!(
+                "{} figure(s) saved as PNG in {}",
+                saved.len(),
+                dir.display()
+            ),
+            false,
+        )),
+    }
+}
+
 pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     app.sweep.poll();
+    if app.sweep.changed
+        && let Some(p) = &mut app.project
+    {
+        app.sweep.changed = false;
+        p.set_predictions(app.sweep.predictions(), app.sweep.output_names.clone());
+    }
+    if app.sweep.png_request {
+        // The figures are cut out of the screenshot when it arrives (a frame or two later).
+        app.sweep.png_request = false;
+        let slot = app.sweep.shot.clone();
+        let ctx = ui.ctx().clone();
+        ui.ctx().request_screenshot(move |image| {
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(image);
+            }
+            ctx.request_repaint();
+        });
+    }
+    take_screenshot(app, ui.ctx());
+    resume_offer(app, ui);
     if !app.sweep.open {
         return;
     }
+    if app.sweep.form.is_none()
+        && let Some(p) = &app.project
+    {
+        app.sweep.form = Some(SweepForm::new(SweepPreset::QuickDemo, p.project()));
+    }
     let mut open = true;
     let mut cmds = Vec::new();
-    let project_seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
-    let v = &app.sweep;
-    let binary = v.records.iter().any(|r| r.test_auc.is_some()) || v.records.is_empty();
+    let mut figures = Vec::new();
+    let project = app.project.as_ref().map(|p| p.project());
+    let v = &mut app.sweep;
     egui::Window::new("Training-size sweep")
         .open(&mut open)
-        .default_size([760.0, 620.0])
+        .default_size([820.0, 680.0])
+        .vscroll(true)
         .show(ui.ctx(), |ui| {
-            ui.horizontal(|ui| {
-                if v.is_running() {
-                    if ui.button("Cancel sweep").clicked() {
-                        cmds.push(Command::CancelSweep);
-                    }
-                } else if ui
-                    .button("Start quick demo sweep")
-                    .on_hover_text("blast vs rest, 3 folds, 10/20/40 training images, 190 px: minutes on a CPU")
-                    .clicked()
-                {
-                    cmds.push(Command::StartSweep(quick_demo(project_seed)));
+            controls(v, ui, &mut cmds);
+            if !v.is_running() {
+                egui::CollapsingHeader::new("New sweep")
+                    .default_open(v.records.is_empty() && v.config.is_none())
+                    .show(ui, |ui| {
+                        if let (Some(form), Some(project)) = (&mut v.form, project) {
+                            sweep_form::show(form, project, ui, &mut cmds);
+                        }
+                    });
+                if !v.saved.is_empty() {
+                    egui::CollapsingHeader::new(format!("Saved sweeps ({})", v.saved.len())).show(
+                        ui,
+                        |ui| {
+                            for s in &v.saved {
+                                ui.horizontal(|ui| {
+                                    ui.label(format!(
+                                        "{}: {} of {} runs",
+                                        s.name(),
+                                        s.done,
+                                        s.total
+                                    ));
+                                    if ui.button("Show").clicked() {
+                                        cmds.push(Command::ShowSavedSweep(s.name().to_string()));
+                                    }
+                                    if !s.is_complete() && ui.button("Resume").clicked() {
+                                        cmds.push(Command::StartSweep(s.snapshot.config.clone()));
+                                    }
+                                });
+                            }
+                        },
+                    );
                 }
-                let (done, total) = v.progress;
-                let text = match v.current {
-                    Some(k) if v.is_running() => format!(
-                        "run {} of {total} · fold {} · {} training images · epoch {}",
-                        done + 1,
-                        k.fold + 1,
-                        k.size,
-                        v.curve.len()
-                    ),
-                    _ if v.finished => format!("{done} of {total} runs finished"),
-                    _ => String::new(),
-                };
-                ui.add(
-                    egui::ProgressBar::new(if total == 0 { 0.0 } else { done as f32 / total as f32 })
-                        .text(text),
-                );
-            });
+            }
             for n in v.notes.iter().rev().take(3) {
                 ui.label(egui::RichText::new(n).weak());
             }
             ui.columns(2, |cols| {
-                cols[0].strong("Current run: loss per epoch");
-                Plot::new("learning-curve")
-                    .legend(Legend::default())
-                    .height(220.0)
-                    .x_axis_label("epoch")
-                    .show(&mut cols[0], |p| {
-                        let train: PlotPoints = v.curve.iter().enumerate().map(|(i, c)| [i as f64 + 1.0, c.0]).collect();
-                        let val: PlotPoints = v.curve.iter().enumerate().map(|(i, c)| [i as f64 + 1.0, c.1]).collect();
-                        p.line(Line::new("train", train));
-                        p.line(Line::new("validation", val));
-                    });
-                cols[1].strong(if binary { "Test ROC-AUC vs training size" } else { "Weighted F1 vs training size" });
-                let mut sizes: Vec<usize> = v.records.iter().map(|r| r.key.size).collect();
-                sizes.sort();
-                sizes.dedup();
-                let mut boxes = Vec::new();
-                let mut means = Vec::new();
-                for s in &sizes {
-                    let vals: Vec<f64> = v
-                        .records
-                        .iter()
-                        .filter(|r| r.key.size == *s)
-                        .filter_map(|r| r.test_auc.or(r.test_weighted_f1))
-                        .collect();
-                    if let Some(b) = crate::metrics::box_stats(&vals) {
-                        boxes.push(
-                            BoxElem::new(*s as f64, BoxSpread::new(b.whisker_low, b.q1, b.median, b.q3, b.whisker_high))
-                                .box_width((*s as f64 * 0.15).max(1.0))
-                                .name(format!("n = {s}")),
-                        );
-                        means.push([*s as f64, b.mean]);
-                    }
-                }
-                Plot::new("auc-vs-size")
-                    .legend(Legend::default())
-                    .height(220.0)
-                    .x_axis_label("training images")
-                    .include_y(0.5)
-                    .include_y(1.0)
-                    .show(&mut cols[1], |p| {
-                        p.box_plot(BoxPlot::new("folds", boxes));
-                        p.line(Line::new("mean", PlotPoints::from(means)));
-                    });
+                figures.push((
+                    Figure::LearningCurve,
+                    sweep_plots::learning_curve(v, &mut cols[0]),
+                ));
+                figures.push((
+                    Figure::ScoreVsSize,
+                    sweep_plots::score_vs_size(v, &mut cols[1]),
+                ));
             });
-            ui.separator();
-            confusion_panel(v, ui, &mut cmds);
-            ui.separator();
-            egui::ScrollArea::vertical().id_salt("runs").max_height(160.0).show(ui, |ui| {
-                egui::Grid::new("runs-grid").striped(true).show(ui, |ui| {
-                    for h in ["fold", "size", "score", "epochs", "status", "seconds"] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    let mut recs: Vec<&RunRecord> = v.records.iter().collect();
-                    recs.sort_by_key(|r| (r.key.size, r.key.fold));
-                    for r in recs {
-                        ui.label((r.key.fold + 1).to_string());
-                        ui.label(r.key.size.to_string());
-                        ui.label(r.test_auc.or(r.test_weighted_f1).map(|x| format!("{x:.3}")).unwrap_or_default());
-                        ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
-                        ui.label(&r.status);
-                        ui.label(format!("{:.0}", r.seconds));
-                        ui.end_row();
-                    }
+            let sizes = results::sizes(&v.records);
+            if let Some(&largest) = sizes.last() {
+                let size = v
+                    .matrix_size
+                    .filter(|s| sizes.contains(s))
+                    .unwrap_or(largest);
+                ui.separator();
+                ui.horizontal(|ui| {
+                    ui.label("Results at");
+                    egui::ComboBox::from_id_salt("matrix-size")
+                        .selected_text(format!("{size} training images"))
+                        .show_ui(ui, |ui| {
+                            for s in &sizes {
+                                if ui
+                                    .selectable_label(*s == size, format!("{s} training images"))
+                                    .clicked()
+                                {
+                                    cmds.push(Command::SetSweepMatrixSize(*s));
+                                }
+                            }
+                        });
                 });
-            });
+                if v.binary() {
+                    ui.columns(2, |cols| {
+                        if let Some(r) = sweep_plots::roc(v, size, &mut cols[0]) {
+                            figures.push((Figure::Roc, r));
+                        }
+                        if let Some(r) = sweep_plots::confusion(v, size, &mut cols[1], &mut cmds) {
+                            figures.push((Figure::Confusion, r));
+                        }
+                    });
+                } else if let Some(r) = sweep_plots::confusion(v, size, ui, &mut cmds) {
+                    figures.push((Figure::Confusion, r));
+                }
+            }
+            ui.separator();
+            sweep_plots::runs_table(v, ui);
         });
+    app.sweep.figures = figures;
     if !open {
         app.sweep.open = false;
     }
@@ -330,113 +468,121 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     }
 }
 
-/// The confusion matrix at one training size (all folds pooled) as a heat map with counts and
-/// row percentages; clicking a cell shows exactly its images in the gallery.
-fn confusion_panel(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
-    let mut sizes: Vec<usize> = v.records.iter().map(|r| r.key.size).collect();
-    sizes.sort();
-    sizes.dedup();
-    let Some(&largest) = sizes.last() else { return };
-    let size = v
-        .matrix_size
-        .filter(|s| sizes.contains(s))
-        .unwrap_or(largest);
-    let k = v.output_names.len();
-    let Some(c) = confusion_at(&v.records, size, k) else {
-        return;
-    };
+/// Progress, pause/cancel/resume and the exports.
+fn controls(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        ui.strong("Confusion matrix (all folds) at");
-        egui::ComboBox::from_id_salt("matrix-size")
-            .selected_text(format!("{size} training images"))
-            .show_ui(ui, |ui| {
-                for s in &sizes {
-                    if ui
-                        .selectable_label(*s == size, format!("{s} training images"))
-                        .clicked()
-                    {
-                        cmds.push(Command::SetSweepMatrixSize(*s));
-                    }
-                }
-            });
-        if let Some(m) = crate::metrics::mean_sd(&c.fold_f1) {
-            ui.label(format!("weighted F1 {m}"));
-        }
-    });
-    let pct = c.matrix.row_percentages();
-    let cell = egui::vec2(74.0, 34.0);
-    let label_w = 150.0;
-    let (rect, _) = ui.allocate_exact_size(
-        egui::vec2(label_w + cell.x * k as f32, 18.0 + cell.y * k as f32),
-        egui::Sense::hover(),
-    );
-    let painter = ui.painter_at(rect);
-    let font = egui::FontId::proportional(12.0);
-    let text_color = ui.visuals().text_color();
-    for (p, name) in v.output_names.iter().enumerate() {
-        let pos = rect.min + egui::vec2(label_w + (p as f32 + 0.5) * cell.x, 9.0);
-        painter.text(
-            pos,
-            egui::Align2::CENTER_CENTER,
-            short(name),
-            font.clone(),
-            text_color,
-        );
-    }
-    for t in 0..k {
-        let y = rect.min.y + 18.0 + t as f32 * cell.y;
-        painter.text(
-            egui::pos2(rect.min.x, y + cell.y / 2.0),
-            egui::Align2::LEFT_CENTER,
-            short(&v.output_names[t]),
-            font.clone(),
-            text_color,
-        );
-        for p in 0..k {
-            let r = egui::Rect::from_min_size(
-                egui::pos2(rect.min.x + label_w + p as f32 * cell.x, y),
-                cell,
-            )
-            .shrink(1.0);
-            let share = pct[t][p] / 100.0;
-            let fill = if t == p {
-                egui::Color32::from_rgb(30, (60.0 + 150.0 * share) as u8, 90)
-            } else {
-                egui::Color32::from_rgb((60.0 + 170.0 * share) as u8, 40, 40)
-            };
-            painter.rect_filled(r, 3.0, fill);
-            painter.text(
-                r.center(),
-                egui::Align2::CENTER_CENTER,
-                format!("{}\n{:.0}%", c.matrix.counts[t][p], pct[t][p]),
-                font.clone(),
-                egui::Color32::WHITE,
-            );
-            let resp = ui.interact(r, ui.make_persistent_id(("cm", t, p)), egui::Sense::click());
-            let label = format!(
-                "true {}, predicted {}",
-                v.output_names[t], v.output_names[p]
-            );
-            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
-            if resp
-                .on_hover_text(format!(
-                    "{label}: show these {} images in the gallery",
-                    c.cells[t][p].len()
-                ))
+        if v.is_running() {
+            if ui
+                .button("Pause")
+                .on_hover_text("stop after storing the finished runs; Resume continues")
                 .clicked()
             {
-                cmds.push(Command::SetFilter(super::gallery::only(
-                    c.cells[t][p].clone(),
-                )));
+                cmds.push(Command::PauseSweep);
             }
+            if ui.button("Cancel").clicked() {
+                cmds.push(Command::CancelSweep);
+            }
+        } else if v.paused
+            && let Some(cfg) = &v.config
+            && ui.button("Resume").clicked()
+        {
+            cmds.push(Command::StartSweep(cfg.clone()));
         }
+        let (done, total) = v.progress;
+        let name = v.config.as_ref().map(|c| c.name.as_str()).unwrap_or("");
+        let text = match v.current {
+            Some(k) if v.is_running() => {
+                let eta = v
+                    .eta_seconds()
+                    .map(|s| format!(" · about {} left", human(s)))
+                    .unwrap_or_default();
+                format!(
+                    "{name}: run {} of {total} · fold {} · {} training images · epoch {}{eta}",
+                    done + 1,
+                    k.fold + 1,
+                    k.size,
+                    v.curve.len()
+                )
+            }
+            _ if v.is_running() => format!("{name}: preparing…"),
+            _ if v.paused => format!("{name}: paused, {done} of {total} runs finished"),
+            _ if total > 0 => format!("{name}: {done} of {total} runs finished"),
+            _ => String::new(),
+        };
+        ui.add(
+            egui::ProgressBar::new(if total == 0 {
+                0.0
+            } else {
+                done as f32 / total as f32
+            })
+            .text(text),
+        );
+    });
+    if v.is_running() && !v.device.is_empty() {
+        ui.label(egui::RichText::new(format!("training on {}", v.device)).small());
+    }
+    if !v.records.is_empty() {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Export report")
+                .on_hover_text("report.html, runs.csv, predictions.csv and the figures as SVG, in the sweep's folder")
+                .clicked()
+            {
+                cmds.push(Command::ExportSweepReport);
+            }
+            if ui
+                .button("Save figures as PNG")
+                .on_hover_text("the figures as shown, into the sweep's report folder")
+                .clicked()
+            {
+                cmds.push(Command::SaveSweepPngs);
+            }
+        });
     }
 }
 
-fn short(name: &str) -> String {
-    if name.chars().count() > 20 {
-        format!("{}…", name.chars().take(19).collect::<String>())
+fn human(s: f64) -> String {
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.0} min", s / 60.0)
     } else {
-        name.to_string()
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// After opening a project with unfinished sweeps: offer to resume them.
+fn resume_offer(app: &mut LeukoApp, ui: &mut egui::Ui) {
+    if app.sweep.resume_offer.is_empty() || app.sweep.is_running() {
+        return;
+    }
+    let mut cmds = Vec::new();
+    egui::Window::new("Unfinished sweep")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -12.0])
+        .show(ui.ctx(), |ui| {
+            for s in &app.sweep.resume_offer {
+                ui.label(format!(
+                    "The sweep \"{}\" stopped after {} of {} runs.",
+                    s.name(),
+                    s.done,
+                    s.total
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Resume").clicked() {
+                        cmds.push(Command::StartSweep(s.snapshot.config.clone()));
+                    }
+                    if ui.button("Show results").clicked() {
+                        cmds.push(Command::ShowSavedSweep(s.name().to_string()));
+                    }
+                });
+            }
+            if ui.button("Not now").clicked() {
+                cmds.push(Command::DismissResumeOffer);
+            }
+        });
+    for c in cmds {
+        app.send(c);
     }
 }

@@ -1,0 +1,290 @@
+//! The sweep screen's figures, drawn live with egui_plot from the same numbers as the report
+//! (`sweep::results`): learning curve, score vs training size, ROC at a size, confusion matrix
+//! with clickable cells and the per-class table.
+
+use egui_plot::{BoxElem, BoxPlot, BoxSpread, Legend, Line, Plot, PlotPoints, Polygon};
+
+use super::app::Command;
+use super::sweep_view::SweepView;
+use crate::sweep::results::{self, confusion_at, roc_at};
+
+/// Which figure a rectangle on screen holds (for the PNG export).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    LearningCurve,
+    ScoreVsSize,
+    Roc,
+    Confusion,
+}
+
+impl Figure {
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            Figure::LearningCurve => "learning_curve",
+            Figure::ScoreVsSize => "score_vs_size",
+            Figure::Roc => "roc",
+            Figure::Confusion => "confusion",
+        }
+    }
+}
+
+pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
+    ui.strong("Current run: loss per epoch");
+    Plot::new("learning-curve")
+        .legend(Legend::default())
+        .height(200.0)
+        .x_axis_label("epoch")
+        .show(ui, |p| {
+            let pts = |f: fn(&(f64, f64)) -> f64| -> PlotPoints {
+                v.curve
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| [i as f64 + 1.0, f(c)])
+                    .collect()
+            };
+            p.line(Line::new("train", pts(|c| c.0)));
+            p.line(Line::new("validation", pts(|c| c.1)));
+        })
+        .response
+        .rect
+}
+
+pub fn score_vs_size(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
+    ui.strong(if v.binary() {
+        "Test ROC-AUC vs training size"
+    } else {
+        "Weighted F1 vs training size"
+    });
+    let mut boxes = Vec::new();
+    let mut means = Vec::new();
+    for (s, b) in results::score_by_size(&v.records) {
+        boxes.push(
+            BoxElem::new(
+                s as f64,
+                BoxSpread::new(b.whisker_low, b.q1, b.median, b.q3, b.whisker_high),
+            )
+            .box_width((s as f64 * 0.15).max(1.0))
+            .name(format!("n = {s}")),
+        );
+        means.push([s as f64, b.mean]);
+    }
+    Plot::new("auc-vs-size")
+        .legend(Legend::default())
+        .height(200.0)
+        .x_axis_label("training images")
+        .include_y(0.5)
+        .include_y(1.0)
+        .show(ui, |p| {
+            p.box_plot(BoxPlot::new("folds", boxes));
+            p.line(Line::new("mean", PlotPoints::from(means)));
+        })
+        .response
+        .rect
+}
+
+/// ROC curves at `size`: each fold thin, the mean thick with a ±1 sd band, AUC in the legend.
+pub fn roc(v: &SweepView, size: usize, ui: &mut egui::Ui) -> Option<egui::Rect> {
+    let r = roc_at(&v.records, size)?;
+    let legend = match r.auc {
+        Some(a) => format!("mean ROC, AUC {a}"),
+        None => "mean ROC".into(),
+    };
+    ui.strong(format!(
+        "ROC at {size} training images ({} folds)",
+        r.folds.len()
+    ));
+    let resp = Plot::new("roc")
+        .legend(Legend::default())
+        .height(240.0)
+        .data_aspect(1.0)
+        .include_x(0.0)
+        .include_x(1.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_label("false positive rate")
+        .y_axis_label("true positive rate")
+        .show(ui, |p| {
+            let m = &r.mean;
+            if !m.fpr.is_empty() {
+                let mut band: Vec<[f64; 2]> =
+                    m.fpr.iter().zip(&m.upper).map(|(x, y)| [*x, *y]).collect();
+                band.extend(m.fpr.iter().zip(&m.lower).rev().map(|(x, y)| [*x, *y]));
+                p.polygon(
+                    Polygon::new("±1 sd", PlotPoints::from(band))
+                        .fill_color(egui::Color32::from_rgba_unmultiplied(200, 60, 60, 40))
+                        .stroke(egui::Stroke::NONE),
+                );
+            }
+            for f in &r.folds {
+                let pts: PlotPoints = f.iter().map(|q| [q.fpr, q.tpr]).collect();
+                p.line(
+                    Line::new("folds", pts)
+                        .width(0.8)
+                        .color(egui::Color32::from_rgb(110, 140, 170)),
+                );
+            }
+            p.line(
+                Line::new("chance", PlotPoints::from(vec![[0.0, 0.0], [1.0, 1.0]]))
+                    .color(egui::Color32::GRAY)
+                    .width(0.5),
+            );
+            let mean: PlotPoints = m
+                .fpr
+                .iter()
+                .zip(&m.mean_tpr)
+                .map(|(x, y)| [*x, *y])
+                .collect();
+            p.line(
+                Line::new(legend.clone(), mean)
+                    .width(2.5)
+                    .color(egui::Color32::from_rgb(200, 60, 60)),
+            );
+        });
+    ui.label(egui::RichText::new(legend).small());
+    Some(resp.response.rect)
+}
+
+/// The confusion matrix at `size` (all folds pooled) as a heat map with counts and row
+/// percentages; clicking a cell shows exactly its images in the gallery. Below it the
+/// per-class precision, recall and F1.
+pub fn confusion(
+    v: &SweepView,
+    size: usize,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) -> Option<egui::Rect> {
+    let k = v.output_names.len();
+    let c = confusion_at(&v.records, size, k)?;
+    ui.horizontal(|ui| {
+        ui.strong(format!(
+            "Confusion matrix at {size} training images (all folds)"
+        ));
+        if let Some(m) = crate::metrics::mean_sd(&c.fold_f1) {
+            ui.label(format!("weighted F1 {m}"));
+        }
+    });
+    let pct = c.matrix.row_percentages();
+    let cell = egui::vec2(74.0, 34.0);
+    let label_w = 150.0;
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(label_w + cell.x * k as f32, 18.0 + cell.y * k as f32),
+        egui::Sense::hover(),
+    );
+    let painter = ui.painter_at(rect);
+    let font = egui::FontId::proportional(12.0);
+    let text_color = ui.visuals().text_color();
+    for (p, name) in v.output_names.iter().enumerate() {
+        let pos = rect.min + egui::vec2(label_w + (p as f32 + 0.5) * cell.x, 9.0);
+        painter.text(
+            pos,
+            egui::Align2::CENTER_CENTER,
+            short(name, 10),
+            font.clone(),
+            text_color,
+        );
+    }
+    for t in 0..k {
+        let y = rect.min.y + 18.0 + t as f32 * cell.y;
+        painter.text(
+            egui::pos2(rect.min.x, y + cell.y / 2.0),
+            egui::Align2::LEFT_CENTER,
+            short(&v.output_names[t], 20),
+            font.clone(),
+            text_color,
+        );
+        for p in 0..k {
+            let r = egui::Rect::from_min_size(
+                egui::pos2(rect.min.x + label_w + p as f32 * cell.x, y),
+                cell,
+            )
+            .shrink(1.0);
+            let share = pct[t][p] / 100.0;
+            let fill = if t == p {
+                egui::Color32::from_rgb(30, (60.0 + 150.0 * share) as u8, 90)
+            } else {
+                egui::Color32::from_rgb((60.0 + 170.0 * share) as u8, 40, 40)
+            };
+            painter.rect_filled(r, 3.0, fill);
+            painter.text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                format!("{}\n{:.0}%", c.matrix.counts[t][p], pct[t][p]),
+                font.clone(),
+                egui::Color32::WHITE,
+            );
+            let resp = ui.interact(r, ui.make_persistent_id(("cm", t, p)), egui::Sense::click());
+            let label = format!(
+                "true {}, predicted {}",
+                v.output_names[t], v.output_names[p]
+            );
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+            if resp
+                .on_hover_text(format!(
+                    "{label}: show these {} images in the gallery",
+                    c.cells[t][p].len()
+                ))
+                .clicked()
+            {
+                cmds.push(Command::SetFilter(super::gallery::only(
+                    c.cells[t][p].clone(),
+                )));
+            }
+        }
+    }
+    ui.add_space(6.0);
+    egui::Grid::new("per-class").striped(true).show(ui, |ui| {
+        for h in ["class", "precision", "recall", "F1", "support"] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for (i, s) in c.matrix.per_class().iter().enumerate() {
+            ui.label(short(&v.output_names[i], 24));
+            ui.label(format!("{:.3}", s.precision));
+            ui.label(format!("{:.3}", s.recall));
+            ui.label(format!("{:.3}", s.f1));
+            ui.label(s.support.to_string());
+            ui.end_row();
+        }
+    });
+    Some(rect)
+}
+
+pub fn runs_table(v: &SweepView, ui: &mut egui::Ui) {
+    egui::ScrollArea::vertical()
+        .id_salt("runs")
+        .max_height(160.0)
+        .show(ui, |ui| {
+            egui::Grid::new("runs-grid").striped(true).show(ui, |ui| {
+                for h in [
+                    "fold", "size", "score", "epochs", "status", "device", "seconds",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                let mut recs: Vec<_> = v.records.iter().collect();
+                recs.sort_by_key(|r| (r.key.size, r.key.fold));
+                for r in recs {
+                    ui.label((r.key.fold + 1).to_string());
+                    ui.label(r.key.size.to_string());
+                    ui.label(
+                        results::score(r)
+                            .map(|x| format!("{x:.3}"))
+                            .unwrap_or_default(),
+                    );
+                    ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
+                    ui.label(&r.status);
+                    ui.label(short(&r.device, 28));
+                    ui.label(format!("{:.0}", r.seconds));
+                    ui.end_row();
+                }
+            });
+        });
+}
+
+fn short(name: &str, n: usize) -> String {
+    if name.chars().count() > n {
+        format!("{}…", name.chars().take(n - 1).collect::<String>())
+    } else {
+        name.to_string()
+    }
+}
