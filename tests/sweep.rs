@@ -184,3 +184,69 @@ fn a_sweep_keeps_its_label_snapshot_and_refuses_a_changed_configuration() {
     assert!(err.contains("another configuration"), "{err}");
     let _ = path;
 }
+
+/// The study's point on the bundled demo data: more training images, better AUC (on average
+/// over folds), here band vs segmented neutrophils (the demo's subtlest pair: nucleus shape).
+#[test]
+fn auc_rises_with_training_size_on_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 40, 190, 11).unwrap();
+    let project = Project::load(&path).unwrap();
+    let t = &project.taxonomy;
+    let cfg = SweepConfig {
+        name: "rise".into(),
+        task: Task::Groups {
+            positive: vec![t.find("Band neutrophil").unwrap()],
+            negative: vec![t.find("Segmented neutrophil").unwrap()],
+        },
+        train: TrainConfig {
+            input_size: 190,
+            max_epochs: 20,
+            patience: 8,
+            ..TrainConfig::quick()
+        },
+        design: SweepDesign {
+            k_folds: 3,
+            val: ValSize::Count(10),
+            sizes: vec![4, 40],
+            seed: 2021,
+        },
+    };
+    let no = AtomicBool::new(false);
+    let recs = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        None,
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    let mean = |n: usize| {
+        let v: Vec<f64> = recs
+            .iter()
+            .filter(|r| r.key.size == n)
+            .filter_map(|r| r.test_auc)
+            .collect();
+        assert_eq!(v.len(), 3, "every fold has a test AUC at size {n}");
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    for r in &recs {
+        eprintln!(
+            "fold {} size {}: AUC {:?}, {} epochs (best {})",
+            r.key.fold, r.key.size, r.test_auc, r.epochs, r.best_epoch
+        );
+    }
+    let (small, large) = (mean(4), mean(40));
+    eprintln!("mean test AUC: {small:.3} with 4 images, {large:.3} with 40");
+    assert!(
+        large > small,
+        "AUC did not rise: {small:.3} (4 images) vs {large:.3} (40 images)"
+    );
+    // The stored sweep is found beside the project, complete.
+    let saved = run::saved_sweeps(&path);
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].is_complete() && saved[0].done == 6);
+}
