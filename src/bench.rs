@@ -330,3 +330,74 @@ pub fn op_profile(
     }
     Ok(())
 }
+
+/// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" (its epochs
+/// capped at `paper_epochs`) on the bundled demo data, on the chosen backend.
+pub fn sweep_wall_time(
+    choice: BackendChoice,
+    paper_epochs: usize,
+    skip_paper: bool,
+) -> Result<(), String> {
+    use crate::sweep::presets::{SweepPreset, quick_demo};
+    use crate::sweep::run::{self, RunRecord};
+    let mut b = backend::resolve(choice)?;
+    println!("device: {}", b.description);
+    let dir = std::env::temp_dir().join(format!("leukolens-bench-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Instant::now();
+    let path = crate::demo::create_demo_project(&dir, 60, crate::demo::DEMO_SIZE, 2021)?;
+    let project = crate::project::Project::load(&path).map_err(|e| e.to_string())?;
+    println!(
+        "demo project: {} images ({:.1} s to generate)",
+        project.images.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let no = std::sync::atomic::AtomicBool::new(false);
+    let summary = |name: &str, recs: &[RunRecord], secs: f64| {
+        let trained: usize = recs.iter().map(|r| r.epochs * r.key.size).sum();
+        let epochs: usize = recs.iter().map(|r| r.epochs).sum();
+        let by_size = crate::sweep::results::score_by_size(recs);
+        let last = by_size
+            .last()
+            .map(|(s, b)| format!("; mean score at {s} images {:.3}", b.mean))
+            .unwrap_or_default();
+        println!(
+            "{name}: {} runs, {epochs} epochs, {:.1} s wall ({:.1} training images/s incl. validation and testing){last}",
+            recs.len(),
+            secs,
+            trained as f64 / secs.max(1e-9)
+        );
+    };
+    let mut run_one = |name: &str, cfg: crate::sweep::run::SweepConfig, fold0: bool| {
+        let out = dir.join(&cfg.name);
+        let t = Instant::now();
+        let recs = run::run_sweep_where(
+            &project,
+            &path,
+            &cfg,
+            &mut b,
+            None,
+            &|k| !fold0 || k.fold == 0,
+            Some(&out),
+            &no,
+            &mut |_| {},
+        );
+        match recs {
+            Ok(recs) => summary(name, &recs, t.elapsed().as_secs_f64()),
+            Err(e) => println!("{name}: failed: {e}"),
+        }
+    };
+    run_one("Quick demo sweep", quick_demo(project.seed), false);
+    if !skip_paper {
+        let mut cfg = SweepPreset::PaperAllBinary.config(&project);
+        cfg.train.max_epochs = paper_epochs.max(1);
+        cfg.train.patience = cfg.train.patience.min(cfg.train.max_epochs);
+        run_one(
+            &format!("Paper ALL binary, fold 1 of 10, ≤ {paper_epochs} epochs"),
+            cfg,
+            true,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -208,6 +208,32 @@ pub fn run_sweep(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(SweepEvent),
 ) -> Result<Vec<RunRecord>, String> {
+    run_sweep_where(
+        project,
+        project_path,
+        config,
+        backend,
+        shard,
+        &|_| true,
+        out_dir,
+        cancel,
+        on_event,
+    )
+}
+
+/// [`run_sweep`] restricted to the runs `keep` accepts (e.g. one fold, for a benchmark).
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep_where(
+    project: &Project,
+    project_path: &Path,
+    config: &SweepConfig,
+    backend: &mut crate::backend::Backend,
+    shard: Option<(usize, usize)>,
+    keep: &dyn Fn(&RunKey) -> bool,
+    out_dir: Option<&Path>,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(SweepEvent),
+) -> Result<Vec<RunRecord>, String> {
     config.train.validate()?;
     let dir = out_dir
         .map(Path::to_path_buf)
@@ -220,6 +246,7 @@ pub fn run_sweep(
     if let Some((i, n)) = shard {
         runs = design::shard(&runs, i, n)?;
     }
+    runs.retain(|k| keep(k));
     let done: std::collections::HashSet<RunKey> = load_runs(&dir).iter().map(|r| r.key).collect();
     let todo: Vec<RunKey> = runs.iter().copied().filter(|k| !done.contains(k)).collect();
     let mut notices = snap.notices.clone();
