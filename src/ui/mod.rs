@@ -35,7 +35,14 @@ struct ScreenshotScript {
     stage_started: Instant,
 }
 
-const STAGES: [&str; 5] = ["gallery", "viewer", "taxonomy", "filtered", "sweep"];
+const STAGES: [&str; 6] = [
+    "gallery",
+    "viewer",
+    "taxonomy",
+    "filtered",
+    "sweep",
+    "predictions",
+];
 
 struct EframeApp {
     app: LeukoApp,
@@ -95,6 +102,11 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
                 app.apply(Command::SetFilter(crate::project::Filter::default()));
                 let seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
                 app.apply(Command::StartSweep(sweep_view::quick_demo(seed)));
+            }
+            "predictions" => {
+                app.sweep.open = false;
+                app.apply(Command::ShowPredictions(true));
+                app.apply(Command::SetSort(crate::project::query::Sort::Uncertainty));
             }
             "filtered" => {
                 app.taxonomy_editor.open = false;

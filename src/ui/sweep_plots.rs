@@ -105,13 +105,17 @@ pub fn roc(v: &SweepView, size: usize, ui: &mut egui::Ui) -> Option<egui::Rect> 
         .y_axis_label("true positive rate")
         .show(ui, |p| {
             let m = &r.mean;
-            if !m.fpr.is_empty() {
-                let mut band: Vec<[f64; 2]> =
-                    m.fpr.iter().zip(&m.upper).map(|(x, y)| [*x, *y]).collect();
-                band.extend(m.fpr.iter().zip(&m.lower).rev().map(|(x, y)| [*x, *y]));
+            // egui fills convex polygons only: the band is a strip of trapezoids.
+            for i in 1..m.fpr.len() {
+                let quad = vec![
+                    [m.fpr[i - 1], m.lower[i - 1]],
+                    [m.fpr[i], m.lower[i]],
+                    [m.fpr[i], m.upper[i]],
+                    [m.fpr[i - 1], m.upper[i - 1]],
+                ];
                 p.polygon(
-                    Polygon::new("±1 sd", PlotPoints::from(band))
-                        .fill_color(egui::Color32::from_rgba_unmultiplied(200, 60, 60, 40))
+                    Polygon::new("±1 sd", PlotPoints::from(quad))
+                        .fill_color(egui::Color32::from_rgba_unmultiplied(200, 60, 60, 50))
                         .stroke(egui::Stroke::NONE),
                 );
             }
