@@ -689,7 +689,10 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
     }
     h.step();
     let (done, total) = h.state().sweep.progress;
-    assert!(h.state().sweep.paused && done >= 1 && done < total, "{done} of {total}");
+    assert!(
+        h.state().sweep.paused && done >= 1 && done < total,
+        "{done} of {total}"
+    );
     assert!(h.query_by_label("Resume").is_some());
     drop(h);
 
@@ -712,7 +715,9 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
         .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>();
     assert!(
-        offer.iter().any(|t| t.contains(&format!("stopped after {done} of {total} runs"))),
+        offer
+            .iter()
+            .any(|t| t.contains(&format!("stopped after {done} of {total} runs"))),
         "{offer:?}"
     );
     h.get_by_label("Resume").click();
