@@ -8,6 +8,7 @@ pub mod backend;
 pub mod bench;
 pub mod dataset;
 pub mod demo;
+pub mod explain;
 pub mod jobs;
 pub mod metrics;
 pub mod model;

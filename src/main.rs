@@ -105,6 +105,37 @@ enum Command {
         /// The dataset's new folder.
         folder: PathBuf,
     },
+    /// Explain a network's decision on one image: its saliency or LRP map over the image, as PNG.
+    Explain {
+        project: PathBuf,
+        /// The sweep (with --fold and --size) or the trained experiment (without) to explain.
+        #[arg(long)]
+        experiment: String,
+        /// Fold of the sweep run (from 1, as `sweep` prints it).
+        #[arg(long)]
+        fold: Option<usize>,
+        /// Training size of the sweep run.
+        #[arg(long)]
+        size: Option<usize>,
+        /// The image: its id in the project, or its file name or path in the dataset.
+        #[arg(long)]
+        image: String,
+        /// saliency or lrp.
+        #[arg(long, default_value = "lrp")]
+        method: String,
+        /// LRP rules: paper, eps-gamma-zb (default) or eps-alpha-flat.
+        #[arg(long)]
+        preset: Option<String>,
+        /// The output to explain, by index or name (default: the predicted one).
+        #[arg(long)]
+        class: Option<String>,
+        /// Strength of the map over the image, 0–1.
+        #[arg(long, default_value_t = 0.7)]
+        opacity: f32,
+        /// The PNG to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Print performance figures (benchmarks, not tests).
     Bench {
         #[command(subcommand)]
@@ -152,6 +183,17 @@ enum BenchWhat {
         /// Seconds to measure each stack size.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+    },
+    /// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" on demo data.
+    Sweep {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+        /// Epoch cap for the paper fold (the paper: 500 with early stopping).
+        #[arg(long, default_value_t = 500)]
+        paper_epochs: usize,
+        /// Only the quick demo sweep.
+        #[arg(long)]
+        skip_paper: bool,
     },
     /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
     Ops {
@@ -356,6 +398,33 @@ fn main() {
         }
         Command::Info { project } => cmd_info(&project),
         Command::Relink { project, folder } => cmd_relink(&project, &folder),
+        Command::Explain {
+            project,
+            experiment,
+            fold,
+            size,
+            image,
+            method,
+            preset,
+            class,
+            opacity,
+            output,
+        } => leukolens::explain::Method::from_cli(&method, preset.as_deref())
+            .and_then(|method| {
+                leukolens::explain::explain_to_png(&leukolens::explain::ExplainRequest {
+                    project,
+                    experiment,
+                    fold,
+                    size,
+                    image,
+                    method,
+                    class,
+                    output,
+                    opacity,
+                })
+            })
+            .map(|report| println!("{}", report.summary()))
+            .map_err(anyhow::Error::msg),
         Command::Bench {
             what:
                 BenchWhat::Train {
@@ -375,6 +444,14 @@ fn main() {
                 },
         } => bench::stack_throughput(backend, size, batch, &models, seconds)
             .map_err(anyhow::Error::msg),
+        Command::Bench {
+            what:
+                BenchWhat::Sweep {
+                    backend,
+                    paper_epochs,
+                    skip_paper,
+                },
+        } => bench::sweep_wall_time(backend, paper_epochs, skip_paper).map_err(anyhow::Error::msg),
         Command::Bench {
             what:
                 BenchWhat::Ops {

@@ -92,7 +92,8 @@ fn run_file(dir: &Path, key: RunKey) -> PathBuf {
         .join(format!("f{:02}-n{:04}.ron", key.fold, key.size))
 }
 
-fn model_file(dir: &Path, key: RunKey) -> PathBuf {
+/// The best-validation weights of one run of the sweep in `dir`.
+pub fn model_file(dir: &Path, key: RunKey) -> PathBuf {
     dir.join("models")
         .join(format!("f{:02}-n{:04}.bpk", key.fold, key.size))
 }
