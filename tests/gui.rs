@@ -769,3 +769,126 @@ fn the_sweep_form_starts_from_a_preset_and_checks_the_fields() {
             .is_some()
     );
 }
+
+#[test]
+fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
+    use leukolens::sweep::{SweepDesign, ValSize};
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
+    // A tiny stored sweep: its models are what the screen explains.
+    let project = Project::load(&path).unwrap();
+    let t = project.taxonomy.clone();
+    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
+    cfg.name = "x".into();
+    cfg.task = leukolens::train::Task::Groups {
+        positive: vec![t.find("Lymphoblast").unwrap()],
+        negative: vec![t.find("Segmented neutrophil").unwrap()],
+    };
+    cfg.train.max_epochs = 2;
+    cfg.design = SweepDesign {
+        k_folds: 2,
+        val: ValSize::Count(4),
+        sizes: vec![2, 4],
+        seed: 1,
+    };
+    let no = std::sync::atomic::AtomicBool::new(false);
+    leukolens::sweep::run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut leukolens::backend::Backend::cpu(),
+        None,
+        None,
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    app.open(&path);
+    app.sweep.resume_offer.clear();
+    app.apply(Command::OpenExplain);
+    let mut h = harness(app);
+    let wait = |h: &mut Harness<'_, LeukoApp>, what: &str, done: &dyn Fn(&LeukoApp) -> bool| {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "{what} did not arrive: {:?}",
+                h.state().explain.messages
+            );
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        h.step();
+    };
+    // The cursor cell is explained with the default method (LRP) by the largest model.
+    wait(&mut h, "the cell overlay", &|a| a.explain.cell.is_some());
+    let cursor = h
+        .state()
+        .project
+        .as_ref()
+        .unwrap()
+        .selection
+        .cursor
+        .unwrap();
+    let c = h.state().explain.cell.as_ref().unwrap();
+    assert_eq!(c.key.image, cursor);
+    assert_eq!(c.key.sweep, "x");
+    assert!(c.map.signed && !c.map.is_constant());
+    assert!(h.state().explain.messages.is_empty());
+
+    // The focus row: saliency and LRP for both training sizes of fold 1.
+    h.get_by_label("Focus across training sizes").click();
+    h.step();
+    h.get_by_label("Show focus row").click();
+    h.step();
+    wait(&mut h, "the focus row", &|a| a.explain.focus.is_some());
+    let f = h.state().explain.focus.as_ref().unwrap();
+    assert_eq!(f.image, cursor);
+    let sizes: Vec<usize> = f.rows.iter().map(|r| r.0).collect();
+    assert_eq!(sizes, h.state().explain.focus_sizes);
+    assert_eq!(sizes.len(), 2);
+    assert!(f.rows.iter().all(|r| r.1 != r.2), "saliency and LRP differ");
+
+    // The embedding of the chosen model over the images it did not train on.
+    h.get_by_label("Embedding").click();
+    h.step();
+    h.get_by_label("Compute embedding").click();
+    h.step();
+    wait(&mut h, "the embedding", &|a| {
+        a.explain.embedding.as_ref().is_some_and(|e| e.done)
+    });
+    h.step();
+    let e = h.state().explain.embedding.as_ref().unwrap();
+    assert_eq!(e.points.len(), e.ids.len());
+    assert!(e.ids.len() >= 8, "{}", e.ids.len());
+    // Click a point (not the current cell): it becomes the gallery's selection.
+    let i = (0..e.ids.len()).find(|&i| e.ids[i] != cursor).unwrap();
+    let pos = e.screen_pos(i).unwrap();
+    h.input_mut().events.push(egui::Event::PointerMoved(pos));
+    h.step();
+    for pressed in [true, false] {
+        h.input_mut().events.push(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.step();
+    let sel = h.state().project.as_ref().unwrap().selection.cursor;
+    // The nearest point to the click is the one clicked unless two points overlap on screen.
+    let e = h.state().explain.embedding.as_ref().unwrap();
+    let hit = e.nearest(pos, 8.0).map(|i| e.ids[i]);
+    assert_eq!(sel, hit);
+    assert!(hit.is_some_and(|id| id != cursor), "the click changed the selection");
+}

@@ -50,7 +50,7 @@ impl Rule {
             Rule::EpsilonRms(f) => format!("ε = {f}·rms(z)"),
             Rule::Gamma(g) => format!("γ = {g}"),
             Rule::AlphaBeta { alpha, beta } => format!("α{alpha}β{beta}"),
-            Rule::ZBox { low, high } => format!("zᴮ [{low}, {high}]"),
+            Rule::ZBox { low, high } => format!("z^B [{low}, {high}]"),
             Rule::Flat => "flat".into(),
         }
     }
@@ -98,7 +98,7 @@ impl Preset {
     pub fn label(self) -> &'static str {
         match self {
             Preset::Paper => "Paper (ε = 1 everywhere)",
-            Preset::EpsGammaZb => "ε / γ=0.25 / zᴮ",
+            Preset::EpsGammaZb => "ε / γ=0.25 / z^B",
             Preset::EpsAlphaFlat => "ε / α1β0 / flat",
         }
     }

@@ -13,7 +13,7 @@ use crate::taxonomy::{ClassId, TaxonomyError};
 use super::gallery::GalleryView;
 use super::settings::Settings;
 use super::thumbs::Thumbnails;
-use super::{project_menu, stats, sweep_view, taxonomy_editor, viewer};
+use super::{explain_view, project_menu, stats, sweep_view, taxonomy_editor, viewer};
 
 /// Everything a screen may ask for. Screens never change the state themselves.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +45,8 @@ pub enum Command {
     NextUnreviewed,
     OpenViewer,
     CloseViewer,
+    /// Open the explain screen.
+    OpenExplain,
     /// Move the cursor by n images in gallery order (viewer previous/next).
     Step(isize),
     SetFilter(Filter),
@@ -190,6 +192,7 @@ pub struct LeukoApp {
     pub taxonomy_editor: taxonomy_editor::TaxonomyEditor,
     pub menu: project_menu::ProjectMenu,
     pub sweep: sweep_view::SweepView,
+    pub explain: explain_view::ExplainView,
     pub show_stats: bool,
     jobs: Jobs,
     results: (
@@ -223,6 +226,7 @@ impl LeukoApp {
             taxonomy_editor: taxonomy_editor::TaxonomyEditor::default(),
             menu: project_menu::ProjectMenu::default(),
             sweep: sweep_view::SweepView::default(),
+            explain: explain_view::ExplainView::default(),
             show_stats: true,
             jobs,
             results: std::sync::mpsc::channel(),
@@ -394,6 +398,7 @@ impl LeukoApp {
             }
             Command::SetSweepMatrixSize(n) => self.sweep.matrix_size = Some(n),
             Command::OpenViewer => self.viewer_open = self.project.is_some(),
+            Command::OpenExplain => self.explain.open = self.project.is_some(),
             Command::CloseViewer => self.viewer_open = false,
             other => self.apply_project(other),
         }
@@ -708,6 +713,7 @@ impl LeukoApp {
         }
         taxonomy_editor::show(self, ui);
         sweep_view::show(self, ui);
+        explain_view::show(self, ui);
         project_menu::annotator_prompt(self, ui);
         self.apply_queued();
     }

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod explain_view;
 pub mod gallery;
 pub mod project_menu;
 pub mod settings;

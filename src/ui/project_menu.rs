@@ -184,6 +184,16 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     ui.close();
                     cmds.push(Command::OpenViewer);
                 }
+                if ui
+                    .button("Explain…")
+                    .on_hover_text(
+                        "saliency and LRP overlays, focus across training sizes, embedding",
+                    )
+                    .clicked()
+                {
+                    ui.close();
+                    app.explain.open = true;
+                }
             });
             if let Some(p) = &app.project {
                 ui.separator();

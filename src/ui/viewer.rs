@@ -18,6 +18,19 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let ctx = ui.ctx().clone();
     let mut open = true;
     let mut cmds = Vec::new();
+    let mut overlay_on = app.explain.overlay_in_viewer;
+    let cursor = app.project.as_ref().and_then(|p| p.selection.cursor);
+    let overlay = if overlay_on
+        && app
+            .explain
+            .cell
+            .as_ref()
+            .is_some_and(|c| Some(c.key.image) == cursor)
+    {
+        super::explain_view::cell_texture(app, &ctx)
+    } else {
+        None
+    };
     {
         let Some(p) = &app.project else { return };
         let Some(id) = p.selection.cursor else { return };
@@ -65,6 +78,12 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     if ui.button("fit").clicked() {
                         v.zoom = 1.0;
                         v.pan = Vec2::ZERO;
+                    }
+                    ui.separator();
+                    ui.checkbox(&mut overlay_on, "explanation overlay")
+                        .on_hover_text("saliency or LRP of the model chosen in View → Explain…");
+                    if ui.button("Explain…").clicked() {
+                        cmds.push(Command::OpenExplain);
                     }
                 });
                 ui.horizontal(|ui| {
@@ -126,6 +145,16 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                             Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
                             Color32::WHITE,
                         );
+                        // The explanation, for this very image only (drawn at the network's
+                        // input size, stretched like the network's input).
+                        if overlay_on && let Some(t) = &overlay {
+                            ui.painter_at(rect).image(
+                                t.id(),
+                                r,
+                                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                                Color32::WHITE,
+                            );
+                        }
                     }
                     Some((_, Err(e))) => {
                         ui.painter().text(
@@ -140,6 +169,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                 }
             });
     }
+    app.explain.overlay_in_viewer = overlay_on;
     if !open {
         cmds.push(Command::CloseViewer);
     }
