@@ -97,6 +97,19 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
     },
+    /// Write a sweep's report: report.html, runs.csv, predictions.csv and SVG figures.
+    Report {
+        project: PathBuf,
+        /// The sweep's name.
+        #[arg(long, visible_alias = "experiment")]
+        name: String,
+        /// Training size of the ROC curves and confusion matrix (default: the largest).
+        #[arg(long)]
+        size: Option<usize>,
+        /// Output folder (default: `<project>.sweeps/<name>/report`).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
     /// Summarise a project: classes, labels changed, reviewed, annotators, experiments.
     Info { project: PathBuf },
     /// Point a project at a moved dataset folder (images are found again by content hash).
@@ -276,7 +289,7 @@ struct SweepArgs {
     /// The project file.
     project: PathBuf,
     /// The sweep's name: a saved sweep of the project is resumed; a new one is saved in it.
-    #[arg(long)]
+    #[arg(long, visible_alias = "experiment")]
     name: String,
     #[command(flatten)]
     task: TaskArgs,
@@ -396,6 +409,12 @@ fn main() {
                 .map(|n| println!("merged {n} run(s) into {}", dir.display()))
                 .map_err(anyhow::Error::msg)
         }
+        Command::Report {
+            project,
+            name,
+            size,
+            out,
+        } => cmd_report(&project, &name, size, out),
         Command::Info { project } => cmd_info(&project),
         Command::Relink { project, folder } => cmd_relink(&project, &folder),
         Command::Explain {
@@ -1096,5 +1115,35 @@ fn cmd_relink(path: &Path, folder: &Path) -> Result<()> {
             total - found
         );
     }
+    Ok(())
+}
+
+fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathBuf>) -> Result<()> {
+    use leukolens::sweep::run;
+    let ws = leukolens::project::Workspace::open(project)?;
+    let dir = run::sweep_dir(project, name);
+    let snap_path = dir.join("snapshot.ron");
+    let text = std::fs::read_to_string(&snap_path).map_err(|e| {
+        anyhow::anyhow!(
+            "the project has no sweep \"{name}\" ({}: {e})",
+            snap_path.display()
+        )
+    })?;
+    let snapshot: run::Snapshot =
+        ron::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", snap_path.display()))?;
+    let records = run::load_runs(&dir);
+    if records.is_empty() {
+        anyhow::bail!("the sweep \"{name}\" has no finished run yet");
+    }
+    let out = out.unwrap_or_else(|| dir.join("report"));
+    let files =
+        leukolens::sweep::results::write_report(&out, &snapshot, &records, Some(&ws.project), size)
+            .map_err(anyhow::Error::msg)?;
+    println!(
+        "{} runs; wrote {} files to {}",
+        records.len(),
+        files.len(),
+        out.display()
+    );
     Ok(())
 }

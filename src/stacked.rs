@@ -1,10 +1,11 @@
 //! M independent paper networks computed as one stacked network, so that the many small
 //! trainings of a sweep fill a GPU together.
 //!
-//! The convolutions become grouped convolutions (groups = M): model m's images sit in input
-//! channels `3m..3m+3` and its filters are output channels `f·m..f·(m+1)` of every layer, so no
-//! channel of one model ever touches another. The two dense layers become batched matrix
-//! products `[M, B, F] × [M, F, O]`. The loss is the sum of the M per-model mean losses, so the
+//! Every layer is batched over the M networks: activations are `[M, C, B, H, W]`, each 3×3
+//! convolution is im2col + a batched matrix product with that network's own `[F, 9C]` weights
+//! (see [`conv3x3`]), pooling works per (network, channel) plane, and the two dense layers are
+//! batched matrix products `[M, B, F] × [M, F, O]`, so no value of one network ever touches
+//! another. The loss is the sum of the M per-model mean losses, so the
 //! gradient of every model's parameters is exactly the gradient it would get alone, and because
 //! RMSprop and Adam are element-wise, an optimiser step on the stack is M independent steps.
 //! Samples can be masked out (weight 0) to pad a model's short last batch; the mean is taken

@@ -890,5 +890,8 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
     let e = h.state().explain.embedding.as_ref().unwrap();
     let hit = e.nearest(pos, 8.0).map(|i| e.ids[i]);
     assert_eq!(sel, hit);
-    assert!(hit.is_some_and(|id| id != cursor), "the click changed the selection");
+    assert!(
+        hit.is_some_and(|id| id != cursor),
+        "the click changed the selection"
+    );
 }

@@ -249,4 +249,32 @@ fn auc_rises_with_training_size_on_demo_data() {
     let saved = run::saved_sweeps(&path);
     assert_eq!(saved.len(), 1);
     assert!(saved[0].is_complete() && saved[0].done == 6);
+
+    // The headless report: HTML, tables, figures and one learning curve per run.
+    let bin = env!("CARGO_BIN_EXE_leukolens");
+    let out = std::process::Command::new(bin)
+        .args(["report", path.to_str().unwrap(), "--name", "rise"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = run::sweep_dir(&path, "rise").join("report");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("rise") && html.contains("<svg") && html.contains("k_folds: 3"));
+    assert_eq!(std::fs::read_dir(report.join("curves")).unwrap().count(), 6);
+    let preds = std::fs::read_to_string(report.join("predictions.csv")).unwrap();
+    assert_eq!(
+        preds.lines().count(),
+        1 + 2 * 80,
+        "every image tested once per size"
+    );
+    let bad = std::process::Command::new(bin)
+        .args(["report", path.to_str().unwrap(), "--name", "nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no sweep \"nope\""));
 }

@@ -746,6 +746,14 @@ pub fn write_report(
             files.push((format!("confusion_n{s}.svg"), svg_confusion(&c, names, s)));
         }
     }
+    // The learning curve of every run.
+    for r in records {
+        files.push((
+            format!("curves/loss_f{:02}_n{:04}.svg", r.key.fold + 1, r.key.size),
+            svg_learning_curve(r),
+        ));
+    }
+    std::fs::create_dir_all(dir.join("curves")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut out = Vec::new();
     for (name, text) in files {
         let p = dir.join(name);
