@@ -64,6 +64,8 @@ pub struct EmbeddingState {
     pub description: String,
     /// Plot-to-screen mapping of the last frame (for clicks, and for tests).
     pub transform: Option<egui_plot::PlotTransform>,
+    /// The point under the pointer in the last frame, and where the pointer was.
+    pub hovered: Option<(usize, egui::Pos2)>,
     drag_from: Option<PlotPoint>,
 }
 
@@ -574,6 +576,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let mut want_focus = false;
     let mut want_embedding = false;
     let mut export_focus = false;
+    let mut export_cell = false;
     let mut export_embedding = false;
     let models = app.explain.models(&project_path);
     let v = &mut app.explain;
@@ -684,6 +687,9 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                             "bright: pixels the output is most sensitive to"
                         });
                         scale_bar(ui, c.map.signed);
+                        if ui.button("Save as PNG").clicked() {
+                            export_cell = true;
+                        }
                         if Some(c.key.image) != cursor {
                             ui.label(egui::RichText::new("(updating for the selected cell…)").weak());
                         }
@@ -760,6 +766,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     if !open {
         app.explain.open = false;
     }
+    hover_card(app, &ctx);
     if want_focus {
         request_focus(app);
     }
@@ -769,12 +776,59 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     if export_focus {
         cmds.push(export_focus_png(app));
     }
+    if export_cell && let Some(c) = &app.explain.cell {
+        let pic = colour::with_scale_bar(
+            &colour::overlay(&c.base, &c.map, app.explain.opacity),
+            c.map.signed,
+        );
+        let name = format!(
+            "image{}-fold{}-n{}-{}.png",
+            c.key.image.0,
+            c.key.run.fold + 1,
+            c.key.run.size,
+            match c.key.method {
+                Method::Saliency => "saliency".to_string(),
+                Method::Lrp(p) => format!("lrp-{}", p.cli_name()),
+            }
+        );
+        cmds.push(save_png(app, &name, &pic));
+    }
     if export_embedding {
         cmds.push(export_embedding_png(app));
     }
     for c in cmds {
         app.send(c);
     }
+}
+
+/// The thumbnail and labels of the embedding point under the pointer, next to the pointer.
+fn hover_card(app: &mut LeukoApp, ctx: &egui::Context) {
+    let Some(e) = &app.explain.embedding else { return };
+    let Some((i, pos)) = e.hovered else { return };
+    let id = e.ids[i];
+    let name = |k: usize| e.names.get(k).cloned().unwrap_or_default();
+    let text = format!(
+        "label {} · predicted {}",
+        name(e.target[i]),
+        name(e.predicted[i])
+    );
+    let Some(p) = &mut app.project else { return };
+    let Some(im) = p.ws.project.image(id).cloned() else {
+        return;
+    };
+    let path = p.ws.project.image_path(&p.ws.path, &im);
+    egui::Area::new(egui::Id::unique("embedding-hover"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(pos + egui::vec2(14.0, 14.0))
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                if let super::thumbs::Thumb::Ready(tex) = p.thumbs.get(id, &im.hash, &path) {
+                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(96.0, 96.0)));
+                }
+                ui.label(egui::RichText::new(&im.path).small());
+                ui.label(text);
+            });
+        });
 }
 
 fn scale_bar(ui: &mut egui::Ui, signed: bool) {
@@ -846,18 +900,10 @@ fn embedding_plot(e: &mut EmbeddingState, ui: &mut egui::Ui, cmds: &mut Vec<Comm
         });
     e.transform = Some(resp.transform);
     let r = &resp.response;
-    // Hover: the cell under the pointer.
-    if let Some(pos) = r.hover_pos()
-        && let Some(i) = e.nearest(pos, 8.0)
-    {
-        let name = |k: usize| e.names.get(k).cloned().unwrap_or_default();
-        r.clone().on_hover_text_at_pointer(format!(
-            "image {} · label {} · predicted {}",
-            e.ids[i].0,
-            name(e.target[i]),
-            name(e.predicted[i])
-        ));
-    }
+    // Hover: the cell under the pointer (its thumbnail is drawn after the window).
+    e.hovered = r
+        .hover_pos()
+        .and_then(|pos| e.nearest(pos, 8.0).map(|i| (i, pos)));
     // Click: select the cell in the gallery.
     if r.clicked()
         && let Some(pos) = r.interact_pointer_pos()
