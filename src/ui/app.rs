@@ -594,7 +594,7 @@ impl LeukoApp {
             Ok(())
         });
         match spawned {
-            Ok(_) => self.menu.import_running = Some((0, 0)),
+            Ok(_) => self.menu.import_running = Some(("hashing".into(), 0, 0)),
             Err(e) => self.error(format!("could not start re-linking: {e}")),
         }
     }
@@ -642,7 +642,7 @@ impl LeukoApp {
             Ok(())
         });
         match spawned {
-            Ok(_job) => self.menu.import_running = Some((0, 0)),
+            Ok(_job) => self.menu.import_running = Some(("importing".into(), 0, 0)),
             Err(e) => self.error(format!("could not start the import: {e}")),
         }
     }
@@ -659,7 +659,7 @@ impl LeukoApp {
             match ev.kind {
                 EventKind::Progress { done, total, what } => {
                     if what != "sweep" {
-                        self.menu.import_running = Some((done, total))
+                        self.menu.import_running = Some((what, done, total))
                     }
                 }
                 EventKind::Message(m) => self.info(m),

@@ -803,7 +803,9 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
 
 /// The thumbnail and labels of the embedding point under the pointer, next to the pointer.
 fn hover_card(app: &mut LeukoApp, ctx: &egui::Context) {
-    let Some(e) = &app.explain.embedding else { return };
+    let Some(e) = &app.explain.embedding else {
+        return;
+    };
     let Some((i, pos)) = e.hovered else { return };
     let id = e.ids[i];
     let name = |k: usize| e.names.get(k).cloned().unwrap_or_default();

@@ -36,13 +36,16 @@ struct ScreenshotScript {
     stage_started: Instant,
 }
 
-const STAGES: [&str; 6] = [
+const STAGES: [&str; 9] = [
     "gallery",
     "viewer",
     "taxonomy",
     "filtered",
     "sweep",
     "predictions",
+    "explain",
+    "focus",
+    "embedding",
 ];
 
 struct EframeApp {
@@ -104,6 +107,18 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
                 let seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
                 app.apply(Command::StartSweep(sweep_view::quick_demo(seed)));
             }
+            "explain" => {
+                app.apply(Command::SetSort(crate::project::query::Sort::Import));
+                app.apply(Command::OpenExplain);
+            }
+            "focus" => {
+                app.explain.tab = explain_view::Tab::Focus;
+                explain_view::request_focus(app);
+            }
+            "embedding" => {
+                app.explain.tab = explain_view::Tab::Embedding;
+                explain_view::request_embedding(app);
+            }
             "predictions" => {
                 app.sweep.open = false;
                 app.apply(Command::ShowPredictions(true));
@@ -134,6 +149,13 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
         .unwrap_or(0);
     // Give thumbnails time to arrive (at most ~3 s of frames).
     if s.frames_in_stage < 10 || (thumbs_pending > 0 && s.frames_in_stage < 180) {
+        return;
+    }
+    // The explain screens wait for their background work (at most 2 minutes).
+    if matches!(STAGES[s.stage], "explain" | "focus" | "embedding")
+        && (app.explain.busy > 0 || s.frames_in_stage < 30)
+        && s.stage_started.elapsed() < Duration::from_secs(120)
+    {
         return;
     }
     // The sweep screen waits for a few finished runs (at most 4 minutes).

@@ -9,8 +9,8 @@ use crate::dataset::Layout;
 
 #[derive(Default)]
 pub struct ProjectMenu {
-    /// (done, total) of a running import.
-    pub import_running: Option<(usize, usize)>,
+    /// (what, done, total) of a running background job (import, hashing, embedding).
+    pub import_running: Option<(String, usize, usize)>,
     annotator_buf: String,
     /// The annotator prompt is showing.
     prompt_open: bool,
@@ -215,9 +215,13 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     });
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            if let Some((done, total)) = app.menu.import_running {
+            if let Some((what, done, total)) = &app.menu.import_running {
                 ui.spinner();
-                ui.label(format!("importing… {done}/{total}"));
+                if *total > 0 {
+                    ui.label(format!("{what}… {done}/{total}"));
+                } else {
+                    ui.label(format!("{what}…"));
+                }
             }
             if let Some(m) = app.messages.last() {
                 let text = egui::RichText::new(m.text.lines().next().unwrap_or(""));
