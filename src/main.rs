@@ -316,6 +316,10 @@ struct SweepArgs {
     /// Write results to this folder instead of the project's (for shards; then `merge`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train this many runs together as one stacked network (0 = automatic: as many as fit on
+    /// a GPU, one at a time on the CPU). Results equal one-at-a-time training.
+    #[arg(long, default_value_t = 0)]
+    stack: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
 }
@@ -765,6 +769,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             Some((i, n))
         }
     };
+    leukolens::sweep::run::set_stack_size(args.stack);
     let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
     for n in &backend.notes {

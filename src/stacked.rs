@@ -268,12 +268,17 @@ fn param<const D: usize>(t: Tensor<D>, device: &Device) -> Param<Tensor<D>> {
 /// `logits` `[M, B, C]`, `targets` `[M, B]`, `weights` `[M, B]` (1 for a real sample, 0 for
 /// padding). A network whose row has no real sample contributes nothing.
 pub fn stacked_loss(logits: Tensor<3>, targets: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
+    stacked_losses(logits, targets, weights).sum()
+}
+
+/// Each network's mean cross-entropy over its real samples, `[M]` (0 for a network without
+/// real samples).
+pub fn stacked_losses(logits: Tensor<3>, targets: Tensor<2, Int>, weights: Tensor<2>) -> Tensor<1> {
     let [m, b, _] = logits.dims();
     let logp = activation::log_softmax(logits, 2);
     let picked: Tensor<2> = logp.gather(2, targets.unsqueeze_dim(2)).reshape([m, b]);
     let count = weights.clone().sum_dim(1).clamp_min(1.0);
-    let per_model = picked.mul(weights).sum_dim(1).div(count);
-    per_model.sum().neg()
+    picked.mul(weights).sum_dim(1).div(count).reshape([m]).neg()
 }
 
 /// Host-side helper: arranges per-network batches into the stacked input layout

@@ -877,7 +877,11 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
     h.step();
     h.step();
     let hovered = h.state().explain.embedding.as_ref().unwrap().hovered;
-    assert_eq!(hovered.map(|x| x.0), Some(i), "hovering a point shows its card");
+    assert_eq!(
+        hovered.map(|x| x.0),
+        Some(i),
+        "hovering a point shows its card"
+    );
     for pressed in [true, false] {
         h.input_mut().events.push(egui::Event::PointerButton {
             pos,

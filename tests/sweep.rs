@@ -278,3 +278,59 @@ fn auc_rises_with_training_size_on_demo_data() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no sweep \"nope\""));
 }
+
+/// Runs packed into stacks (trained together as one network) give the results of the same runs
+/// trained one at a time.
+#[test]
+fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = demo(dir.path());
+    let cfg = config(&project);
+    let no = AtomicBool::new(false);
+    let alone = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        Some(&dir.path().join("alone")),
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    run::set_stack_size(4);
+    let mut started = 0;
+    let stacked = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        Some(&dir.path().join("stacked")),
+        &no,
+        &mut |e| {
+            if let SweepEvent::RunStarted { .. } = e {
+                started += 1;
+            }
+        },
+    )
+    .unwrap();
+    run::set_stack_size(0);
+    assert_eq!(started, 4);
+    assert_eq!(stacked.len(), alone.len());
+    for (a, s) in alone.iter().zip(&stacked) {
+        assert_eq!(a.key, s.key);
+        assert!(s.device.contains("stack of 4"), "{}", s.device);
+        assert_eq!((a.epochs, a.best_epoch), (s.epochs, s.best_epoch));
+        for (x, y) in a.val_loss.iter().zip(&s.val_loss) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+        assert_eq!(a.predictions.len(), s.predictions.len());
+        for (p, q) in a.predictions.iter().zip(&s.predictions) {
+            assert_eq!((p.0, p.1), (q.0, q.1));
+            for (u, v) in p.2.iter().zip(&q.2) {
+                assert!((u - v).abs() < 1e-4, "{u} vs {v}");
+            }
+        }
+    }
+}

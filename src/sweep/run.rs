@@ -280,38 +280,56 @@ pub fn run_sweep_where(
         ));
     }
     debug_assert_eq!(kept.len(), snap.images.len());
-    for (k, key) in todo.iter().enumerate() {
-        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        on_event(SweepEvent::RunStarted {
-            index: runs.len() - todo.len() + k + 1,
-            total: runs.len(),
-            key: *key,
-        });
+    let split_of = |key: &RunKey| {
         let fold = &plan.folds[key.fold];
-        let split = Split {
+        Split {
             train: fold.train_set(key.size).to_vec(),
             val: fold.val.clone(),
             test: fold.test.clone(),
-        };
+        }
+    };
+    let stack = stack_size(backend, &snap.config.train);
+    let mut index = runs.len() - todo.len();
+    'chunks: for chunk in todo.chunks(stack) {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        for key in chunk {
+            index += 1;
+            on_event(SweepEvent::RunStarted {
+                index,
+                total: runs.len(),
+                key: *key,
+            });
+        }
+        let splits: Vec<Split> = chunk.iter().map(split_of).collect();
         let started = std::time::Instant::now();
-        let req = train::TrainRequest {
-            config: &snap.config.train,
-            cache: &cache,
-            targets: &snap.targets,
-            n_classes,
-            split: &split,
-            seed: run_seed(snap.config.design.seed, *key),
-        };
-        // A GPU failure switches the backend to the CPU; the run is then tried once more there.
+        let reqs: Vec<train::TrainRequest> = chunk
+            .iter()
+            .zip(&splits)
+            .map(|(key, split)| train::TrainRequest {
+                config: &snap.config.train,
+                cache: &cache,
+                targets: &snap.targets,
+                n_classes,
+                split,
+                seed: run_seed(snap.config.design.seed, *key),
+            })
+            .collect();
+        // A GPU failure switches the backend to the CPU; the runs are then tried once more there.
         let mut tries = 0;
-        let outcome = loop {
+        let outcomes = loop {
             tries += 1;
             let r = crate::backend::run_guarded(backend, |dev| {
-                train::train(&req, dev, cancel, &mut |e| {
-                    on_event(SweepEvent::Train(*key, e))
-                })
+                if reqs.len() == 1 {
+                    vec![train::train(&reqs[0], dev, cancel, &mut |e| {
+                        on_event(SweepEvent::Train(chunk[0], e))
+                    })]
+                } else {
+                    train::stack::train_stacked(&reqs, dev, cancel, &mut |i, e| {
+                        on_event(SweepEvent::Train(chunk[i], e))
+                    })
+                }
             });
             match r {
                 Ok(o) => break o,
@@ -319,36 +337,64 @@ pub fn run_sweep_where(
                 Err(e) => return Err(e),
             }
         };
-        let s = &outcome.summary;
-        if s.status == RunStatus::Cancelled {
-            break; // not stored: it runs again on resume
+        let seconds = started.elapsed().as_secs_f64() / chunk.len() as f64;
+        for (key, outcome) in chunk.iter().zip(outcomes) {
+            let s = &outcome.summary;
+            if s.status == RunStatus::Cancelled {
+                break 'chunks; // not stored: it runs again on resume
+            }
+            let record = RunRecord {
+                key: *key,
+                status: s.status.to_string(),
+                collapsed: s.status == RunStatus::Collapsed,
+                epochs: s.history.len(),
+                best_epoch: s.best_epoch,
+                train_loss: s.history.iter().map(|e| e.train_loss).collect(),
+                val_loss: s.history.iter().map(|e| e.val_loss).collect(),
+                test_auc: s.test_auc,
+                test_accuracy: s.test_accuracy,
+                test_weighted_f1: s.test_weighted_f1,
+                predictions: s
+                    .test
+                    .iter()
+                    .map(|p| (snap.images[p.index], p.target, p.probs.clone()))
+                    .collect(),
+                device: if chunk.len() > 1 {
+                    format!("{} (stack of {})", backend.description, chunk.len())
+                } else {
+                    backend.description.clone()
+                },
+                seconds,
+            };
+            if let Some(m) = &outcome.model {
+                m.save(&model_file(&dir, *key))?;
+            }
+            write_ron(&run_file(&dir, *key), &record)?;
+            on_event(SweepEvent::RunFinished(Box::new(record)));
         }
-        let record = RunRecord {
-            key: *key,
-            status: s.status.to_string(),
-            collapsed: s.status == RunStatus::Collapsed,
-            epochs: s.history.len(),
-            best_epoch: s.best_epoch,
-            train_loss: s.history.iter().map(|e| e.train_loss).collect(),
-            val_loss: s.history.iter().map(|e| e.val_loss).collect(),
-            test_auc: s.test_auc,
-            test_accuracy: s.test_accuracy,
-            test_weighted_f1: s.test_weighted_f1,
-            predictions: s
-                .test
-                .iter()
-                .map(|p| (snap.images[p.index], p.target, p.probs.clone()))
-                .collect(),
-            device: backend.description.clone(),
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        if let Some(m) = &outcome.model {
-            m.save(&model_file(&dir, *key))?;
-        }
-        write_ron(&run_file(&dir, *key), &record)?;
-        on_event(SweepEvent::RunFinished(Box::new(record)));
     }
     Ok(load_runs(&dir))
+}
+
+thread_local! {
+    /// Runs trained together (see `train::stack`) by sweeps started on this thread; 0 = the
+    /// default (a stack as large as the memory cap allows on a GPU, one at a time on the CPU,
+    /// where burn's CPU backend runs the stacked layers no faster).
+    static STACK_OVERRIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Chooses how many runs the sweeps started on this thread train together (0 = automatic).
+pub fn set_stack_size(n: usize) {
+    STACK_OVERRIDE.with(|c| c.set(n));
+}
+
+fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {
+    let cap = crate::stacked::max_stack(cfg.batch_size, cfg.input_size as usize).max(1);
+    match STACK_OVERRIDE.with(|c| c.get()) {
+        0 if backend.kind == crate::backend::BackendKind::Gpu => cap,
+        0 => 1,
+        n => n.min(cap),
+    }
 }
 
 /// Merges the runs of shard folders into `target` (a sweep folder). Every shard must have been

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod experiment;
 pub mod split;
+pub mod stack;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

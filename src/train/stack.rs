@@ -1,0 +1,413 @@
+//! Training several runs together as one stacked network ([`crate::stacked`]), with results
+//! equal to training each alone with [`super::train`].
+//!
+//! Every run keeps its own state exactly as the one-at-a-time loop does: its seeded generator
+//! (epoch order, then the augmentation of each image of each batch, in that order), its
+//! position in the epoch, its validation after its own last batch of an epoch, its early
+//! stopping and its best-validation weights. Each step of the stack takes the next batch of
+//! every run still training; a run with a shorter epoch simply starts its next epoch sooner, a
+//! short last batch is padded with masked samples, and a run that has stopped only contributes
+//! masked samples (its best weights are already kept). All runs must share the input size, the
+//! number of outputs and the optimiser settings, as the runs of a sweep do.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, RmsPropConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{
+    AugmentParams, EpochStats, RunStatus, TrainEvent, TrainOutcome, TrainRequest, TrainSummary,
+    augment_into, config, derive_seed, epoch_order, is_collapsed, mean_cross_entropy, predict,
+    quality, summarise,
+};
+use crate::model::{ModelSpec, PaperCnn};
+use crate::stacked::{StackedCnn, stacked_losses};
+
+/// One run's progress inside the stack.
+struct RunState {
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    pos: usize,
+    epoch: usize,
+    loss_sum: f64,
+    seen: usize,
+    best_loss: f64,
+    best_epoch: usize,
+    best_model: Option<PaperCnn>,
+    since_best: usize,
+    history: Vec<EpochStats>,
+    done: bool,
+    failed: Option<String>,
+}
+
+/// Trains `reqs` together on `device`. `on_event(i, event)` reports run `i`'s events; the
+/// outcomes come back in the order of `reqs`.
+pub fn train_stacked(
+    reqs: &[TrainRequest<'_>],
+    device: &Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(usize, TrainEvent),
+) -> Vec<TrainOutcome> {
+    match train_stacked_inner(reqs, device, cancel, on_event) {
+        Ok(v) => v,
+        Err(message) => reqs
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let summary = TrainSummary {
+                    status: RunStatus::Failed(message.clone()),
+                    history: Vec::new(),
+                    best_epoch: 0,
+                    test: Vec::new(),
+                    test_auc: None,
+                    test_accuracy: None,
+                    test_weighted_f1: None,
+                };
+                on_event(i, TrainEvent::Finished(summary.clone()));
+                TrainOutcome {
+                    summary,
+                    model: None,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn train_stacked_inner(
+    reqs: &[TrainRequest<'_>],
+    device: &Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(usize, TrainEvent),
+) -> Result<Vec<TrainOutcome>, String> {
+    let Some(first) = reqs.first() else {
+        return Ok(Vec::new());
+    };
+    let cfg = first.config;
+    cfg.validate()?;
+    for r in reqs {
+        if r.config != cfg || r.n_classes != first.n_classes {
+            return Err("stacked runs must share one configuration and output count".into());
+        }
+        if r.cache.side() != cfg.input_size || r.targets.len() != r.cache.len() {
+            return Err("the image cache does not match the configuration".into());
+        }
+        if r.split.train.is_empty() || r.split.val.is_empty() {
+            return Err("every stacked run needs training and validation images".into());
+        }
+    }
+    let m = reqs.len();
+    let spec = ModelSpec {
+        input_size: cfg.input_size,
+        n_classes: first.n_classes,
+    };
+    let plain = device.clone().without_autodiff();
+    let train_dev = device.clone().autodiff();
+    let nets: Vec<PaperCnn> = reqs
+        .iter()
+        .map(|r| PaperCnn::new(spec, derive_seed(r.seed, 1), &plain))
+        .collect::<Result<_, _>>()?;
+    let mut stack = StackedCnn::from_models(&nets, &train_dev)?;
+    drop(nets);
+    let mut states: Vec<RunState> = reqs
+        .iter()
+        .map(|r| {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(r.seed, 2));
+            let order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut rng);
+            RunState {
+                rng,
+                order,
+                pos: 0,
+                epoch: 1,
+                loss_sum: 0.0,
+                seen: 0,
+                best_loss: f64::INFINITY,
+                best_epoch: 0,
+                best_model: None,
+                since_best: 0,
+                history: Vec::new(),
+                done: false,
+                failed: None,
+            }
+        })
+        .collect();
+    for (i, r) in reqs.iter().enumerate() {
+        on_event(
+            i,
+            TrainEvent::Started {
+                n_train: r.split.train.len(),
+                n_val: r.split.val.len(),
+                n_test: r.split.test.len(),
+                device: format!("{device:?} (stack of {m})"),
+            },
+        );
+    }
+    let mut optim = match cfg.optimizer {
+        config::Optimizer::RmsProp => RmsPropConfig::new()
+            .with_alpha(0.9)
+            .with_momentum(0.0)
+            .with_epsilon(1e-7)
+            .with_centered(false)
+            .init(),
+        config::Optimizer::Adam => AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-7)
+            .init(),
+    };
+    let side = cfg.input_size as usize;
+    let per_image = 3 * side * side;
+    let bs = cfg.batch_size;
+    let mut aug_buf = vec![0u8; per_image];
+    let mut cancelled = false;
+
+    while states.iter().any(|s| !s.done) {
+        if cancel.load(Ordering::Relaxed) {
+            cancelled = true;
+            break;
+        }
+        // Every run's next batch (masked padding for short batches and finished runs).
+        let mut images = vec![vec![0f32; bs * per_image]; m];
+        let mut y = vec![0i64; m * bs];
+        let mut w = vec![0f32; m * bs];
+        let mut taken = vec![0usize; m];
+        for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
+            if s.done {
+                continue;
+            }
+            let end = (s.pos + bs).min(s.order.len());
+            for (b, &idx) in s.order[s.pos..end].iter().enumerate() {
+                let p = if cfg.augment {
+                    AugmentParams::random(&mut s.rng)
+                } else {
+                    AugmentParams::IDENTITY
+                };
+                augment_into(r.cache.image(idx), &mut aug_buf, 3, side, p);
+                for (d, &v) in images[i][b * per_image..(b + 1) * per_image]
+                    .iter_mut()
+                    .zip(&aug_buf)
+                {
+                    *d = v as f32 / 255.0;
+                }
+                y[i * bs + b] = r.targets[idx] as i64;
+                w[i * bs + b] = 1.0;
+            }
+            taken[i] = end - s.pos;
+        }
+        let x = crate::stacked::stack_input(&images, bs, side, &train_dev);
+        let yt = Tensor::<2, Int>::from_data(TensorData::new(y, [m, bs]), &train_dev);
+        let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
+        let losses = stacked_losses(stack.forward(x), yt, wt);
+        let values = losses
+            .clone()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| format!("reading the losses failed: {e:?}"))?;
+        let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
+        stack = optim.step(cfg.learning_rate, stack, grads);
+
+        for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
+            if s.done {
+                continue;
+            }
+            let v = values[i] as f64;
+            if !v.is_finite() {
+                s.failed = Some(format!(
+                    "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
+                    s.epoch
+                ));
+                s.done = true;
+                continue;
+            }
+            s.loss_sum += v * taken[i] as f64;
+            s.seen += taken[i];
+            s.pos += taken[i];
+            if s.pos < s.order.len() {
+                continue;
+            }
+            // This run's epoch ends: validate it alone, exactly as the one-at-a-time loop does.
+            let net = stack.model(i, spec, &plain)?;
+            let val = predict(&net, r.cache, &r.split.val, r.targets, &plain)?;
+            let val_loss = mean_cross_entropy(&val);
+            if !val_loss.is_finite() {
+                s.failed = Some(format!(
+                    "training diverged: the validation loss became {val_loss} in epoch {}",
+                    s.epoch
+                ));
+                s.done = true;
+                continue;
+            }
+            if val_loss < s.best_loss {
+                s.best_loss = val_loss;
+                s.best_epoch = s.epoch;
+                s.best_model = Some(net);
+                s.since_best = 0;
+            } else {
+                s.since_best += 1;
+            }
+            let stats = EpochStats {
+                epoch: s.epoch,
+                train_loss: s.loss_sum / s.seen.max(1) as f64,
+                val_loss,
+                val_metric: quality(&val, r.n_classes),
+                best_epoch: s.best_epoch,
+            };
+            on_event(i, TrainEvent::Epoch(stats.clone()));
+            s.history.push(stats);
+            if s.since_best >= cfg.patience || s.epoch >= cfg.max_epochs {
+                s.done = true;
+            } else {
+                s.epoch += 1;
+                s.order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut s.rng);
+                s.pos = 0;
+                s.loss_sum = 0.0;
+                s.seen = 0;
+            }
+        }
+    }
+
+    let mut out = Vec::with_capacity(m);
+    for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
+        let summary = if let Some(msg) = s.failed {
+            TrainSummary {
+                status: RunStatus::Failed(msg),
+                history: s.history,
+                best_epoch: s.best_epoch,
+                test: Vec::new(),
+                test_auc: None,
+                test_accuracy: None,
+                test_weighted_f1: None,
+            }
+        } else if let Some(best) = &s.best_model {
+            let test = predict(best, r.cache, &r.split.test, r.targets, &plain)?;
+            let status = if cancelled && !s.done {
+                RunStatus::Cancelled
+            } else if is_collapsed(&test) {
+                RunStatus::Collapsed
+            } else {
+                RunStatus::Completed
+            };
+            summarise(status, s.history, s.best_epoch, test, r.n_classes)
+        } else {
+            TrainSummary {
+                status: RunStatus::Cancelled,
+                history: s.history,
+                best_epoch: 0,
+                test: Vec::new(),
+                test_auc: None,
+                test_accuracy: None,
+                test_weighted_f1: None,
+            }
+        };
+        on_event(i, TrainEvent::Finished(summary.clone()));
+        let model = if matches!(summary.status, RunStatus::Failed(_)) {
+            None
+        } else {
+            s.best_model.map(|b| b.valid())
+        };
+        out.push(TrainOutcome { summary, model });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{ImageCache, Split, TrainConfig, train};
+
+    /// The proof at the level of whole runs: three runs with different training-set
+    /// sizes (so their epochs end at different steps), trained stacked, give the histories,
+    /// best epochs and test predictions of the same runs trained one at a time.
+    #[test]
+    fn stacked_runs_equal_one_at_a_time_runs() {
+        let side = 190u32;
+        let images: Vec<image::RgbImage> = (0..30)
+            .map(|k| crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, 40 + k as u64))
+            .collect();
+        let cache = ImageCache::from_images(&images, side);
+        let targets: Vec<usize> = (0..30).map(|k| k % 2).collect();
+        let cfg = TrainConfig {
+            input_size: side,
+            max_epochs: 4,
+            patience: 2,
+            batch_size: 4,
+            ..TrainConfig::quick()
+        };
+        let splits: Vec<Split> = [6usize, 9, 4]
+            .iter()
+            .map(|&n| Split {
+                train: (0..n).collect(),
+                val: (20..24).collect(),
+                test: (24..30).collect(),
+            })
+            .collect();
+        let reqs: Vec<TrainRequest> = splits
+            .iter()
+            .enumerate()
+            .map(|(i, split)| TrainRequest {
+                config: &cfg,
+                cache: &cache,
+                targets: &targets,
+                n_classes: 2,
+                split,
+                seed: 100 + i as u64,
+            })
+            .collect();
+        let dev = Device::flex();
+        let no = AtomicBool::new(false);
+        let alone: Vec<TrainOutcome> = reqs
+            .iter()
+            .map(|r| train(r, &dev, &no, &mut |_| {}))
+            .collect();
+        let mut epochs_seen = vec![0usize; 3];
+        let stacked = train_stacked(&reqs, &dev, &no, &mut |i, e| {
+            if let TrainEvent::Epoch(_) = e {
+                epochs_seen[i] += 1;
+            }
+        });
+        assert_eq!(stacked.len(), 3);
+        for (a, s) in alone.iter().zip(&stacked) {
+            let (a, s) = (&a.summary, &s.summary);
+            assert_eq!(a.status, RunStatus::Completed);
+            assert_eq!(s.status, a.status);
+            assert_eq!(s.history.len(), a.history.len());
+            assert_eq!(s.best_epoch, a.best_epoch);
+            for (x, y) in a.history.iter().zip(&s.history) {
+                assert!(
+                    (x.val_loss - y.val_loss).abs() < 1e-4,
+                    "{} vs {}",
+                    x.val_loss,
+                    y.val_loss
+                );
+                assert!((x.train_loss - y.train_loss).abs() < 1e-4);
+            }
+            for (p, q) in a.test.iter().zip(&s.test) {
+                assert_eq!(p.index, q.index);
+                for (u, v) in p.probs.iter().zip(&q.probs) {
+                    assert!((u - v).abs() < 1e-4, "{u} vs {v}");
+                }
+            }
+        }
+        assert_eq!(
+            epochs_seen,
+            stacked
+                .iter()
+                .map(|o| o.summary.history.len())
+                .collect::<Vec<_>>()
+        );
+        // The weights really are the stacked ones, not a copy of the alone runs.
+        let m = stacked[1].model.as_ref().unwrap().parameters();
+        let fresh = PaperCnn::new(
+            ModelSpec {
+                input_size: side,
+                n_classes: 2,
+            },
+            derive_seed(101, 1),
+            &dev,
+        )
+        .unwrap()
+        .parameters();
+        assert_ne!(m, fresh);
+    }
+}
