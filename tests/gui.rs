@@ -40,6 +40,39 @@ fn app_with_project(dir: &Path) -> LeukoApp {
     app
 }
 
+/// The demo project (8 cells per class, 190 px) opened in a fresh app.
+fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
+    let path = leukolens::demo::create_demo_project(&dir.join("demo"), 8, 190, 3).unwrap();
+    let mut app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    app.open(&path);
+    (path, app)
+}
+
+/// A tiny lymphoblast-vs-neutrophil sweep: 2 folds, 2 epochs, the given sizes.
+fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::run::SweepConfig {
+    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
+    cfg.name = name.into();
+    cfg.task = leukolens::train::Task::Groups {
+        positive: vec![t.find("Lymphoblast").unwrap()],
+        negative: vec![t.find("Segmented neutrophil").unwrap()],
+    };
+    cfg.train.max_epochs = 2;
+    cfg.design = leukolens::sweep::SweepDesign {
+        k_folds: 2,
+        val: leukolens::sweep::ValSize::Count(4),
+        sizes,
+        seed: 1,
+    };
+    cfg
+}
+
 fn harness(app: LeukoApp) -> Harness<'static, LeukoApp> {
     Harness::builder()
         .with_size([1100.0, 700.0])
@@ -524,33 +557,10 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
 
 #[test]
 fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
-    use leukolens::sweep::{SweepDesign, ValSize};
     let dir = tempfile::tempdir().unwrap();
-    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
-    let mut app = LeukoApp::new(
-        Settings {
-            annotator: Some("t".into()),
-            ..Default::default()
-        },
-        None,
-        None,
-    );
-    app.open(&path);
+    let (path, mut app) = demo_app(dir.path());
     let t = app.project.as_ref().unwrap().project().taxonomy.clone();
-    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
-    cfg.name = "test".into();
-    cfg.task = leukolens::train::Task::Groups {
-        positive: vec![t.find("Lymphoblast").unwrap()],
-        negative: vec![t.find("Segmented neutrophil").unwrap()],
-    };
-    cfg.train.max_epochs = 2;
-    cfg.design = SweepDesign {
-        k_folds: 2,
-        val: ValSize::Count(4),
-        sizes: vec![2, 6],
-        seed: 1,
-    };
-    app.apply(Command::StartSweep(cfg));
+    app.apply(Command::StartSweep(tiny_sweep(&t, "test", vec![2, 6])));
     assert!(app.sweep.open && app.sweep.is_running());
     let mut h = harness(app);
     let start = std::time::Instant::now();
@@ -643,33 +653,10 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
 
 #[test]
 fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
-    use leukolens::sweep::{SweepDesign, ValSize};
     let dir = tempfile::tempdir().unwrap();
-    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
-    let mut app = LeukoApp::new(
-        Settings {
-            annotator: Some("t".into()),
-            ..Default::default()
-        },
-        None,
-        None,
-    );
-    app.open(&path);
+    let (path, mut app) = demo_app(dir.path());
     let t = app.project.as_ref().unwrap().project().taxonomy.clone();
-    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
-    cfg.name = "paused".into();
-    cfg.task = leukolens::train::Task::Groups {
-        positive: vec![t.find("Lymphoblast").unwrap()],
-        negative: vec![t.find("Segmented neutrophil").unwrap()],
-    };
-    cfg.train.max_epochs = 2;
-    cfg.design = SweepDesign {
-        k_folds: 2,
-        val: ValSize::Count(4),
-        sizes: vec![2, 4, 6],
-        seed: 1,
-    };
-    app.apply(Command::StartSweep(cfg.clone()));
+    app.apply(Command::StartSweep(tiny_sweep(&t, "paused", vec![2, 4, 6])));
     let mut h = harness(app);
     // Pause as soon as the first run is stored.
     let start = std::time::Instant::now();
@@ -705,7 +692,7 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
         None,
         None,
     );
-    app.open(&path);
+    app.open(&path); // the same project file, in a new app
     assert_eq!(app.sweep.resume_offer.len(), 1);
     let mut h = harness(app);
     h.step();
@@ -772,25 +759,11 @@ fn the_sweep_form_starts_from_a_preset_and_checks_the_fields() {
 
 #[test]
 fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
-    use leukolens::sweep::{SweepDesign, ValSize};
     let dir = tempfile::tempdir().unwrap();
-    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 190, 3).unwrap();
+    let (path, mut app) = demo_app(dir.path());
     // A tiny stored sweep: its models are what the screen explains.
     let project = Project::load(&path).unwrap();
-    let t = project.taxonomy.clone();
-    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
-    cfg.name = "x".into();
-    cfg.task = leukolens::train::Task::Groups {
-        positive: vec![t.find("Lymphoblast").unwrap()],
-        negative: vec![t.find("Segmented neutrophil").unwrap()],
-    };
-    cfg.train.max_epochs = 2;
-    cfg.design = SweepDesign {
-        k_folds: 2,
-        val: ValSize::Count(4),
-        sizes: vec![2, 4],
-        seed: 1,
-    };
+    let cfg = tiny_sweep(&project.taxonomy, "x", vec![2, 4]);
     let no = std::sync::atomic::AtomicBool::new(false);
     leukolens::sweep::run::run_sweep(
         &project,
@@ -803,16 +776,7 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         &mut |_| {},
     )
     .unwrap();
-
-    let mut app = LeukoApp::new(
-        Settings {
-            annotator: Some("t".into()),
-            ..Default::default()
-        },
-        None,
-        None,
-    );
-    app.open(&path);
+    app.open(&path); // again: the sweep is there now
     app.sweep.resume_offer.clear();
     app.apply(Command::OpenExplain);
     let mut h = harness(app);

@@ -149,15 +149,7 @@ pub fn train(
     match train_inner(req, device, cancel, on_event) {
         Ok(o) => o,
         Err(message) => {
-            let summary = TrainSummary {
-                status: RunStatus::Failed(message),
-                history: Vec::new(),
-                best_epoch: 0,
-                test: Vec::new(),
-                test_auc: None,
-                test_accuracy: None,
-                test_weighted_f1: None,
-            };
+            let summary = no_results(RunStatus::Failed(message), Vec::new(), 0);
             on_event(TrainEvent::Finished(summary.clone()));
             TrainOutcome {
                 summary,
@@ -217,20 +209,7 @@ fn train_inner(
     });
 
     let lr = cfg.learning_rate;
-    let mut optim = match cfg.optimizer {
-        // Keras defaults, as in the paper: rho 0.9, no momentum, epsilon 1e-7.
-        config::Optimizer::RmsProp => RmsPropConfig::new()
-            .with_alpha(0.9)
-            .with_momentum(0.0)
-            .with_epsilon(1e-7)
-            .with_centered(false)
-            .init(),
-        config::Optimizer::Adam => AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-7)
-            .init(),
-    };
+    let mut optim = optimizer(cfg);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_dev);
     let side = cfg.input_size as usize;
     let per_image = 3 * side * side;
@@ -315,15 +294,7 @@ fn train_inner(
 
     let Some(best) = best_model else {
         // Cancelled before the first epoch ended.
-        let summary = TrainSummary {
-            status: RunStatus::Cancelled,
-            history,
-            best_epoch: 0,
-            test: Vec::new(),
-            test_auc: None,
-            test_accuracy: None,
-            test_weighted_f1: None,
-        };
+        let summary = no_results(RunStatus::Cancelled, history, 0);
         on_event(TrainEvent::Finished(summary.clone()));
         return Ok(TrainOutcome {
             summary,
@@ -344,6 +315,37 @@ fn train_inner(
         summary,
         model: Some(best),
     })
+}
+
+/// The configured optimiser with Keras's defaults, as in the paper: RMSprop rho 0.9, no
+/// momentum, epsilon 1e-7; Adam beta 0.9/0.999, epsilon 1e-7.
+fn optimizer(cfg: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    match cfg.optimizer {
+        config::Optimizer::RmsProp => RmsPropConfig::new()
+            .with_alpha(0.9)
+            .with_momentum(0.0)
+            .with_epsilon(1e-7)
+            .with_centered(false)
+            .init(),
+        config::Optimizer::Adam => AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-7)
+            .init(),
+    }
+}
+
+/// A summary without test results (a failed or cancelled run).
+fn no_results(status: RunStatus, history: Vec<EpochStats>, best_epoch: usize) -> TrainSummary {
+    TrainSummary {
+        status,
+        history,
+        best_epoch,
+        test: Vec::new(),
+        test_auc: None,
+        test_accuracy: None,
+        test_weighted_f1: None,
+    }
 }
 
 /// Builds the summary's test scores.

@@ -13,14 +13,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, RmsPropConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{
-    AugmentParams, EpochStats, RunStatus, TrainEvent, TrainOutcome, TrainRequest, TrainSummary,
-    augment_into, config, derive_seed, epoch_order, is_collapsed, mean_cross_entropy, predict,
+    AugmentParams, EpochStats, RunStatus, TrainEvent, TrainOutcome, TrainRequest, augment_into,
+    derive_seed, epoch_order, is_collapsed, mean_cross_entropy, no_results, optimizer, predict,
     quality, summarise,
 };
 use crate::model::{ModelSpec, PaperCnn};
@@ -57,15 +57,7 @@ pub fn train_stacked(
             .iter()
             .enumerate()
             .map(|(i, _)| {
-                let summary = TrainSummary {
-                    status: RunStatus::Failed(message.clone()),
-                    history: Vec::new(),
-                    best_epoch: 0,
-                    test: Vec::new(),
-                    test_auc: None,
-                    test_accuracy: None,
-                    test_weighted_f1: None,
-                };
+                let summary = no_results(RunStatus::Failed(message.clone()), Vec::new(), 0);
                 on_event(i, TrainEvent::Finished(summary.clone()));
                 TrainOutcome {
                     summary,
@@ -144,19 +136,7 @@ fn train_stacked_inner(
             },
         );
     }
-    let mut optim = match cfg.optimizer {
-        config::Optimizer::RmsProp => RmsPropConfig::new()
-            .with_alpha(0.9)
-            .with_momentum(0.0)
-            .with_epsilon(1e-7)
-            .with_centered(false)
-            .init(),
-        config::Optimizer::Adam => AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-7)
-            .init(),
-    };
+    let mut optim = optimizer(cfg);
     let side = cfg.input_size as usize;
     let per_image = 3 * side * side;
     let bs = cfg.batch_size;
@@ -270,15 +250,7 @@ fn train_stacked_inner(
     let mut out = Vec::with_capacity(m);
     for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
         let summary = if let Some(msg) = s.failed {
-            TrainSummary {
-                status: RunStatus::Failed(msg),
-                history: s.history,
-                best_epoch: s.best_epoch,
-                test: Vec::new(),
-                test_auc: None,
-                test_accuracy: None,
-                test_weighted_f1: None,
-            }
+            no_results(RunStatus::Failed(msg), s.history, s.best_epoch)
         } else if let Some(best) = &s.best_model {
             let test = predict(best, r.cache, &r.split.test, r.targets, &plain)?;
             let status = if cancelled && !s.done {
@@ -290,15 +262,7 @@ fn train_stacked_inner(
             };
             summarise(status, s.history, s.best_epoch, test, r.n_classes)
         } else {
-            TrainSummary {
-                status: RunStatus::Cancelled,
-                history: s.history,
-                best_epoch: 0,
-                test: Vec::new(),
-                test_auc: None,
-                test_accuracy: None,
-                test_weighted_f1: None,
-            }
+            no_results(RunStatus::Cancelled, s.history, 0)
         };
         on_event(i, TrainEvent::Finished(summary.clone()));
         let model = if matches!(summary.status, RunStatus::Failed(_)) {

@@ -238,6 +238,39 @@ impl ExplainView {
     }
 }
 
+/// Runs `work` on a background job; its result (or its error) comes back as a message.
+fn spawn(
+    app: &mut LeukoApp,
+    name: &str,
+    work: impl FnOnce(&crate::jobs::JobContext, &Sender<Msg>) -> Result<Msg, String> + Send + 'static,
+) -> Option<crate::jobs::Job> {
+    let tx = app.explain.tx.clone();
+    let job = app.spawn_job(name, move |ctx| {
+        let m = work(ctx, &tx).unwrap_or_else(Msg::Error);
+        let _ = tx.send(m);
+        Ok(())
+    });
+    match job {
+        Ok(j) => {
+            app.explain.busy += 1;
+            Some(j)
+        }
+        Err(e) => {
+            app.explain.messages.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// The index of the largest value.
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
+}
+
 fn run_key(v: &ExplainView) -> Option<RunKey> {
     Some(RunKey {
         fold: v.fold,
@@ -267,41 +300,24 @@ fn request_cell(app: &mut LeukoApp) {
     };
     let image_path = p.project().image_path(&p.ws.path, entry);
     let project_path = p.ws.path.clone();
-    let tx = app.explain.tx.clone();
     let k = key.clone();
-    let job = app.spawn_job("explain", move |_ctx| {
-        let r = (|| -> Result<CellResult, String> {
-            let dev = burn::tensor::Device::flex();
-            let m = source::load_sweep_model(&project_path, &k.sweep, k.run, &dev)?;
-            let (base, x) = source::load_image(&image_path, m.spec.input_size)?;
-            let probs = explain::probabilities(&m.model, &x)?;
-            let class = probs
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-                .unwrap_or(0);
-            let map = explain::explain_image(&m.model, &x, class, k.method)?;
-            Ok(CellResult {
-                key: k.clone(),
-                base,
-                map,
-                probs: m.output_names.iter().cloned().zip(probs).collect(),
-                class,
-            })
-        })();
-        let _ = tx.send(match r {
-            Ok(c) => Msg::Cell(Box::new(c)),
-            Err(e) => Msg::Error(e),
-        });
-        Ok(())
+    let job = spawn(app, "explain", move |_, _| {
+        let dev = burn::tensor::Device::flex();
+        let m = source::load_sweep_model(&project_path, &k.sweep, k.run, &dev)?;
+        let (base, x) = source::load_image(&image_path, m.spec.input_size)?;
+        let probs = explain::probabilities(&m.model, &x)?;
+        let class = argmax(&probs);
+        let map = explain::explain_image(&m.model, &x, class, k.method)?;
+        Ok(Msg::Cell(Box::new(CellResult {
+            key: k,
+            base,
+            map,
+            probs: m.output_names.iter().cloned().zip(probs).collect(),
+            class,
+        })))
     });
-    match job {
-        Ok(_) => {
-            app.explain.busy += 1;
-            app.explain.pending_cell = Some(key);
-        }
-        Err(e) => app.explain.messages.push(e.to_string()),
+    if job.is_some() {
+        app.explain.pending_cell = Some(key);
     }
 }
 
@@ -324,47 +340,28 @@ pub fn request_focus(app: &mut LeukoApp) {
         Method::Saliency => Preset::default(),
     };
     let opacity = app.explain.opacity;
-    let tx = app.explain.tx.clone();
-    let job = app.spawn_job("explain", move |_ctx| {
-        let r = (|| -> Result<FocusResult, String> {
-            let dev = burn::tensor::Device::flex();
-            let mut rows = Vec::new();
-            for size in sizes {
-                let m =
-                    source::load_sweep_model(&project_path, &sweep, RunKey { fold, size }, &dev)?;
-                let (base, x) = source::load_image(&image_path, m.spec.input_size)?;
-                let probs = explain::probabilities(&m.model, &x)?;
-                let class = probs
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
-                let sal = explain::explain_image(&m.model, &x, class, Method::Saliency)?;
-                let lrp = explain::explain_image(&m.model, &x, class, Method::Lrp(preset))?;
-                rows.push((
-                    size,
-                    colour::overlay(&base, &sal, opacity),
-                    colour::overlay(&base, &lrp, opacity),
-                ));
-            }
-            Ok(FocusResult {
-                image: id,
-                sweep,
-                fold,
-                rows,
-            })
-        })();
-        let _ = tx.send(match r {
-            Ok(f) => Msg::Focus(Box::new(f)),
-            Err(e) => Msg::Error(e),
-        });
-        Ok(())
+    spawn(app, "explain", move |_, _| {
+        let dev = burn::tensor::Device::flex();
+        let mut rows = Vec::new();
+        for size in sizes {
+            let m = source::load_sweep_model(&project_path, &sweep, RunKey { fold, size }, &dev)?;
+            let (base, x) = source::load_image(&image_path, m.spec.input_size)?;
+            let class = argmax(&explain::probabilities(&m.model, &x)?);
+            let sal = explain::explain_image(&m.model, &x, class, Method::Saliency)?;
+            let lrp = explain::explain_image(&m.model, &x, class, Method::Lrp(preset))?;
+            rows.push((
+                size,
+                colour::overlay(&base, &sal, opacity),
+                colour::overlay(&base, &lrp, opacity),
+            ));
+        }
+        Ok(Msg::Focus(Box::new(FocusResult {
+            image: id,
+            sweep,
+            fold,
+            rows,
+        })))
     });
-    match job {
-        Ok(_) => app.explain.busy += 1,
-        Err(e) => app.explain.messages.push(e.to_string()),
-    }
 }
 
 /// Computes the embedding of the chosen model over every image it did not train on.
@@ -379,9 +376,8 @@ pub fn request_embedding(app: &mut LeukoApp) {
     let project = p.project().clone();
     let project_path = p.ws.path.clone();
     let seed = crate::train::derive_seed(project.seed, 500);
-    let tx = app.explain.tx.clone();
-    let job = app.spawn_job("embedding", move |ctx| {
-        let r = (|| -> Result<(), String> {
+    let job = spawn(app, "embedding", move |ctx, tx| {
+        {
             let dev = burn::tensor::Device::flex();
             let m = source::load_sweep_model(&project_path, &sweep, run, &dev)?;
             let dir = run::sweep_dir(&project_path, &sweep);
@@ -463,21 +459,12 @@ pub fn request_embedding(app: &mut LeukoApp) {
                 !ctx.is_cancelled()
             })?;
             let _ = tx.send(Msg::EmbeddingStep(emb.iterations, emb.points));
-            let _ = tx.send(Msg::EmbeddingDone);
-            Ok(())
-        })();
-        if let Err(e) = r {
-            let _ = tx.send(Msg::Error(e));
+            Ok(Msg::EmbeddingDone)
         }
-        Ok(())
     });
-    match job {
-        Ok(j) => {
-            app.explain.busy += 1;
-            app.explain.embedding = None;
-            app.explain.embedding_job = Some(j);
-        }
-        Err(e) => app.explain.messages.push(e.to_string()),
+    if let Some(j) = job {
+        app.explain.embedding = None;
+        app.explain.embedding_job = Some(j);
     }
 }
 
