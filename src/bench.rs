@@ -132,6 +132,7 @@ pub fn stack_throughput(
     };
     let side = size as usize;
     let cap = crate::stacked::max_stack(batch, side);
+    let mut best = 0f64;
     for &m in stacks {
         if m > cap {
             println!(
@@ -190,9 +191,55 @@ pub fn stack_throughput(
             cold.as_secs_f64(),
             last_loss / m as f32
         );
+        best = best.max((steps * batch * m) as f64 / secs);
         drop(stack);
     }
+    // The PyTorch twin on the same machine, in the same run, for the ratio.
+    let device = if b.kind == backend::BackendKind::Gpu {
+        "cuda"
+    } else {
+        "cpu"
+    };
+    match torch_twin(device, size, batch, seconds) {
+        Some(t) => println!(
+            "PyTorch twin, one model at a time, batch {batch}: {t:.1} images/s → leukolens/PyTorch = {:.2}",
+            best / t
+        ),
+        None => println!("PyTorch twin: not run (no python3 with torch here, or it failed)"),
+    }
     Ok(())
+}
+
+/// Runs `benches/torch_twin.py` (training at `batch` only) and returns its images/s, or `None`
+/// when python3 or torch is missing.
+pub fn torch_twin(device: &str, size: u32, batch: usize, seconds: f64) -> Option<f64> {
+    let script = [
+        std::path::PathBuf::from("benches/torch_twin.py"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/torch_twin.py"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())?;
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--device", device, "--size", &size.to_string()])
+        .args([
+            "--seconds",
+            &seconds.to_string(),
+            "--batches",
+            &batch.to_string(),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("train") && l.contains("images/s"))?;
+    line.split(':')
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Time of every layer's convolution forward and backward (input and weight gradients) at

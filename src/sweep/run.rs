@@ -271,7 +271,25 @@ pub fn run_sweep_where(
                 .unwrap_or_default()
         })
         .collect();
-    let (cache, kept, failed) = ImageCache::load(&paths, snap.config.train.input_size, &|_, _| {});
+    // Decoded once per sweep and kept on disk, so that resuming decodes nothing.
+    let hashes: Vec<String> = snap
+        .images
+        .iter()
+        .map(|&id| {
+            project
+                .image(id)
+                .map(|im| im.hash.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let side = snap.config.train.input_size;
+    let (cache, kept, failed) = ImageCache::load_cached(
+        &dir.join(format!("images-{side}px.cache")),
+        &paths,
+        &hashes,
+        side,
+        &|_, _| {},
+    );
     if !failed.is_empty() {
         return Err(format!(
             "{} image(s) of the sweep cannot be read (first: {}): relink the dataset",
