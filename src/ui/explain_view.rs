@@ -395,7 +395,16 @@ pub fn request_embedding(app: &mut LeukoApp) {
             let mut idx: Vec<usize> = (0..snap.images.len())
                 .filter(|i| !train.contains(i))
                 .collect();
-            idx.truncate(explain::tsne::MAX_POINTS);
+            // The exact tSNE takes at most MAX_POINTS: a seeded random sample of them, said so.
+            let unseen = idx.len();
+            if unseen > explain::tsne::MAX_POINTS {
+                use rand::SeedableRng;
+                use rand::seq::SliceRandom;
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                idx.shuffle(&mut rng);
+                idx.truncate(explain::tsne::MAX_POINTS);
+                idx.sort_unstable();
+            }
             let paths: Vec<std::path::PathBuf> = idx
                 .iter()
                 .filter_map(|&i| project.image(snap.images[i]))
@@ -440,11 +449,19 @@ pub fn request_embedding(app: &mut LeukoApp) {
                 target: idx.iter().map(|&i| snap.targets[i]).collect(),
                 predicted,
                 names: snap.output_names.clone(),
-                description: format!(
-                    "{}: {} images it did not train on (test, validation and unused pool)",
-                    m.description,
-                    idx.len()
-                ),
+                description: if idx.len() < unseen {
+                    format!(
+                        "{}: a random {} of the {unseen} images it did not train on",
+                        m.description,
+                        idx.len()
+                    )
+                } else {
+                    format!(
+                        "{}: {} images it did not train on (test, validation and unused pool)",
+                        m.description,
+                        idx.len()
+                    )
+                },
             });
             let params = TsneParams {
                 seed,

@@ -36,14 +36,16 @@ struct ScreenshotScript {
     stage_started: Instant,
 }
 
-const STAGES: [&str; 9] = [
+const STAGES: [&str; 11] = [
     "gallery",
     "viewer",
     "taxonomy",
     "filtered",
+    "sweep-form",
     "sweep",
     "predictions",
     "explain",
+    "viewer-overlay",
     "focus",
     "embedding",
 ];
@@ -107,11 +109,21 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
                 let seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
                 app.apply(Command::StartSweep(sweep_view::quick_demo(seed)));
             }
+            "sweep-form" => {
+                app.taxonomy_editor.open = false;
+                app.apply(Command::SetFilter(crate::project::Filter::default()));
+                app.sweep.open = true;
+            }
+            "viewer-overlay" => {
+                app.explain.overlay_in_viewer = true;
+                app.apply(Command::OpenViewer);
+            }
             "explain" => {
                 app.apply(Command::SetSort(crate::project::query::Sort::Import));
                 app.apply(Command::OpenExplain);
             }
             "focus" => {
+                app.apply(Command::CloseViewer);
                 app.explain.tab = explain_view::Tab::Focus;
                 explain_view::request_focus(app);
             }

@@ -84,7 +84,7 @@ impl SweepView {
 
     /// A binary task (ROC curves and AUC) rather than multiclass (weighted F1).
     pub fn binary(&self) -> bool {
-        self.output_names.len() == 2
+        (self.output_names.len() == 2 || self.output_names.is_empty())
             && (self.records.is_empty() || self.records.iter().any(|r| r.test_auc.is_some()))
     }
 
@@ -411,6 +411,9 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
             for n in v.notes.iter().rev().take(3) {
                 ui.label(egui::RichText::new(n).weak());
             }
+            if v.records.is_empty() && !v.is_running() {
+                return; // nothing to plot yet
+            }
             ui.columns(2, |cols| {
                 figures.push((
                     Figure::LearningCurve,
@@ -509,14 +512,16 @@ fn controls(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
             _ if total > 0 => format!("{name}: {done} of {total} runs finished"),
             _ => String::new(),
         };
-        ui.add(
-            egui::ProgressBar::new(if total == 0 {
-                0.0
-            } else {
-                done as f32 / total as f32
-            })
-            .text(text),
-        );
+        if total > 0 || v.is_running() {
+            ui.add(
+                egui::ProgressBar::new(if total == 0 {
+                    0.0
+                } else {
+                    done as f32 / total as f32
+                })
+                .text(text),
+            );
+        }
     });
     if v.is_running() && !v.device.is_empty() {
         ui.label(egui::RichText::new(format!("training on {}", v.device)).small());
