@@ -334,3 +334,71 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
         }
     }
 }
+
+/// A multiclass sweep (the paper's six-class protocol in miniature): weighted F1 per run, a
+/// pooled confusion matrix over all classes, no ROC, and a report.
+#[test]
+fn a_multiclass_sweep_reports_weighted_f1_and_a_confusion_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = demo(dir.path());
+    let t = &project.taxonomy;
+    let classes: Vec<_> = [
+        "Lymphoblast",
+        "Typical lymphocyte",
+        "Monocyte",
+        "Eosinophil",
+    ]
+    .iter()
+    .map(|n| t.find(n).unwrap())
+    .collect();
+    let mut cfg = config(&project);
+    cfg.name = "multi".into();
+    cfg.task = Task::Multiclass { classes };
+    cfg.train.balance_to = Some(6);
+    cfg.design.sizes = vec![8];
+    let no = AtomicBool::new(false);
+    let recs = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        None,
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        assert!(r.test_auc.is_none());
+        let f1 = r.test_weighted_f1.expect("weighted F1 per run");
+        assert!((0.0..=1.0).contains(&f1));
+        assert!(r.predictions.iter().all(|p| p.2.len() == 4));
+    }
+    let c = leukolens::sweep::results::confusion_at(&recs, 8, 4).unwrap();
+    assert_eq!(
+        c.matrix.total(),
+        40,
+        "every image of the 4 classes tested once"
+    );
+    assert!(leukolens::sweep::results::roc_at(&recs, 8).is_none());
+    let snap: run::Snapshot = ron::from_str(
+        &std::fs::read_to_string(run::sweep_dir(&path, "multi").join("snapshot.ron")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(snap.output_names.len(), 4);
+    let files = leukolens::sweep::results::write_report(
+        &dir.path().join("report"),
+        &snap,
+        &recs,
+        Some(&project),
+        None,
+    )
+    .unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"confusion_n8.svg".to_string()));
+    assert!(!names.iter().any(|n| n.starts_with("roc_")));
+}
