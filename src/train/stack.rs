@@ -28,9 +28,6 @@ use crate::stacked::{StackedCnn, stacked_losses};
 
 /// One run's progress inside the stack.
 struct RunState {
-    rng: ChaCha8Rng,
-    order: Vec<usize>,
-    pos: usize,
     epoch: usize,
     loss_sum: f64,
     seen: usize,
@@ -41,6 +38,128 @@ struct RunState {
     history: Vec<EpochStats>,
     done: bool,
     failed: Option<String>,
+}
+
+/// One step's input for every run of the stack, in the stacked layout.
+struct Batch {
+    /// `[M, 3, B, S, S]` values in [0, 1] (zeros where a run has fewer samples).
+    x: Vec<f32>,
+    /// `[M, B]` targets.
+    y: Vec<i64>,
+    /// Real samples per run.
+    taken: Vec<usize>,
+    /// Whether this batch is the last of the run's epoch.
+    epoch_end: Vec<bool>,
+}
+
+/// Draws and augments every run's batches in the one-at-a-time order, until every run has
+/// stopped, reached its last epoch, or the receiver is gone.
+fn produce(
+    reqs: &[TrainRequest<'_>],
+    cfg: &super::TrainConfig,
+    stopped: &[AtomicBool],
+    cancel: &AtomicBool,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+) {
+    struct Draw {
+        rng: ChaCha8Rng,
+        order: Vec<usize>,
+        pos: usize,
+        epoch: usize,
+        finished: bool,
+    }
+    let m = reqs.len();
+    let side = cfg.input_size as usize;
+    let per_image = 3 * side * side;
+    let plane = side * side;
+    let bs = cfg.batch_size;
+    let mut draws: Vec<Draw> = reqs
+        .iter()
+        .map(|r| {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(r.seed, 2));
+            let order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut rng);
+            Draw {
+                rng,
+                order,
+                pos: 0,
+                epoch: 1,
+                finished: false,
+            }
+        })
+        .collect();
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut jobs: Vec<(usize, usize, usize, AugmentParams)> = Vec::new(); // (run, slot, image, params)
+        let mut y = vec![0i64; m * bs];
+        let mut taken = vec![0usize; m];
+        let mut epoch_end = vec![false; m];
+        let mut any = false;
+        for (i, (d, r)) in draws.iter_mut().zip(reqs).enumerate() {
+            if d.finished || stopped[i].load(Ordering::Relaxed) {
+                continue;
+            }
+            any = true;
+            let end = (d.pos + bs).min(d.order.len());
+            for (b, &idx) in d.order[d.pos..end].iter().enumerate() {
+                let p = if cfg.augment {
+                    AugmentParams::random(&mut d.rng)
+                } else {
+                    AugmentParams::IDENTITY
+                };
+                jobs.push((i, b, idx, p));
+                y[i * bs + b] = r.targets[idx] as i64;
+            }
+            taken[i] = end - d.pos;
+            d.pos = end;
+            if d.pos >= d.order.len() {
+                epoch_end[i] = true;
+                if d.epoch >= cfg.max_epochs {
+                    d.finished = true;
+                } else {
+                    d.epoch += 1;
+                    d.order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut d.rng);
+                    d.pos = 0;
+                }
+            }
+        }
+        if !any {
+            return;
+        }
+        // The pixel work of all images in parallel; the draws above were sequential per run.
+        let pictures = crate::dataset::par_map(jobs.len(), &|_, _| {}, |k| {
+            let (i, _, idx, p) = jobs[k];
+            let mut buf = vec![0u8; per_image];
+            augment_into(reqs[i].cache.image(idx), &mut buf, 3, side, p);
+            buf
+        });
+        let mut x = vec![0f32; m * per_image * bs];
+        for (k, pic) in pictures.into_iter().enumerate() {
+            let (i, b, _, _) = jobs[k];
+            let Some(pic) = pic else { continue };
+            for c in 0..3 {
+                let to = ((i * 3 + c) * bs + b) * plane;
+                for (d, &v) in x[to..to + plane]
+                    .iter_mut()
+                    .zip(&pic[c * plane..(c + 1) * plane])
+                {
+                    *d = v as f32 / 255.0;
+                }
+            }
+        }
+        if tx
+            .send(Batch {
+                x,
+                y,
+                taken,
+                epoch_end,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// Trains `reqs` together on `device`. `on_event(i, event)` reports run `i`'s events; the
@@ -103,26 +222,24 @@ fn train_stacked_inner(
         .collect::<Result<_, _>>()?;
     let mut stack = StackedCnn::from_models(&nets, &train_dev)?;
     drop(nets);
+    // Batches are drawn and augmented on a producer thread, one step ahead of the device.
+    // Each run's generator is used in exactly the order of the one-at-a-time loop (epoch order,
+    // then each image of each batch); validation never touches it, so drawing the next epoch's
+    // order before the consumer has validated changes nothing. A run that stops early may have
+    // had one more batch prepared: its samples are masked and the run's results do not change.
     let mut states: Vec<RunState> = reqs
         .iter()
-        .map(|r| {
-            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(r.seed, 2));
-            let order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut rng);
-            RunState {
-                rng,
-                order,
-                pos: 0,
-                epoch: 1,
-                loss_sum: 0.0,
-                seen: 0,
-                best_loss: f64::INFINITY,
-                best_epoch: 0,
-                best_model: None,
-                since_best: 0,
-                history: Vec::new(),
-                done: false,
-                failed: None,
-            }
+        .map(|_| RunState {
+            epoch: 1,
+            loss_sum: 0.0,
+            seen: 0,
+            best_loss: f64::INFINITY,
+            best_epoch: 0,
+            best_model: None,
+            since_best: 0,
+            history: Vec::new(),
+            done: false,
+            failed: None,
         })
         .collect();
     for (i, r) in reqs.iter().enumerate() {
@@ -138,114 +255,112 @@ fn train_stacked_inner(
     }
     let mut optim = optimizer(cfg);
     let side = cfg.input_size as usize;
-    let per_image = 3 * side * side;
     let bs = cfg.batch_size;
-    let mut aug_buf = vec![0u8; per_image];
+    let stopped: Vec<AtomicBool> = (0..m).map(|_| AtomicBool::new(false)).collect();
     let mut cancelled = false;
 
-    while states.iter().any(|s| !s.done) {
-        if cancel.load(Ordering::Relaxed) {
-            cancelled = true;
-            break;
-        }
-        // Every run's next batch (masked padding for short batches and finished runs).
-        let mut images = vec![vec![0f32; bs * per_image]; m];
-        let mut y = vec![0i64; m * bs];
-        let mut w = vec![0f32; m * bs];
-        let mut taken = vec![0usize; m];
-        for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
-            if s.done {
-                continue;
+    std::thread::scope(|scope| -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let stopped = &stopped;
+        std::thread::Builder::new()
+            .name("stack-batches".into())
+            .spawn_scoped(scope, move || produce(reqs, cfg, stopped, cancel, tx))
+            .map_err(|e| e.to_string())?;
+        while states.iter().any(|s| !s.done) {
+            if cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                break;
             }
-            let end = (s.pos + bs).min(s.order.len());
-            for (b, &idx) in s.order[s.pos..end].iter().enumerate() {
-                let p = if cfg.augment {
-                    AugmentParams::random(&mut s.rng)
-                } else {
-                    AugmentParams::IDENTITY
-                };
-                augment_into(r.cache.image(idx), &mut aug_buf, 3, side, p);
-                for (d, &v) in images[i][b * per_image..(b + 1) * per_image]
-                    .iter_mut()
-                    .zip(&aug_buf)
-                {
-                    *d = v as f32 / 255.0;
-                }
-                y[i * bs + b] = r.targets[idx] as i64;
-                w[i * bs + b] = 1.0;
-            }
-            taken[i] = end - s.pos;
-        }
-        let x = crate::stacked::stack_input(&images, bs, side, &train_dev);
-        let yt = Tensor::<2, Int>::from_data(TensorData::new(y, [m, bs]), &train_dev);
-        let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
-        let losses = stacked_losses(stack.forward(x), yt, wt);
-        let values = losses
-            .clone()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| format!("reading the losses failed: {e:?}"))?;
-        let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
-        stack = optim.step(cfg.learning_rate, stack, grads);
-
-        for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
-            if s.done {
-                continue;
-            }
-            let v = values[i] as f64;
-            if !v.is_finite() {
-                s.failed = Some(format!(
-                    "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
-                    s.epoch
-                ));
-                s.done = true;
-                continue;
-            }
-            s.loss_sum += v * taken[i] as f64;
-            s.seen += taken[i];
-            s.pos += taken[i];
-            if s.pos < s.order.len() {
-                continue;
-            }
-            // This run's epoch ends: validate it alone, exactly as the one-at-a-time loop does.
-            let net = stack.model(i, spec, &plain)?;
-            let val = predict(&net, r.cache, &r.split.val, r.targets, &plain)?;
-            let val_loss = mean_cross_entropy(&val);
-            if !val_loss.is_finite() {
-                s.failed = Some(format!(
-                    "training diverged: the validation loss became {val_loss} in epoch {}",
-                    s.epoch
-                ));
-                s.done = true;
-                continue;
-            }
-            if val_loss < s.best_loss {
-                s.best_loss = val_loss;
-                s.best_epoch = s.epoch;
-                s.best_model = Some(net);
-                s.since_best = 0;
-            } else {
-                s.since_best += 1;
-            }
-            let stats = EpochStats {
-                epoch: s.epoch,
-                train_loss: s.loss_sum / s.seen.max(1) as f64,
-                val_loss,
-                val_metric: quality(&val, r.n_classes),
-                best_epoch: s.best_epoch,
+            let Ok(batch) = rx.recv() else {
+                // The producer has nothing more: every run reached its last epoch.
+                break;
             };
-            on_event(i, TrainEvent::Epoch(stats.clone()));
-            s.history.push(stats);
-            if s.since_best >= cfg.patience || s.epoch >= cfg.max_epochs {
-                s.done = true;
-            } else {
-                s.epoch += 1;
-                s.order = epoch_order(&r.split.train, r.targets, r.n_classes, cfg, &mut s.rng);
-                s.pos = 0;
-                s.loss_sum = 0.0;
-                s.seen = 0;
+            let mut w = vec![0f32; m * bs];
+            for (i, s) in states.iter().enumerate() {
+                if !s.done {
+                    w[i * bs..i * bs + batch.taken[i]].fill(1.0);
+                }
+            }
+            let x = Tensor::<5>::from_data(
+                TensorData::new(batch.x, [m, 3, bs, side, side]),
+                &train_dev,
+            );
+            let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
+            let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
+            let losses = stacked_losses(stack.forward(x), yt, wt);
+            let values = losses
+                .clone()
+                .try_into_vec_as::<f32>()
+                .map_err(|e| format!("reading the losses failed: {e:?}"))?;
+            let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
+            stack = optim.step(cfg.learning_rate, stack.clone(), grads);
+
+            for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
+                if s.done {
+                    continue;
+                }
+                let v = values[i] as f64;
+                if !v.is_finite() {
+                    s.failed = Some(format!(
+                        "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
+                        s.epoch
+                    ));
+                    s.done = true;
+                    stopped[i].store(true, Ordering::Relaxed);
+                    continue;
+                }
+                s.loss_sum += v * batch.taken[i] as f64;
+                s.seen += batch.taken[i];
+                if !batch.epoch_end[i] {
+                    continue;
+                }
+                // This run's epoch ends: validate it alone, as the one-at-a-time loop does.
+                let net = stack.model(i, spec, &plain)?;
+                let val = predict(&net, r.cache, &r.split.val, r.targets, &plain)?;
+                let val_loss = mean_cross_entropy(&val);
+                if !val_loss.is_finite() {
+                    s.failed = Some(format!(
+                        "training diverged: the validation loss became {val_loss} in epoch {}",
+                        s.epoch
+                    ));
+                    s.done = true;
+                    stopped[i].store(true, Ordering::Relaxed);
+                    continue;
+                }
+                if val_loss < s.best_loss {
+                    s.best_loss = val_loss;
+                    s.best_epoch = s.epoch;
+                    s.best_model = Some(net);
+                    s.since_best = 0;
+                } else {
+                    s.since_best += 1;
+                }
+                let stats = EpochStats {
+                    epoch: s.epoch,
+                    train_loss: s.loss_sum / s.seen.max(1) as f64,
+                    val_loss,
+                    val_metric: quality(&val, r.n_classes),
+                    best_epoch: s.best_epoch,
+                };
+                on_event(i, TrainEvent::Epoch(stats.clone()));
+                s.history.push(stats);
+                if s.since_best >= cfg.patience || s.epoch >= cfg.max_epochs {
+                    s.done = true;
+                    stopped[i].store(true, Ordering::Relaxed);
+                } else {
+                    s.epoch += 1;
+                    s.loss_sum = 0.0;
+                    s.seen = 0;
+                }
             }
         }
-    }
+        // Let the producer end (it stops when the channel closes or every run has stopped).
+        for f in stopped {
+            f.store(true, Ordering::Relaxed);
+        }
+        drop(rx);
+        Ok(())
+    })?;
 
     let mut out = Vec::with_capacity(m);
     for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
@@ -293,8 +408,8 @@ mod tests {
         let targets: Vec<usize> = (0..30).map(|k| k % 2).collect();
         let cfg = TrainConfig {
             input_size: side,
-            max_epochs: 4,
-            patience: 2,
+            max_epochs: 6,
+            patience: 1,
             batch_size: 4,
             ..TrainConfig::quick()
         };
