@@ -197,6 +197,18 @@ enum BenchWhat {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Every training figure in one run: one model (train), stacks of 1, 8, 32 and 200, the
+    /// PyTorch twin's ratio, and the sweep wall times (the paper fold at a fixed epoch count).
+    All {
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+        /// Seconds to measure each throughput figure.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Fixed epoch count of the paper fold.
+        #[arg(long, default_value_t = 5)]
+        paper_epochs: usize,
+    },
     /// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" on demo data.
     Sweep {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -466,6 +478,17 @@ fn main() {
                     seconds,
                 },
         } => bench::stack_throughput(backend, size, batch, &models, seconds)
+            .map_err(anyhow::Error::msg),
+        Command::Bench {
+            what:
+                BenchWhat::All {
+                    backend,
+                    seconds,
+                    paper_epochs,
+                },
+        } => bench::train_throughput(backend, 257, seconds)
+            .and_then(|_| bench::stack_throughput(backend, 257, 5, &[1, 8, 32, 200], seconds))
+            .and_then(|_| bench::sweep_wall_time(backend, paper_epochs, false))
             .map_err(anyhow::Error::msg),
         Command::Bench {
             what:
