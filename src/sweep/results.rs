@@ -378,7 +378,7 @@ fn polyline(ax: &Axes, pts: &[(f64, f64)], stroke: &str, width: f64) -> String {
         .map(|(x, y)| format!("{:.1},{:.1}", ax.x(*x), ax.y(*y)))
         .collect();
     format!(
-        r#"<polyline points="{}" fill="none" stroke="{stroke}" stroke-width="{width}"/>"#,
+        r#"<polyline points="{}" fill="none" stroke="{stroke}" stroke-width="{width}" stroke-linejoin="round"/>"#,
         p.join(" ")
     )
 }
@@ -462,24 +462,23 @@ pub fn svg_roc(roc: &SizeRoc) -> String {
         &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
     );
     let m = &roc.mean;
-    if !m.fpr.is_empty() {
-        let mut band: Vec<String> = m
-            .fpr
-            .iter()
-            .zip(&m.upper)
-            .map(|(x, y)| format!("{:.1},{:.1}", ax.x(*x), ax.y(*y)))
-            .collect();
-        band.extend(
-            m.fpr
-                .iter()
-                .zip(&m.lower)
-                .rev()
-                .map(|(x, y)| format!("{:.1},{:.1}", ax.x(*x), ax.y(*y))),
-        );
+    // The ±1 sd band as a strip of quads (simple convex shapes that every renderer fills alike;
+    // one long outline that folds back on itself is drawn as a stray line by some).
+    for i in 1..m.fpr.len() {
+        if m.upper[i] - m.lower[i] < 1e-6 && m.upper[i - 1] - m.lower[i - 1] < 1e-6 {
+            continue;
+        }
         let _ = write!(
             s,
-            r##"<polygon points="{}" fill="#c33" fill-opacity="0.18" stroke="none"/>"##,
-            band.join(" ")
+            r##"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="#c33" fill-opacity="0.18" stroke="none"/>"##,
+            ax.x(m.fpr[i - 1]),
+            ax.y(m.lower[i - 1]),
+            ax.x(m.fpr[i]),
+            ax.y(m.lower[i]),
+            ax.x(m.fpr[i]),
+            ax.y(m.upper[i]),
+            ax.x(m.fpr[i - 1]),
+            ax.y(m.upper[i - 1])
         );
     }
     s.push_str(&polyline(&ax, &[(0.0, 0.0), (1.0, 1.0)], "#bbb", 1.0));
@@ -513,11 +512,11 @@ pub fn svg_confusion(c: &SizeConfusion, names: &[String], size: usize) -> String
     let k = c.matrix.n_classes;
     let cell = 56.0;
     let label = 150.0;
-    let w = label + cell * k as f64 + 20.0;
+    let w = (label + cell * k as f64 + 20.0).max(380.0);
     let h = 60.0 + cell * k as f64 + 20.0;
     let pct = c.matrix.row_percentages();
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="{w}" height="{h}" fill="white"/><text x="{}" y="18" text-anchor="middle" font-size="14" font-weight="bold">Confusion matrix at {size} training images (rows: true, columns: predicted)</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="{w}" height="{h}" fill="white"/><text x="{0}" y="18" text-anchor="middle" font-size="14" font-weight="bold">Confusion matrix at {size} training images</text><text x="{0}" y="33" text-anchor="middle">rows: true class · columns: predicted · all folds</text>"#,
         w / 2.0
     );
     for (p, n) in names.iter().enumerate().take(k) {
