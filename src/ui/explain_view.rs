@@ -143,6 +143,10 @@ pub struct ExplainView {
     focus_tex: Vec<(egui::TextureHandle, egui::TextureHandle)>,
     embedding_job: Option<crate::jobs::Job>,
     saved: Vec<SavedSweep>,
+    /// The runs of the chosen sweep that have a model.
+    models: Vec<RunKey>,
+    /// What `saved` and `models` were read for: (sweep, finished runs on the sweep screen).
+    listed: Option<(Option<String>, usize)>,
 }
 
 impl Default for ExplainView {
@@ -170,17 +174,26 @@ impl Default for ExplainView {
             focus_tex: Vec::new(),
             embedding_job: None,
             saved: Vec::new(),
+            models: Vec::new(),
+            listed: None,
         }
     }
 }
 
 impl ExplainView {
-    /// The runs of the chosen sweep that have a model.
-    fn models(&self, project_path: &std::path::Path) -> Vec<RunKey> {
-        match &self.sweep {
+    /// Re-reads the stored sweeps and the chosen sweep's models when the chosen sweep or the
+    /// number of finished runs on the sweep screen changed (never every frame).
+    fn refresh(&mut self, project_path: &std::path::Path, finished_runs: usize) {
+        let key = (self.sweep.clone(), finished_runs);
+        if self.listed.as_ref() == Some(&key) {
+            return;
+        }
+        self.saved = run::saved_sweeps(project_path);
+        self.models = match &self.sweep {
             Some(s) => source::sweep_models(&run::sweep_dir(project_path, s)),
             None => Vec::new(),
-        }
+        };
+        self.listed = Some(key);
     }
 
     /// Drains finished work (once per frame).
@@ -490,10 +503,9 @@ pub fn request_embedding(app: &mut LeukoApp) {
 fn choose_defaults(app: &mut LeukoApp) {
     let Some(p) = &app.project else { return };
     let path = p.ws.path.clone();
-    if app.explain.saved.is_empty() || app.explain.sweep.is_none() {
-        app.explain.saved = run::saved_sweeps(&path);
-    }
+    let finished = app.sweep.records.len();
     let v = &mut app.explain;
+    v.refresh(&path, finished);
     if v.sweep.is_none() {
         v.sweep = app
             .sweep
@@ -501,8 +513,9 @@ fn choose_defaults(app: &mut LeukoApp) {
             .as_ref()
             .map(|c| c.name.clone())
             .or_else(|| v.saved.first().map(|s| s.name().to_string()));
+        v.refresh(&path, finished);
     }
-    let models = v.models(&path);
+    let models = v.models.clone();
     if v.size
         .is_none_or(|s| !models.iter().any(|k| k.fold == v.fold && k.size == s))
     {
@@ -574,7 +587,6 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let ctx = ui.ctx().clone();
     let tex = cell_texture(app, &ctx);
     let Some(p) = &app.project else { return };
-    let project_path = p.ws.path.clone();
     let cursor = p.selection.cursor;
     let mut cmds = Vec::new();
     let mut want_focus = false;
@@ -582,7 +594,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let mut export_focus = false;
     let mut export_cell = false;
     let mut export_embedding = false;
-    let models = app.explain.models(&project_path);
+    let models = app.explain.models.clone();
     let v = &mut app.explain;
     if v.focus_tex.is_empty()
         && let Some(f) = &v.focus

@@ -6,7 +6,7 @@ use egui_plot::{BoxElem, BoxPlot, BoxSpread, Legend, Line, Plot, PlotPoints, Pol
 
 use super::app::Command;
 use super::sweep_view::SweepView;
-use crate::sweep::results::{self, confusion_at, roc_at};
+use crate::sweep::results;
 
 /// Which figure a rectangle on screen holds (for the PNG export).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn score_vs_size(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
     });
     let mut boxes = Vec::new();
     let mut means = Vec::new();
-    for (s, b) in results::score_by_size(&v.records) {
+    for (s, b) in v.derived.iter().flat_map(|d| d.scores.iter().cloned()) {
         boxes.push(
             BoxElem::new(
                 s as f64,
@@ -83,8 +83,9 @@ pub fn score_vs_size(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
 }
 
 /// ROC curves at `size`: each fold thin, the mean thick with a ±1 sd band, AUC in the legend.
-pub fn roc(v: &SweepView, size: usize, ui: &mut egui::Ui) -> Option<egui::Rect> {
-    let r = roc_at(&v.records, size)?;
+pub fn roc(v: &SweepView, ui: &mut egui::Ui) -> Option<egui::Rect> {
+    let r = v.derived.as_ref()?.roc.as_ref()?;
+    let size = r.size;
     let legend = match r.auc {
         Some(a) => format!("mean ROC, AUC {a}"),
         None => "mean ROC".into(),
@@ -151,14 +152,10 @@ pub fn roc(v: &SweepView, size: usize, ui: &mut egui::Ui) -> Option<egui::Rect> 
 /// The confusion matrix at `size` (all folds pooled) as a heat map with counts and row
 /// percentages; clicking a cell shows exactly its images in the gallery. Below it the
 /// per-class precision, recall and F1.
-pub fn confusion(
-    v: &SweepView,
-    size: usize,
-    ui: &mut egui::Ui,
-    cmds: &mut Vec<Command>,
-) -> Option<egui::Rect> {
+pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> Option<egui::Rect> {
     let k = v.output_names.len();
-    let c = confusion_at(&v.records, size, k)?;
+    let d = v.derived.as_ref()?;
+    let (c, size) = (d.confusion.as_ref()?, d.size?);
     ui.horizontal(|ui| {
         ui.strong(format!(
             "Confusion matrix at {size} training images (all folds)"

@@ -66,11 +66,28 @@ pub struct SweepView {
     pub png_export: Option<PathBuf>,
     /// A screenshot for the PNG export is to be requested this frame.
     pub png_request: bool,
+    /// Counts changes of `records` (for `derived`).
+    generation: u64,
+    /// What the figures show, computed once per change of the runs or the chosen size.
+    pub derived: Option<Derived>,
     /// Where the requested screenshot arrives.
     shot: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<egui::ColorImage>>>>,
 }
 
 pub use crate::sweep::results::{SizeConfusion, confusion_at};
+
+/// The numbers the figures draw, derived from the finished runs. Recomputed when the runs or
+/// the chosen size change, not every frame.
+pub struct Derived {
+    key: (u64, Option<usize>),
+    /// Training sizes with finished runs, ascending.
+    pub sizes: Vec<usize>,
+    /// The size the ROC curves and the confusion matrix are shown for.
+    pub size: Option<usize>,
+    pub scores: Vec<(usize, crate::metrics::BoxStats)>,
+    pub roc: Option<results::SizeRoc>,
+    pub confusion: Option<SizeConfusion>,
+}
 
 /// The "Quick demo" preset for a project seed (used by the screenshot script and tests).
 pub fn quick_demo(project_seed: u64) -> SweepConfig {
@@ -98,6 +115,27 @@ impl SweepView {
             .map(|t| t.elapsed().as_secs_f64())
             .unwrap_or(0.0);
         Some((left - current.min(mean)).max(0.0))
+    }
+
+    /// Brings `derived` up to date with the runs and the chosen size.
+    pub fn update_derived(&mut self) {
+        let key = (self.generation, self.matrix_size);
+        if self.derived.as_ref().is_some_and(|d| d.key == key) {
+            return;
+        }
+        let sizes = results::sizes(&self.records);
+        let size = self
+            .matrix_size
+            .filter(|s| sizes.contains(s))
+            .or_else(|| sizes.last().copied());
+        self.derived = Some(Derived {
+            key,
+            scores: results::score_by_size(&self.records),
+            roc: size.and_then(|n| results::roc_at(&self.records, n)),
+            confusion: size.and_then(|n| confusion_at(&self.records, n, self.output_names.len())),
+            sizes,
+            size,
+        });
     }
 
     /// The latest cross-validated prediction of every tested image, for the gallery.
@@ -157,6 +195,7 @@ impl SweepView {
                     self.records.retain(|x| x.key != rec.key);
                     self.records.push(*rec);
                     self.changed = true;
+                    self.generation += 1;
                 }
                 SweepEvent::Notice(n) => {
                     if let Some(d) = n.strip_prefix("device: ") {
@@ -337,6 +376,9 @@ fn take_screenshot(app: &mut LeukoApp, ctx: &egui::Context) {
 
 pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     app.sweep.poll();
+    if app.sweep.open {
+        app.sweep.update_derived();
+    }
     if app.sweep.changed
         && let Some(p) = &mut app.project
     {
@@ -424,12 +466,12 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     sweep_plots::score_vs_size(v, &mut cols[1]),
                 ));
             });
-            let sizes = results::sizes(&v.records);
-            if let Some(&largest) = sizes.last() {
-                let size = v
-                    .matrix_size
-                    .filter(|s| sizes.contains(s))
-                    .unwrap_or(largest);
+            let (sizes, size) = v
+                .derived
+                .as_ref()
+                .map(|d| (d.sizes.clone(), d.size))
+                .unwrap_or_default();
+            if let Some(size) = size {
                 ui.separator();
                 ui.horizontal(|ui| {
                     ui.label("Results at");
@@ -448,14 +490,14 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                 });
                 if v.binary() {
                     ui.columns(2, |cols| {
-                        if let Some(r) = sweep_plots::roc(v, size, &mut cols[0]) {
+                        if let Some(r) = sweep_plots::roc(v, &mut cols[0]) {
                             figures.push((Figure::Roc, r));
                         }
-                        if let Some(r) = sweep_plots::confusion(v, size, &mut cols[1], &mut cmds) {
+                        if let Some(r) = sweep_plots::confusion(v, &mut cols[1], &mut cmds) {
                             figures.push((Figure::Confusion, r));
                         }
                     });
-                } else if let Some(r) = sweep_plots::confusion(v, size, ui, &mut cmds) {
+                } else if let Some(r) = sweep_plots::confusion(v, ui, &mut cmds) {
                     figures.push((Figure::Confusion, r));
                 }
             }
