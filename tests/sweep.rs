@@ -38,6 +38,28 @@ fn config(p: &Project) -> SweepConfig {
     }
 }
 
+/// Runs (or resumes) a sweep on the CPU without watching it; `shard` and `out` as `run_sweep`.
+fn sweep(
+    project: &Project,
+    path: &Path,
+    cfg: &SweepConfig,
+    shard: Option<(usize, usize)>,
+    out: Option<&Path>,
+) -> Vec<RunRecord> {
+    let no = AtomicBool::new(false);
+    run::run_sweep(
+        project,
+        path,
+        cfg,
+        &mut Backend::cpu(),
+        shard,
+        out,
+        &no,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
 /// The parts of a record that must not depend on how the sweep was run.
 fn essence(r: &[RunRecord]) -> Vec<String> {
     r.iter()
@@ -59,17 +81,7 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
     let mut cpu = Backend::cpu();
 
     let full_dir = dir.path().join("full");
-    let full = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut cpu,
-        None,
-        Some(&full_dir),
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
+    let full = sweep(&project, &path, &cfg, None, Some(&full_dir));
     assert_eq!(full.len(), 4, "2 folds × 2 sizes");
     assert!(
         full.iter().all(|r| r.predictions.len() == 10),
@@ -123,28 +135,8 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
     // Two shards in separate folders, merged.
     let s1 = dir.path().join("s1");
     let s2 = dir.path().join("s2");
-    let a = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut cpu,
-        Some((1, 2)),
-        Some(&s1),
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
-    let b = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut cpu,
-        Some((2, 2)),
-        Some(&s2),
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
+    let a = sweep(&project, &path, &cfg, Some((1, 2)), Some(&s1));
+    let b = sweep(&project, &path, &cfg, Some((2, 2)), Some(&s2));
     assert_eq!(a.len() + b.len(), 4);
     assert!(
         a.iter().all(|r| !b.iter().any(|q| q.key == r.key)),
@@ -212,18 +204,7 @@ fn auc_rises_with_training_size_on_demo_data() {
             seed: 2021,
         },
     };
-    let no = AtomicBool::new(false);
-    let recs = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut Backend::cpu(),
-        None,
-        None,
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
+    let recs = sweep(&project, &path, &cfg, None, None);
     let mean = |n: usize| {
         let v: Vec<f64> = recs
             .iter()
@@ -287,17 +268,7 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
     let (path, project) = demo(dir.path());
     let cfg = config(&project);
     let no = AtomicBool::new(false);
-    let alone = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut Backend::cpu(),
-        None,
-        Some(&dir.path().join("alone")),
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
+    let alone = sweep(&project, &path, &cfg, None, Some(&dir.path().join("alone")));
     run::set_stack_size(4);
     let mut started = 0;
     let stacked = run::run_sweep(
@@ -356,18 +327,7 @@ fn a_multiclass_sweep_reports_weighted_f1_and_a_confusion_matrix() {
     cfg.task = Task::Multiclass { classes };
     cfg.train.balance_to = Some(6);
     cfg.design.sizes = vec![8];
-    let no = AtomicBool::new(false);
-    let recs = run::run_sweep(
-        &project,
-        &path,
-        &cfg,
-        &mut Backend::cpu(),
-        None,
-        None,
-        &no,
-        &mut |_| {},
-    )
-    .unwrap();
+    let recs = sweep(&project, &path, &cfg, None, None);
     assert_eq!(recs.len(), 2);
     for r in &recs {
         assert!(r.test_auc.is_none());
