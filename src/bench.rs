@@ -372,6 +372,34 @@ pub fn op_profile(
             "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
             l + 1
         );
+        if crate::cpu_block::applies_to(&b.device) {
+            let (weight, bias) = (
+                blk.conv.weight.val(),
+                blk.conv.bias.as_ref().map(|p| p.val()),
+            );
+            let bias = bias.ok_or("the network's convolutions have no bias")?;
+            let fused_fwd = time(&mut || {
+                let _ = crate::cpu_block::conv_relu_pool(
+                    x0.clone(),
+                    weight.clone().inner(),
+                    bias.clone().inner(),
+                );
+                sync(&b.device)
+            })?;
+            let fused = time(&mut || {
+                let x = if l == 0 {
+                    x_ad.clone()
+                } else {
+                    x_ad.clone().require_grad()
+                };
+                let y = crate::cpu_block::conv_relu_pool(x, weight.clone(), bias.clone());
+                let _g = y.sum().backward();
+                sync(&b.device)
+            })?;
+            println!(
+                "        fused CPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
+            );
+        }
         side = (side - 2) / 2;
         c_in = f;
     }

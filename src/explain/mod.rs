@@ -436,7 +436,10 @@ mod tests {
                 &dev,
             );
             let t = m.forward_trace(xt).hidden.try_into_vec_as::<f32>().unwrap();
-            assert_eq!(&t[..], &hi[..]);
+            // `hidden_features` runs the fused CPU blocks, `forward_trace` burn's operations.
+            for (a, b) in t.iter().zip(hi) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{t:?} vs {hi:?}");
+            }
             assert!(hi.iter().all(|v| *v >= 0.0), "after ReLU");
         }
         assert_ne!(h[0], h[1]);

@@ -1,0 +1,508 @@
+//! One block of the paper network on the CPU as a single fused operation:
+//! 3×3 valid convolution + bias → ReLU → 2×2 max-pooling (stride 2, floor), forward and
+//! backward, plugged into burn as a backend extension of the `flex` CPU backend and of autodiff
+//! over it.
+//!
+//! Why it exists: burn 0.22's flex backend computes the convolution's weight gradient as
+//! another convolution, with the 255×255 output gradient as its kernel, and its input gradient
+//! as a transposed convolution; with ReLU and pooling as separate tensors in between, one
+//! training step of the paper network spent about 80 % of its time there (`bench ops`).
+//! Here the gradient of the pooled output reaches only the one pre-activation per pooling window
+//! that won (and only when it was positive), so both gradients are sparse scatters over a
+//! quarter of the positions, and no 255×255 ReLU or pre-pooling tensor is ever stored.
+//!
+//! The arithmetic is plain Rust over contiguous rows; the hot loops are compiled twice, once with
+//! AVX2+FMA enabled and chosen at run time where the processor has them. Work is split over
+//! rayon's pool by image and channel. Results equal burn's conv2d → relu → max_pool2d within
+//! float rounding (tests below); [`set_enabled`] switches back to burn's operations for
+//! comparison (`leukolens bench train --cpu-kernel burn`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Use the fused kernel for CPU (flex) tensors (the default), or burn's own operations.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the fused kernel is in use for CPU tensors.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether `conv_relu_pool` would run the fused kernel for tensors on `device`.
+pub fn applies_to(device: &Device) -> bool {
+    enabled()
+        && matches!(
+            device.clone().inner().as_dispatch(),
+            DispatchDevice::Flex(_)
+        )
+}
+
+/// conv3×3 (valid) + bias → ReLU → max-pool 2×2 through the fused CPU kernel.
+/// `x`: [batch, c_in, h, w]; `weight`: [c_out, c_in, 3, 3]; `bias`: [c_out].
+/// Call only where [`applies_to`] holds for the tensors' device and they are f32.
+pub fn conv_relu_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as FusedBlockBackend>::conv_relu_pool(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+    ))
+}
+
+/// The backend extension: implemented for flex and for autodiff over flex.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedBlockBackend: Backend {
+    /// conv3×3 valid + bias → ReLU → max-pool 2×2.
+    fn conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+impl FusedBlockBackend for Flex {
+    fn conv_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let dims = Dims::of(&x, &weight);
+        let x = contiguous_f32(&x);
+        let w = contiguous_f32(&weight);
+        let b = contiguous_f32(&bias);
+        let (out, _) = forward(x.storage(), w.storage(), b.storage(), dims);
+        to_tensor(out, dims.out_shape())
+    }
+}
+
+/// Backward of the fused block. State: the input, the weights, the winner of every pooling
+/// window (see [`forward`]) and the shapes.
+#[derive(Debug)]
+struct FusedBlockBackward;
+
+impl Backward<Flex, 3> for FusedBlockBackward {
+    type State = (FlexTensor, FlexTensor, Arc<Vec<u8>>, Dims);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, w, winners, dims) = ops.state;
+        let grad = contiguous_f32(&grad);
+        let (x, w) = (contiguous_f32(&x), contiguous_f32(&w));
+        let g = grad.storage::<f32>();
+        if let Some(node) = node_x {
+            let dx = grad_input(w.storage(), &winners, g, dims);
+            grads.register::<Flex>(node.id, to_tensor(dx, dims.in_shape()));
+        }
+        if node_w.is_some() || node_b.is_some() {
+            let (dw, db) = grad_params(x.storage(), &winners, g, dims);
+            if let Some(node) = node_w {
+                grads.register::<Flex>(node.id, to_tensor(dw, dims.weight_shape()));
+            }
+            if let Some(node) = node_b {
+                grads.register::<Flex>(node.id, to_tensor(db, vec![dims.c_out]));
+            }
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
+    fn conv_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match FusedBlockBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let dims = Dims::of(x.primitive(), weight.primitive());
+                let xp = contiguous_f32(x.primitive());
+                let wp = contiguous_f32(weight.primitive());
+                let bp = contiguous_f32(bias.primitive());
+                let (out, winners) = forward(xp.storage(), wp.storage(), bp.storage(), dims);
+                prep.finish(
+                    (xp, wp, Arc::new(winners), dims),
+                    to_tensor(out, dims.out_shape()),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(<Flex as FusedBlockBackend>::conv_relu_pool(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            )),
+        }
+    }
+}
+
+fn contiguous_f32(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "the fused CPU block is f32 only");
+    t.to_contiguous()
+}
+
+fn to_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Shapes of one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+}
+
+impl Dims {
+    fn of(x: &FlexTensor, weight: &FlexTensor) -> Self {
+        let xs = x.shape();
+        let ws = weight.shape();
+        assert!(
+            xs.num_dims() == 4 && ws.num_dims() == 4 && ws[2] == 3 && ws[3] == 3 && ws[1] == xs[1],
+            "fused block: input {xs:?} and weight {ws:?} do not fit a 3×3 convolution"
+        );
+        assert!(
+            xs[2] >= 4 && xs[3] >= 4,
+            "fused block: input {xs:?} too small"
+        );
+        Self {
+            batch: xs[0],
+            c_in: xs[1],
+            h: xs[2],
+            w: xs[3],
+            c_out: ws[0],
+        }
+    }
+    /// Convolution output height and width.
+    fn conv_hw(&self) -> (usize, usize) {
+        (self.h - 2, self.w - 2)
+    }
+    /// Pooled output height and width.
+    pub fn pooled_hw(&self) -> (usize, usize) {
+        let (h, w) = self.conv_hw();
+        (h / 2, w / 2)
+    }
+    fn out_shape(&self) -> Vec<usize> {
+        let (hp, wp) = self.pooled_hw();
+        vec![self.batch, self.c_out, hp, wp]
+    }
+    fn in_shape(&self) -> Vec<usize> {
+        vec![self.batch, self.c_in, self.h, self.w]
+    }
+    fn weight_shape(&self) -> Vec<usize> {
+        vec![self.c_out, self.c_in, 3, 3]
+    }
+}
+
+/// No winner: the window's maximum pre-activation was ≤ 0, so ReLU passes no gradient.
+const DEAD: u8 = u8::MAX;
+
+/// Runs `f` compiled with AVX2 and FMA where the processor has them, else as built.
+macro_rules! simd_dispatch {
+    ($name:ident, fn($($arg:ident: $ty:ty),*) $body:block) => {
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { body($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the features were detected on this processor.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+/// Forward pass. Returns the pooled output [batch, c_out, hp, wp] and, per pooled value, which of
+/// its 2×2 window won (`dy * 2 + dx`), or [`DEAD`] when the maximum was ≤ 0.
+pub fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims) -> (Vec<f32>, Vec<u8>) {
+    let (hp, wp) = d.pooled_hw();
+    let plane = hp * wp;
+    let mut out = vec![0.0f32; d.batch * d.c_out * plane];
+    let mut winners = vec![DEAD; out.len()];
+    out.par_chunks_mut(plane)
+        .zip(winners.par_chunks_mut(plane))
+        .enumerate()
+        .for_each(|(i, (out, win))| {
+            let (b, co) = (i / d.c_out, i % d.c_out);
+            let image = &x[b * d.c_in * d.h * d.w..(b + 1) * d.c_in * d.h * d.w];
+            let filter = &w[co * d.c_in * 9..(co + 1) * d.c_in * 9];
+            forward_plane(image, filter, bias[co], d, out, win);
+        });
+    (out, winners)
+}
+
+simd_dispatch!(forward_plane, fn(image: &[f32], filter: &[f32], bias: f32, d: Dims, out: &mut [f32], win: &mut [u8]) {
+    let (_, wo) = d.conv_hw();
+    let (hp, wp) = d.pooled_hw();
+    let plane = d.h * d.w;
+    let mut rows = [vec![0.0f32; wo], vec![0.0f32; wo]];
+    for py in 0..hp {
+        for (r, acc) in rows.iter_mut().enumerate() {
+            let oy = 2 * py + r;
+            acc.fill(bias);
+            for ci in 0..d.c_in {
+                let k = &filter[ci * 9..ci * 9 + 9];
+                let base = ci * plane + oy * d.w;
+                // Nine shifted views of exactly `wo` values each, so that the loop below has no
+                // bounds checks and vectorises.
+                let tap = |r: usize, s: usize| &image[base + r * d.w + s..base + r * d.w + s + wo];
+                let (a0, a1, a2) = (tap(0, 0), tap(0, 1), tap(0, 2));
+                let (b0, b1, b2) = (tap(1, 0), tap(1, 1), tap(1, 2));
+                let (c0, c1, c2) = (tap(2, 0), tap(2, 1), tap(2, 2));
+                let acc = &mut acc[..wo];
+                for i in 0..wo {
+                    acc[i] += k[0] * a0[i] + k[1] * a1[i] + k[2] * a2[i]
+                        + k[3] * b0[i] + k[4] * b1[i] + k[5] * b2[i]
+                        + k[6] * c0[i] + k[7] * c1[i] + k[8] * c2[i];
+                }
+            }
+        }
+        let out_row = &mut out[py * wp..(py + 1) * wp];
+        let win_row = &mut win[py * wp..(py + 1) * wp];
+        for px in 0..wp {
+            let c = [
+                rows[0][2 * px],
+                rows[0][2 * px + 1],
+                rows[1][2 * px],
+                rows[1][2 * px + 1],
+            ];
+            let mut k = 0;
+            for j in 1..4 {
+                if c[j] > c[k] {
+                    k = j;
+                }
+            }
+            if c[k] > 0.0 {
+                out_row[px] = c[k];
+                win_row[px] = k as u8;
+            } else {
+                out_row[px] = 0.0;
+                win_row[px] = DEAD;
+            }
+        }
+    }
+});
+
+/// Gradient with respect to the input, from the gradient `g` of the pooled output.
+pub fn grad_input(w: &[f32], winners: &[u8], g: &[f32], d: Dims) -> Vec<f32> {
+    let plane = d.h * d.w;
+    let mut dx = vec![0.0f32; d.batch * d.c_in * plane];
+    dx.par_chunks_mut(plane).enumerate().for_each(|(i, dx)| {
+        let (b, ci) = (i / d.c_in, i % d.c_in);
+        grad_input_plane(w, winners, g, d, b, ci, dx);
+    });
+    dx
+}
+
+simd_dispatch!(grad_input_plane, fn(w: &[f32], winners: &[u8], g: &[f32], d: Dims, b: usize, ci: usize, dx: &mut [f32]) {
+    let (hp, wp) = d.pooled_hw();
+    for co in 0..d.c_out {
+        let k = &w[(co * d.c_in + ci) * 9..(co * d.c_in + ci) * 9 + 9];
+        let at = (b * d.c_out + co) * hp * wp;
+        let (g, win) = (&g[at..at + hp * wp], &winners[at..at + hp * wp]);
+        for py in 0..hp {
+            for px in 0..wp {
+                let j = py * wp + px;
+                if win[j] == DEAD {
+                    continue;
+                }
+                let gv = g[j];
+                let y = 2 * py + (win[j] >> 1) as usize;
+                let x = 2 * px + (win[j] & 1) as usize;
+                for ky in 0..3 {
+                    let row = &mut dx[(y + ky) * d.w + x..(y + ky) * d.w + x + 3];
+                    row[0] += gv * k[ky * 3];
+                    row[1] += gv * k[ky * 3 + 1];
+                    row[2] += gv * k[ky * 3 + 2];
+                }
+            }
+        }
+    }
+});
+
+/// Gradients with respect to the weights [c_out, c_in, 3, 3] and the bias [c_out].
+pub fn grad_params(x: &[f32], winners: &[u8], g: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>) {
+    let n = d.c_in * 9 + 1;
+    // One partial sum per (image, output channel), then a sum over the images in a fixed order.
+    let mut partial = vec![0.0f32; d.batch * d.c_out * n];
+    partial.par_chunks_mut(n).enumerate().for_each(|(i, acc)| {
+        let (b, co) = (i / d.c_out, i % d.c_out);
+        grad_params_plane(x, winners, g, d, b, co, acc);
+    });
+    let mut dw = vec![0.0f32; d.c_out * d.c_in * 9];
+    let mut db = vec![0.0f32; d.c_out];
+    for b in 0..d.batch {
+        for co in 0..d.c_out {
+            let p = &partial[(b * d.c_out + co) * n..(b * d.c_out + co + 1) * n];
+            for (t, v) in dw[co * d.c_in * 9..(co + 1) * d.c_in * 9]
+                .iter_mut()
+                .zip(&p[..n - 1])
+            {
+                *t += v;
+            }
+            db[co] += p[n - 1];
+        }
+    }
+    (dw, db)
+}
+
+simd_dispatch!(grad_params_plane, fn(x: &[f32], winners: &[u8], g: &[f32], d: Dims, b: usize, co: usize, acc: &mut [f32]) {
+    let (hp, wp) = d.pooled_hw();
+    let plane = d.h * d.w;
+    let image = &x[b * d.c_in * plane..(b + 1) * d.c_in * plane];
+    let at = (b * d.c_out + co) * hp * wp;
+    let (g, win) = (&g[at..at + hp * wp], &winners[at..at + hp * wp]);
+    let (dw, db) = acc.split_at_mut(d.c_in * 9);
+    for py in 0..hp {
+        for px in 0..wp {
+            let j = py * wp + px;
+            if win[j] == DEAD {
+                continue;
+            }
+            let gv = g[j];
+            db[0] += gv;
+            let y = 2 * py + (win[j] >> 1) as usize;
+            let x = 2 * px + (win[j] & 1) as usize;
+            for ci in 0..d.c_in {
+                let k = &mut dw[ci * 9..ci * 9 + 9];
+                for ky in 0..3 {
+                    let r = ci * plane + (y + ky) * d.w + x;
+                    let row = &image[r..r + 3];
+                    k[ky * 3] += gv * row[0];
+                    k[ky * 3 + 1] += gv * row[1];
+                    k[ky * 3 + 2] += gv * row[2];
+                }
+            }
+        }
+    }
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::{Distribution, Tolerance};
+
+    /// burn's own conv2d → relu → max_pool2d, for reference.
+    fn reference(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
+        let [co, ci, _, _] = w.dims();
+        let mut conv = Conv2dConfig::new([ci, co], [3, 3])
+            .with_padding(PaddingConfig2d::Valid)
+            .init(&w.device());
+        conv.weight = Param::from_tensor(w);
+        conv.bias = Some(Param::from_tensor(b));
+        let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        pool.forward(burn::tensor::activation::relu(conv.forward(x)))
+    }
+
+    fn random(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
+        dev.seed(seed);
+        Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), dev)
+    }
+
+    fn close(a: Tensor<4>, b: Tensor<4>) {
+        a.into_data()
+            .assert_approx_eq::<f32>(&b.into_data(), Tolerance::absolute(1e-4));
+    }
+
+    #[test]
+    fn forward_equals_burn_for_odd_and_even_sizes() {
+        let dev = Device::flex();
+        for (shape, co) in [([2, 3, 9, 9], 4), ([3, 2, 12, 7], 5), ([1, 4, 6, 6], 1)] {
+            let x = random(shape, 1, &dev);
+            let w = random([co, shape[1], 3, 3], 2, &dev);
+            let b = random([1, 1, 1, co], 3, &dev).reshape([co]);
+            let ours = conv_relu_pool(x.clone(), w.clone(), b.clone());
+            assert_eq!(ours.dims()[2..], [(shape[2] - 2) / 2, (shape[3] - 2) / 2]);
+            close(ours, reference(x, w, b));
+        }
+    }
+
+    #[test]
+    fn gradients_equal_burn_autodiff() {
+        let dev = Device::flex().autodiff();
+        for (shape, co) in [([2, 3, 11, 10], 4), ([3, 5, 8, 9], 2)] {
+            let make = || {
+                (
+                    random(shape, 11, &dev).require_grad(),
+                    random([co, shape[1], 3, 3], 12, &dev).require_grad(),
+                    random([1, 1, 1, co], 13, &dev).reshape([co]).require_grad(),
+                )
+            };
+            // A fixed random projection of the output, so every output gets its own gradient.
+            let [b, _, h, w] = shape;
+            let proj = random([b, co, (h - 2) / 2, (w - 2) / 2], 14, &dev);
+
+            let (x1, w1, b1) = make();
+            let g1 = conv_relu_pool(x1.clone(), w1.clone(), b1.clone())
+                .mul(proj.clone())
+                .sum()
+                .backward();
+            let (x2, w2, b2) = make();
+            let g2 = reference(x2.clone(), w2.clone(), b2.clone())
+                .mul(proj)
+                .sum()
+                .backward();
+
+            close(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+            close(w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+            b1.grad(&g1).unwrap().into_data().assert_approx_eq::<f32>(
+                &b2.grad(&g2).unwrap().into_data(),
+                Tolerance::absolute(1e-4),
+            );
+        }
+    }
+
+    #[test]
+    fn untracked_input_gets_no_gradient_but_weights_do() {
+        let dev = Device::flex().autodiff();
+        let x = random([2, 3, 10, 10], 21, &dev);
+        let w = random([4, 3, 3, 3], 22, &dev).require_grad();
+        let b = Tensor::<1>::zeros([4], &dev).require_grad();
+        let g = conv_relu_pool(x.clone(), w.clone(), b.clone())
+            .sum()
+            .backward();
+        assert!(x.grad(&g).is_none());
+        let dw = w.grad(&g).unwrap();
+        assert!(dw.abs().sum().into_scalar::<f32>() > 0.0);
+        // d(sum)/d(bias) counts the pooled outputs whose window had a positive maximum.
+        let out = conv_relu_pool(x.inner(), w.inner(), b.clone().inner());
+        let positive = out.greater_elem(0.0).int().sum_dim(3).sum_dim(2).sum_dim(0);
+        b.grad(&g).unwrap().into_data().assert_approx_eq::<f32>(
+            &positive.float().reshape([4]).into_data(),
+            Tolerance::absolute(1e-6),
+        );
+    }
+
+    #[test]
+    fn disabled_means_burn_ops() {
+        set_enabled(false);
+        let off = applies_to(&Device::flex());
+        set_enabled(true);
+        assert!(!off);
+        assert!(applies_to(&Device::flex().autodiff()));
+    }
+}
