@@ -19,11 +19,27 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     println!("paper network, {size}×{size} px, 2 classes, RMSprop, synthetic data");
     let budget = Duration::from_secs_f64(seconds.max(0.1));
+    let fused = crate::cpu_block::applies_to(&b.device);
+    if fused {
+        println!("each conv block runs as one fused CPU operation (src/cpu_block.rs)");
+    }
+    let mut train = Vec::new();
     for batch in [5usize, 32] {
         let (cold, rate) = train_rate(&b.device, size, batch, budget)?;
         println!(
             "train  batch {batch:>3}: {rate:>8.1} images/s  (first step {:.2} s)",
             cold.as_secs_f64()
+        );
+        train.push((batch, rate));
+    }
+    if fused {
+        // The same step with burn's own conv2d, relu and max_pool2d, for comparison.
+        crate::cpu_block::set_enabled(false);
+        let burn_ops = train_rate(&b.device, size, 5, budget);
+        crate::cpu_block::set_enabled(true);
+        println!(
+            "train  batch   5: {:>8.1} images/s  with burn's own conv2d/relu/max_pool2d instead",
+            burn_ops?.1
         );
     }
     for batch in [5usize, 32] {
@@ -32,6 +48,24 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
             "infer  batch {batch:>3}: {rate:>8.1} images/s  (first batch {:.2} s)",
             cold.as_secs_f64()
         );
+    }
+    // The PyTorch twin on the same machine, in the same run, for the ratio.
+    let device = if b.kind == backend::BackendKind::Gpu {
+        "cuda"
+    } else {
+        "cpu"
+    };
+    for (batch, rate) in train {
+        match torch_twin(device, size, batch, seconds) {
+            Some(t) => println!(
+                "PyTorch twin train batch {batch:>3}: {t:>8.1} images/s → leukolens/PyTorch = {:.2}",
+                rate / t
+            ),
+            None => {
+                println!("PyTorch twin: not run (no python3 with torch here, or it failed)");
+                break;
+            }
+        }
     }
     Ok(())
 }
@@ -200,6 +234,11 @@ pub fn stack_throughput(
     } else {
         "cpu"
     };
+    if b.kind == backend::BackendKind::Cpu {
+        println!(
+            "note: on the CPU one network at a time with the fused blocks is faster than a stack (bench train)"
+        );
+    }
     match torch_twin(device, size, batch, seconds) {
         Some(t) => println!(
             "PyTorch twin, one model at a time, batch {batch}: {t:.1} images/s → leukolens/PyTorch = {:.2}",

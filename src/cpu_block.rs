@@ -210,16 +210,17 @@ impl Dims {
 /// No winner: the window's maximum pre-activation was ≤ 0, so ReLU passes no gradient.
 const DEAD: u8 = u8::MAX;
 
-/// Runs `f` compiled with AVX2 and FMA where the processor has them, else as built.
+/// Defines `$name` whose body is compiled twice: with AVX2 and FMA enabled (chosen at run time
+/// where the processor has them, with `FMA = true` so that [`fma`] fuses), and as built.
 macro_rules! simd_dispatch {
     ($name:ident, fn($($arg:ident: $ty:ty),*) $body:block) => {
         fn $name($($arg: $ty),*) {
             #[inline(always)]
-            fn body($($arg: $ty),*) $body
+            fn body<const FMA: bool>($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) { body($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) { body::<true>($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                 {
@@ -227,9 +228,16 @@ macro_rules! simd_dispatch {
                     return unsafe { avx2($($arg),*) };
                 }
             }
-            body($($arg),*)
+            body::<false>($($arg),*)
         }
     };
+}
+
+/// `a * b + c`, fused where the code was compiled with FMA (without it `mul_add` would call a
+/// slow software routine).
+#[inline(always)]
+fn fma<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// Forward pass. Returns the pooled output [batch, c_out, hp, wp] and, per pooled value, which of
@@ -257,24 +265,29 @@ simd_dispatch!(forward_plane, fn(image: &[f32], filter: &[f32], bias: f32, d: Di
     let plane = d.h * d.w;
     let mut rows = [vec![0.0f32; wo], vec![0.0f32; wo]];
     for py in 0..hp {
-        for (r, acc) in rows.iter_mut().enumerate() {
-            let oy = 2 * py + r;
-            acc.fill(bias);
-            for ci in 0..d.c_in {
-                let k = &filter[ci * 9..ci * 9 + 9];
-                let base = ci * plane + oy * d.w;
-                // Nine shifted views of exactly `wo` values each, so that the loop below has no
-                // bounds checks and vectorises.
-                let tap = |r: usize, s: usize| &image[base + r * d.w + s..base + r * d.w + s + wo];
-                let (a0, a1, a2) = (tap(0, 0), tap(0, 1), tap(0, 2));
-                let (b0, b1, b2) = (tap(1, 0), tap(1, 1), tap(1, 2));
-                let (c0, c1, c2) = (tap(2, 0), tap(2, 1), tap(2, 2));
-                let acc = &mut acc[..wo];
-                for i in 0..wo {
-                    acc[i] += k[0] * a0[i] + k[1] * a1[i] + k[2] * a2[i]
-                        + k[3] * b0[i] + k[4] * b1[i] + k[5] * b2[i]
-                        + k[6] * c0[i] + k[7] * c1[i] + k[8] * c2[i];
+        let [r0, r1] = &mut rows;
+        let (r0, r1) = (&mut r0[..wo], &mut r1[..wo]);
+        r0.fill(bias);
+        r1.fill(bias);
+        for ci in 0..d.c_in {
+            let k = &filter[ci * 9..ci * 9 + 9];
+            // Input rows 2py..2py+3 feed conv rows 2py (taps from rows 0-2) and 2py+1 (1-3).
+            // Twelve shifted views of exactly `wo` values each, so that the loop has no bounds
+            // checks and vectorises; each input value loaded serves both rows.
+            let base = ci * plane + 2 * py * d.w;
+            let tap = |r: usize, s: usize| &image[base + r * d.w + s..base + r * d.w + s + wo];
+            let x: [[&[f32]; 3]; 4] = std::array::from_fn(|r| std::array::from_fn(|s| tap(r, s)));
+            for i in 0..wo {
+                let mut a = r0[i];
+                let mut b = r1[i];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        a = fma::<FMA>(k[ky * 3 + kx], x[ky][kx][i], a);
+                        b = fma::<FMA>(k[ky * 3 + kx], x[ky + 1][kx][i], b);
+                    }
                 }
+                r0[i] = a;
+                r1[i] = b;
             }
         }
         let out_row = &mut out[py * wp..(py + 1) * wp];

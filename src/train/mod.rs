@@ -19,6 +19,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::metrics;
 use crate::model::{ModelSpec, PaperCnn};
@@ -220,7 +221,6 @@ fn train_inner(
     let mut best_model: Option<PaperCnn> = None;
     let mut since_best = 0;
     let mut cancelled = false;
-    let mut aug_buf = vec![0u8; per_image];
 
     'epochs: for epoch in 1..=cfg.max_epochs {
         let order = epoch_order(&split.train, req.targets, req.n_classes, cfg, &mut rng);
@@ -231,19 +231,31 @@ fn train_inner(
                 cancelled = true;
                 break 'epochs;
             }
-            let mut x = Vec::with_capacity(batch.len() * per_image);
-            let mut y = Vec::with_capacity(batch.len());
-            for &i in batch {
-                let src = req.cache.image(i);
-                let p = if cfg.augment {
-                    AugmentParams::random(&mut rng)
-                } else {
-                    AugmentParams::IDENTITY
-                };
-                augment_into(src, &mut aug_buf, 3, side, p);
-                x.extend(aug_buf.iter().map(|&v| v as f32 / 255.0));
-                y.push(req.targets[i] as i64);
-            }
+            // The random choices are drawn in order on this thread; the pixel work runs on all
+            // cores (the result does not depend on the thread count).
+            let params: Vec<AugmentParams> = batch
+                .iter()
+                .map(|_| {
+                    if cfg.augment {
+                        AugmentParams::random(&mut rng)
+                    } else {
+                        AugmentParams::IDENTITY
+                    }
+                })
+                .collect();
+            let mut x = vec![0f32; batch.len() * per_image];
+            x.par_chunks_mut(per_image)
+                .zip(batch.par_iter().zip(&params))
+                .for_each_init(
+                    || vec![0u8; per_image],
+                    |buf, (dst, (&i, &p))| {
+                        augment_into(req.cache.image(i), buf, 3, side, p);
+                        for (d, &v) in dst.iter_mut().zip(buf.iter()) {
+                            *d = v as f32 / 255.0;
+                        }
+                    },
+                );
+            let y: Vec<i64> = batch.iter().map(|&i| req.targets[i] as i64).collect();
             let b = batch.len();
             let xt = Tensor::<4>::from_data(TensorData::new(x, [b, 3, side, side]), &train_dev);
             let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &train_dev);
