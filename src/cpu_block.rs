@@ -417,7 +417,7 @@ mod tests {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::Tolerance;
 
     /// burn's own conv2d → relu → max_pool2d, for reference.
     fn reference(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Tensor<4> {
@@ -431,9 +431,14 @@ mod tests {
         pool.forward(burn::tensor::activation::relu(conv.forward(x)))
     }
 
+    /// Uniform values in [-1, 1) from a local seeded generator (the device's generator is shared
+    /// with tests running in parallel, so the same seed would not give the same values).
     fn random(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
-        dev.seed(seed);
-        Tensor::random(shape, Distribution::Uniform(-1.0, 1.0), dev)
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Tensor::from_data(TensorData::new(v, shape), dev)
     }
 
     fn close(a: Tensor<4>, b: Tensor<4>) {

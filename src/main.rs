@@ -332,6 +332,10 @@ struct SweepArgs {
     /// a GPU, one at a time on the CPU). Results equal one-at-a-time training.
     #[arg(long, default_value_t = 0)]
     stack: usize,
+    /// On the CPU, train this many runs at the same time, each on its own thread (0 = automatic:
+    /// half the cores on machines with 4 or more, else 1). Results equal one-at-a-time training.
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
 }
@@ -793,6 +797,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         }
     };
     leukolens::sweep::run::set_stack_size(args.stack);
+    leukolens::sweep::run::set_workers(args.workers);
     let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
     for n in &backend.notes {

@@ -7,7 +7,7 @@ use leukolens::backend::Backend;
 use leukolens::project::Project;
 use leukolens::sweep::run::{self, RunRecord, SweepConfig, SweepEvent};
 use leukolens::sweep::{SweepDesign, ValSize};
-use leukolens::train::{Task, TrainConfig};
+use leukolens::train::{Task, TrainConfig, TrainEvent};
 
 fn demo(dir: &Path) -> (std::path::PathBuf, Project) {
     let path = leukolens::demo::create_demo_project(&dir.join("demo"), 10, 190, 5).unwrap();
@@ -304,6 +304,69 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
             }
         }
     }
+}
+
+/// Runs trained at the same time on worker threads (the CPU's way of filling a machine) give the
+/// results of the same runs one at a time; a cancelled pooled sweep resumes to the same results.
+#[test]
+fn a_sweep_on_two_workers_equals_the_one_at_a_time_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = demo(dir.path());
+    let cfg = config(&project);
+    let alone = sweep(&project, &path, &cfg, None, Some(&dir.path().join("alone")));
+
+    run::set_workers(2);
+    let no = AtomicBool::new(false);
+    let (mut started, mut epochs) = (0, std::collections::HashMap::new());
+    let pooled = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        Some(&dir.path().join("pooled")),
+        &no,
+        &mut |e| match e {
+            SweepEvent::RunStarted { .. } => started += 1,
+            SweepEvent::Train(key, TrainEvent::Epoch(_)) => *epochs.entry(key).or_insert(0) += 1,
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert_eq!(started, 4);
+    assert_eq!(essence(&pooled), essence(&alone));
+    for r in &pooled {
+        assert!(r.device.contains("2 runs at a time"), "{}", r.device);
+        // Every epoch event reached the caller under its own run.
+        assert_eq!(epochs[&r.key], r.epochs, "{:?}", r.key);
+    }
+
+    // Cancel once the first run is stored; the runs in flight are not stored.
+    let cancel = AtomicBool::new(false);
+    let out = dir.path().join("cancelled");
+    let partial = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut Backend::cpu(),
+        None,
+        Some(&out),
+        &cancel,
+        &mut |e| {
+            if let SweepEvent::RunFinished(_) = e {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+    )
+    .unwrap();
+    run::set_workers(0);
+    assert!(
+        !partial.is_empty() && partial.len() < 4,
+        "{}",
+        partial.len()
+    );
+    let resumed = sweep(&project, &path, &cfg, None, Some(&out));
+    assert_eq!(essence(&resumed), essence(&alone));
 }
 
 /// A multiclass sweep (the paper's six-class protocol in miniature): weighted F1 per run, a

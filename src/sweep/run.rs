@@ -307,6 +307,27 @@ pub fn run_sweep_where(
         }
     };
     let stack = stack_size(backend, &snap.config.train);
+    let workers = if stack > 1 { 1 } else { worker_count(backend) };
+    if workers > 1 {
+        let pool = Pool {
+            snap: &snap,
+            dir: &dir,
+            cache: &cache,
+            n_classes,
+            split_of: &split_of,
+            device: backend.device.clone(),
+            description: format!("{} ({workers} runs at a time)", backend.description),
+        };
+        pool.run(
+            &todo,
+            runs.len() - todo.len(),
+            runs.len(),
+            workers,
+            cancel,
+            on_event,
+        )?;
+        return Ok(load_runs(&dir));
+    }
     let mut index = runs.len() - todo.len();
     'chunks: for chunk in todo.chunks(stack) {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -356,42 +377,194 @@ pub fn run_sweep_where(
             }
         };
         let seconds = started.elapsed().as_secs_f64() / chunk.len() as f64;
+        let device = if chunk.len() > 1 {
+            format!("{} (stack of {})", backend.description, chunk.len())
+        } else {
+            backend.description.clone()
+        };
         for (key, outcome) in chunk.iter().zip(outcomes) {
-            let s = &outcome.summary;
-            if s.status == RunStatus::Cancelled {
+            if outcome.summary.status == RunStatus::Cancelled {
                 break 'chunks; // not stored: it runs again on resume
             }
-            let record = RunRecord {
-                key: *key,
-                status: s.status.to_string(),
-                collapsed: s.status == RunStatus::Collapsed,
-                epochs: s.history.len(),
-                best_epoch: s.best_epoch,
-                train_loss: s.history.iter().map(|e| e.train_loss).collect(),
-                val_loss: s.history.iter().map(|e| e.val_loss).collect(),
-                test_auc: s.test_auc,
-                test_accuracy: s.test_accuracy,
-                test_weighted_f1: s.test_weighted_f1,
-                predictions: s
-                    .test
-                    .iter()
-                    .map(|p| (snap.images[p.index], p.target, p.probs.clone()))
-                    .collect(),
-                device: if chunk.len() > 1 {
-                    format!("{} (stack of {})", backend.description, chunk.len())
-                } else {
-                    backend.description.clone()
-                },
-                seconds,
-            };
-            if let Some(m) = &outcome.model {
-                m.save(&model_file(&dir, *key))?;
-            }
-            write_ron(&run_file(&dir, *key), &record)?;
-            on_event(SweepEvent::RunFinished(Box::new(record)));
+            store_run(&dir, &snap, *key, &outcome, &device, seconds, on_event)?;
         }
     }
     Ok(load_runs(&dir))
+}
+
+/// Writes a finished run's record (and its best model) into the sweep folder and reports it.
+fn store_run(
+    dir: &Path,
+    snap: &Snapshot,
+    key: RunKey,
+    outcome: &train::TrainOutcome,
+    device: &str,
+    seconds: f64,
+    on_event: &mut dyn FnMut(SweepEvent),
+) -> Result<(), String> {
+    let s = &outcome.summary;
+    let record = RunRecord {
+        key,
+        status: s.status.to_string(),
+        collapsed: s.status == RunStatus::Collapsed,
+        epochs: s.history.len(),
+        best_epoch: s.best_epoch,
+        train_loss: s.history.iter().map(|e| e.train_loss).collect(),
+        val_loss: s.history.iter().map(|e| e.val_loss).collect(),
+        test_auc: s.test_auc,
+        test_accuracy: s.test_accuracy,
+        test_weighted_f1: s.test_weighted_f1,
+        predictions: s
+            .test
+            .iter()
+            .map(|p| (snap.images[p.index], p.target, p.probs.clone()))
+            .collect(),
+        device: device.to_string(),
+        seconds,
+    };
+    if let Some(m) = &outcome.model {
+        m.save(&model_file(dir, key))?;
+    }
+    write_ron(&run_file(dir, key), &record)?;
+    on_event(SweepEvent::RunFinished(Box::new(record)));
+    Ok(())
+}
+
+/// Several runs trained at the same time, each on its own thread (`sweep-worker-N`), on the CPU.
+/// Every run's result depends only on its seed and data, so it equals the one-at-a-time result;
+/// only the order in which runs finish changes. Events and records are handled on the calling
+/// thread.
+struct Pool<'a> {
+    snap: &'a Snapshot,
+    dir: &'a Path,
+    cache: &'a ImageCache,
+    n_classes: usize,
+    split_of: &'a (dyn Fn(&RunKey) -> Split + Sync),
+    device: burn::tensor::Device,
+    description: String,
+}
+
+enum PoolMsg {
+    Started(usize),
+    Train(usize, TrainEvent),
+    Done(usize, Box<train::TrainOutcome>, f64),
+    Panicked(usize, String),
+}
+
+impl Pool<'_> {
+    fn run(
+        &self,
+        todo: &[RunKey],
+        already_done: usize,
+        total: usize,
+        workers: usize,
+        cancel: &AtomicBool,
+        on_event: &mut dyn FnMut(SweepEvent),
+    ) -> Result<(), String> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        // Set when storing a record fails or a run panics: the workers take no further runs.
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel::<PoolMsg>();
+        std::thread::scope(|scope| {
+            for w in 0..workers.min(todo.len()) {
+                let tx = tx.clone();
+                let (next, stop) = (&next, &stop);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("sweep-worker-{}", w + 1))
+                    .spawn_scoped(scope, move || {
+                        loop {
+                            if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&key) = todo.get(i) else { break };
+                            let _ = tx.send(PoolMsg::Started(i));
+                            let split = (self.split_of)(&key);
+                            let req = train::TrainRequest {
+                                config: &self.snap.config.train,
+                                cache: self.cache,
+                                targets: &self.snap.targets,
+                                n_classes: self.n_classes,
+                                split: &split,
+                                seed: run_seed(self.snap.config.design.seed, key),
+                            };
+                            let started = std::time::Instant::now();
+                            let result =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    train::train(&req, &self.device, cancel, &mut |e| {
+                                        let _ = tx.send(PoolMsg::Train(i, e));
+                                    })
+                                }));
+                            let msg = match result {
+                                Ok(outcome) => PoolMsg::Done(
+                                    i,
+                                    Box::new(outcome),
+                                    started.elapsed().as_secs_f64(),
+                                ),
+                                Err(p) => PoolMsg::Panicked(
+                                    i,
+                                    p.downcast_ref::<String>()
+                                        .cloned()
+                                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                        .unwrap_or_else(|| "unknown error".into()),
+                                ),
+                            };
+                            let _ = tx.send(msg);
+                        }
+                    });
+                if let Err(e) = spawned {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(format!("cannot start a sweep worker thread: {e}"));
+                }
+            }
+            drop(tx);
+            let mut index = already_done;
+            let mut first_error = None;
+            for msg in rx {
+                match msg {
+                    PoolMsg::Started(i) => {
+                        index += 1;
+                        on_event(SweepEvent::RunStarted {
+                            index,
+                            total,
+                            key: todo[i],
+                        });
+                    }
+                    PoolMsg::Train(i, e) => on_event(SweepEvent::Train(todo[i], e)),
+                    PoolMsg::Done(i, outcome, seconds) => {
+                        // A cancelled run is not stored: it runs again on resume.
+                        if outcome.summary.status == RunStatus::Cancelled || first_error.is_some() {
+                            continue;
+                        }
+                        let stored = store_run(
+                            self.dir,
+                            self.snap,
+                            todo[i],
+                            &outcome,
+                            &self.description,
+                            seconds,
+                            on_event,
+                        );
+                        if let Err(e) = stored {
+                            stop.store(true, Ordering::Relaxed);
+                            first_error = Some(e);
+                        }
+                    }
+                    PoolMsg::Panicked(i, message) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let k = todo[i];
+                        first_error.get_or_insert(format!(
+                            "internal error in run fold {} size {}: {message}",
+                            k.fold + 1,
+                            k.size
+                        ));
+                    }
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        })
+    }
 }
 
 thread_local! {
@@ -404,6 +577,31 @@ thread_local! {
 /// Chooses how many runs the sweeps started on this thread train together (0 = automatic).
 pub fn set_stack_size(n: usize) {
     STACK_OVERRIDE.with(|c| c.set(n));
+}
+
+thread_local! {
+    /// Runs trained at the same time on the CPU by sweeps started on this thread; 0 = automatic.
+    static WORKERS_OVERRIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Chooses how many runs the sweeps started on this thread train at the same time on the CPU,
+/// each on its own thread (0 = automatic: half the cores on machines with 4 or more, else 1).
+/// Results equal one-at-a-time training. Ignored on a GPU, where runs are stacked instead.
+pub fn set_workers(n: usize) {
+    WORKERS_OVERRIDE.with(|c| c.set(n));
+}
+
+fn worker_count(backend: &crate::backend::Backend) -> usize {
+    if backend.kind != crate::backend::BackendKind::Cpu {
+        return 1;
+    }
+    match WORKERS_OVERRIDE.with(|c| c.get()) {
+        0 => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if cores >= 4 { cores / 2 } else { 1 }
+        }
+        n => n,
+    }
 }
 
 fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {

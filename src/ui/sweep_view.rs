@@ -49,10 +49,12 @@ pub struct SweepView {
     pub paused: bool,
     /// The device the running sweep trains on.
     pub device: String,
-    /// When the current run started (for the ETA).
-    run_started: Option<Instant>,
-    /// Seconds of the runs finished while watching (for the ETA).
-    run_seconds: Vec<f64>,
+    /// When this screen started watching the running sweep (for the ETA).
+    watch_started: Option<Instant>,
+    /// Runs finished while watching (for the ETA). Runs may train several at a time (stacked
+    /// on a GPU, on worker threads on the CPU), so the ETA comes from this rate, not from the
+    /// runs' own durations.
+    finished_watching: usize,
     /// Set when records change: the gallery's predictions are refreshed.
     pub changed: bool,
     /// The new-sweep form (created when the screen first opens on a project).
@@ -105,16 +107,15 @@ impl SweepView {
             && (self.records.is_empty() || self.records.iter().any(|r| r.test_auc.is_some()))
     }
 
-    /// Seconds left, estimated from the runs finished so far.
+    /// Seconds left, estimated from the rate at which runs finished while watching.
     pub fn eta_seconds(&self) -> Option<f64> {
-        let mean = crate::metrics::mean_sd(&self.run_seconds)?.mean;
+        let started = self.watch_started?;
+        if self.finished_watching == 0 {
+            return None;
+        }
         let (done, total) = self.progress;
-        let left = total.saturating_sub(done) as f64 * mean;
-        let current = self
-            .run_started
-            .map(|t| t.elapsed().as_secs_f64())
-            .unwrap_or(0.0);
-        Some((left - current.min(mean)).max(0.0))
+        let per_run = started.elapsed().as_secs_f64() / self.finished_watching as f64;
+        Some(total.saturating_sub(done) as f64 * per_run)
     }
 
     /// Brings `derived` up to date with the runs and the chosen size.
@@ -178,20 +179,24 @@ impl SweepView {
                 } => {
                     self.progress = (already_done, total);
                     self.notes.extend(notices);
+                    self.watch_started = Some(Instant::now());
+                    self.finished_watching = 0;
                 }
                 SweepEvent::RunStarted { index, total, key } => {
-                    self.progress = (index - 1, total);
+                    // Several runs may be in flight; `progress` counts finished runs only.
+                    let _ = index;
+                    self.progress.1 = total;
                     self.current = Some(key);
                     self.curve.clear();
-                    self.run_started = Some(Instant::now());
                 }
-                SweepEvent::Train(_, TrainEvent::Epoch(e)) => {
+                // The learning curve follows the run started last.
+                SweepEvent::Train(key, TrainEvent::Epoch(e)) if Some(key) == self.current => {
                     self.curve.push((e.train_loss, e.val_loss))
                 }
                 SweepEvent::Train(..) => {}
                 SweepEvent::RunFinished(rec) => {
                     self.progress.0 += 1;
-                    self.run_seconds.push(rec.seconds);
+                    self.finished_watching += 1;
                     self.records.retain(|x| x.key != rec.key);
                     self.records.push(*rec);
                     self.changed = true;
