@@ -475,8 +475,9 @@ pub fn sweep_wall_time(
             .last()
             .map(|(s, b)| format!("; mean score at {s} images {:.3}", b.mean))
             .unwrap_or_default();
+        let device = recs.first().map(|r| r.device.as_str()).unwrap_or("");
         println!(
-            "{name}: {} runs, {epochs} epochs, {:.1} s wall ({:.1} training images/s incl. validation and testing){last}",
+            "{name}: {} runs, {epochs} epochs, {:.1} s wall ({:.1} training images/s incl. validation and testing){last}; {device}",
             recs.len(),
             secs,
             trained as f64 / secs.max(1e-9)

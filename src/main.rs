@@ -219,6 +219,9 @@ enum BenchWhat {
         /// Only the quick demo sweep.
         #[arg(long)]
         skip_paper: bool,
+        /// On the CPU, runs trained at the same time (0 = automatic, as `sweep --workers`).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
     },
     /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
     Ops {
@@ -500,8 +503,12 @@ fn main() {
                     backend,
                     paper_epochs,
                     skip_paper,
+                    workers,
                 },
-        } => bench::sweep_wall_time(backend, paper_epochs, skip_paper).map_err(anyhow::Error::msg),
+        } => {
+            leukolens::sweep::run::set_workers(workers);
+            bench::sweep_wall_time(backend, paper_epochs, skip_paper).map_err(anyhow::Error::msg)
+        }
         Command::Bench {
             what:
                 BenchWhat::Ops {

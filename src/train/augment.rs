@@ -60,8 +60,11 @@ pub fn augment_into<T: Copy>(
             if p.flip_v {
                 sy = max - sy;
             }
-            let sx = sx.round().clamp(0.0, max) as usize;
-            let sy = sy.round().clamp(0.0, max) as usize;
+            // Nearest pixel, clamped to the image: round-half-up by truncating v + 0.5 ≥ 0
+            // (`round` is a library call on the baseline x86-64 target, and this loop runs for
+            // every pixel of every training image).
+            let sx = ((sx + 0.5).max(0.0) as usize).min(side - 1);
+            let sy = ((sy + 0.5).max(0.0) as usize).min(side - 1);
             let si = sy * side + sx;
             let di = y * side + x;
             for ch in 0..channels {
