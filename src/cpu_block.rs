@@ -45,7 +45,11 @@ pub fn enabled() -> bool {
 
 /// Whether `conv_relu_pool` would run the fused kernel for tensors on `device`.
 pub fn applies_to(device: &Device) -> bool {
-    enabled()
+    applies(device, enabled())
+}
+
+fn applies(device: &Device, enabled: bool) -> bool {
+    enabled
         && matches!(
             device.clone().inner().as_dispatch(),
             DispatchDevice::Flex(_)
@@ -76,7 +80,7 @@ pub trait FusedBlockBackend: Backend {
 
 impl FusedBlockBackend for Flex {
     fn conv_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        let dims = Dims::of(&x, &weight);
+        let dims = Dims::of(&x, &weight, &bias);
         let x = contiguous_f32(&x);
         let w = contiguous_f32(&weight);
         let b = contiguous_f32(&bias);
@@ -128,7 +132,7 @@ impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let dims = Dims::of(x.primitive(), weight.primitive());
+                let dims = Dims::of(x.primitive(), weight.primitive(), bias.primitive());
                 let xp = contiguous_f32(x.primitive());
                 let wp = contiguous_f32(weight.primitive());
                 let bp = contiguous_f32(bias.primitive());
@@ -167,9 +171,14 @@ pub struct Dims {
 }
 
 impl Dims {
-    fn of(x: &FlexTensor, weight: &FlexTensor) -> Self {
+    fn of(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> Self {
         let xs = x.shape();
         let ws = weight.shape();
+        let bs = bias.shape();
+        assert!(
+            bs.num_dims() == 1 && ws.num_dims() == 4 && bs[0] == ws[0],
+            "fused block: bias {bs:?} does not fit weight {ws:?}"
+        );
         assert!(
             xs.num_dims() == 4 && ws.num_dims() == 4 && ws[2] == 3 && ws[3] == 3 && ws[1] == xs[1],
             "fused block: input {xs:?} and weight {ws:?} do not fit a 3×3 convolution"
@@ -221,7 +230,8 @@ macro_rules! simd_dispatch {
             {
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) { body::<true>($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx2")
+                if !FORCE_PORTABLE.load(Ordering::Relaxed)
+                    && std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                 {
                     // SAFETY: the features were detected on this processor.
@@ -232,6 +242,10 @@ macro_rules! simd_dispatch {
         }
     };
 }
+
+/// Forces the portable build of the loops even where AVX2 and FMA exist (for tests: both builds
+/// must give the same results up to rounding).
+static FORCE_PORTABLE: AtomicBool = AtomicBool::new(false);
 
 /// `a * b + c`, fused where the code was compiled with FMA (without it `mul_add` would call a
 /// slow software routine).
@@ -299,13 +313,15 @@ simd_dispatch!(forward_plane, fn(image: &[f32], filter: &[f32], bias: f32, d: Di
                 rows[1][2 * px],
                 rows[1][2 * px + 1],
             ];
+            // A NaN wins and passes through (as in burn's relu and max_pool2d), so that a
+            // diverging network shows up as a NaN loss instead of silently dead units.
             let mut k = 0;
             for j in 1..4 {
-                if c[j] > c[k] {
+                if c[j].is_nan() || (c[j] > c[k] && !c[k].is_nan()) {
                     k = j;
                 }
             }
-            if c[k] > 0.0 {
+            if c[k] > 0.0 || c[k].is_nan() {
                 out_row[px] = c[k];
                 win_row[px] = k as u8;
             } else {
@@ -517,11 +533,67 @@ mod tests {
     }
 
     #[test]
-    fn disabled_means_burn_ops() {
-        set_enabled(false);
-        let off = applies_to(&Device::flex());
-        set_enabled(true);
-        assert!(!off);
-        assert!(applies_to(&Device::flex().autodiff()));
+    fn applies_to_cpu_devices_only_when_enabled() {
+        assert!(applies(&Device::flex(), true));
+        assert!(applies(&Device::flex().autodiff(), true));
+        assert!(!applies(&Device::flex(), false));
+    }
+
+    #[test]
+    fn nan_passes_through_instead_of_dying() {
+        let dev = Device::flex();
+        let x = random([1, 2, 8, 8], 31, &dev);
+        let mut w = vec![0.1f32; 3 * 2 * 9];
+        w[0] = f32::NAN;
+        let w = Tensor::<4>::from_data(TensorData::new(w, [3, 2, 3, 3]), &dev);
+        let out = conv_relu_pool(x, w, Tensor::zeros([3], &dev));
+        let v = out.try_into_vec_as::<f32>().unwrap();
+        // Channel 0 saw the NaN weight everywhere; the other channels are finite.
+        assert!(v[..9].iter().all(|v| v.is_nan()), "{v:?}");
+        assert!(v[9..].iter().all(|v| v.is_finite()), "{v:?}");
+    }
+
+    /// The portable build of the loops (used where AVX2/FMA are missing) agrees with the
+    /// default one, forward and backward.
+    #[test]
+    fn portable_loops_agree_with_the_default_build() {
+        let d = Dims {
+            batch: 2,
+            c_in: 3,
+            h: 41,
+            w: 39,
+            c_out: 4,
+        };
+        let host = |n: usize, seed: u64| {
+            use rand::{RngExt, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            (0..n)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect::<Vec<_>>()
+        };
+        let (x, w, b) = (host(2 * 3 * 41 * 39, 1), host(4 * 3 * 9, 2), host(4, 3));
+        let run = || {
+            let (out, win) = forward(&x, &w, &b, d);
+            let g = host(out.len(), 4);
+            let dx = grad_input(&w, &win, &g, d);
+            let (dw, db) = grad_params(&x, &win, &g, d);
+            (out, win, dx, dw, db)
+        };
+        let fast = run();
+        FORCE_PORTABLE.store(true, Ordering::Relaxed);
+        let portable = run();
+        FORCE_PORTABLE.store(false, Ordering::Relaxed);
+        assert_eq!(fast.1, portable.1, "same winners");
+        for (a, b) in [
+            (&fast.0, &portable.0),
+            (&fast.2, &portable.2),
+            (&fast.3, &portable.3),
+            (&fast.4, &portable.4),
+        ] {
+            assert_eq!(a.len(), b.len());
+            for (u, v) in a.iter().zip(b.iter()) {
+                assert!((u - v).abs() <= 1e-4 * (1.0 + v.abs()), "{u} vs {v}");
+            }
+        }
     }
 }

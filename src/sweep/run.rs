@@ -316,7 +316,11 @@ pub fn run_sweep_where(
             n_classes,
             split_of: &split_of,
             device: backend.device.clone(),
-            description: format!("{} ({workers} runs at a time)", backend.description),
+            description: format!(
+                "{} ({} runs at a time)",
+                backend.description,
+                workers.min(todo.len())
+            ),
         };
         pool.run(
             &todo,
@@ -462,37 +466,49 @@ impl Pool<'_> {
         on_event: &mut dyn FnMut(SweepEvent),
     ) -> Result<(), String> {
         use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc::RecvTimeoutError;
+        /// Sets the flag when dropped, also while unwinding from a panic on the calling thread.
+        struct HaltOnDrop<'a>(&'a AtomicBool);
+        impl Drop for HaltOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
         let next = AtomicUsize::new(0);
-        // Set when storing a record fails or a run panics: the workers take no further runs.
-        let stop = AtomicBool::new(false);
+        // The workers' cancel flag: the user's cancel (mirrored below), a run that panicked, a
+        // record that could not be stored. Runs in flight then end as cancelled (not stored:
+        // they run again on resume) and no further run starts.
+        let halt = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::channel::<PoolMsg>();
         std::thread::scope(|scope| {
+            let _halt_on_exit = HaltOnDrop(&halt);
+            let mut first_error = None;
             for w in 0..workers.min(todo.len()) {
                 let tx = tx.clone();
-                let (next, stop) = (&next, &stop);
+                let (next, halt) = (&next, &halt);
                 let spawned = std::thread::Builder::new()
                     .name(format!("sweep-worker-{}", w + 1))
                     .spawn_scoped(scope, move || {
                         loop {
-                            if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                            if halt.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                                 break;
                             }
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(&key) = todo.get(i) else { break };
                             let _ = tx.send(PoolMsg::Started(i));
-                            let split = (self.split_of)(&key);
-                            let req = train::TrainRequest {
-                                config: &self.snap.config.train,
-                                cache: self.cache,
-                                targets: &self.snap.targets,
-                                n_classes: self.n_classes,
-                                split: &split,
-                                seed: run_seed(self.snap.config.design.seed, key),
-                            };
                             let started = std::time::Instant::now();
                             let result =
                                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    train::train(&req, &self.device, cancel, &mut |e| {
+                                    let split = (self.split_of)(&key);
+                                    let req = train::TrainRequest {
+                                        config: &self.snap.config.train,
+                                        cache: self.cache,
+                                        targets: &self.snap.targets,
+                                        n_classes: self.n_classes,
+                                        split: &split,
+                                        seed: run_seed(self.snap.config.design.seed, key),
+                                    };
+                                    train::train(&req, &self.device, halt, &mut |e| {
                                         let _ = tx.send(PoolMsg::Train(i, e));
                                     })
                                 }));
@@ -514,14 +530,25 @@ impl Pool<'_> {
                         }
                     });
                 if let Err(e) = spawned {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(format!("cannot start a sweep worker thread: {e}"));
+                    halt.store(true, Ordering::Relaxed);
+                    first_error = Some(format!("cannot start a sweep worker thread: {e}"));
+                    break;
                 }
             }
             drop(tx);
             let mut index = already_done;
-            let mut first_error = None;
-            for msg in rx {
+            let mut store_failed = false;
+            loop {
+                let msg = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if cancel.load(Ordering::Relaxed) {
+                            halt.store(true, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
                 match msg {
                     PoolMsg::Started(i) => {
                         index += 1;
@@ -534,7 +561,7 @@ impl Pool<'_> {
                     PoolMsg::Train(i, e) => on_event(SweepEvent::Train(todo[i], e)),
                     PoolMsg::Done(i, outcome, seconds) => {
                         // A cancelled run is not stored: it runs again on resume.
-                        if outcome.summary.status == RunStatus::Cancelled || first_error.is_some() {
+                        if outcome.summary.status == RunStatus::Cancelled || store_failed {
                             continue;
                         }
                         let stored = store_run(
@@ -547,12 +574,13 @@ impl Pool<'_> {
                             on_event,
                         );
                         if let Err(e) = stored {
-                            stop.store(true, Ordering::Relaxed);
-                            first_error = Some(e);
+                            halt.store(true, Ordering::Relaxed);
+                            store_failed = true;
+                            first_error.get_or_insert(e);
                         }
                     }
                     PoolMsg::Panicked(i, message) => {
-                        stop.store(true, Ordering::Relaxed);
+                        halt.store(true, Ordering::Relaxed);
                         let k = todo[i];
                         first_error.get_or_insert(format!(
                             "internal error in run fold {} size {}: {message}",

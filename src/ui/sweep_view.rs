@@ -49,8 +49,9 @@ pub struct SweepView {
     pub paused: bool,
     /// The device the running sweep trains on.
     pub device: String,
-    /// When this screen started watching the running sweep (for the ETA).
+    /// When the first run started while watching, and when the last one finished (for the ETA).
     watch_started: Option<Instant>,
+    last_finished: Option<Instant>,
     /// Runs finished while watching (for the ETA). Runs may train several at a time (stacked
     /// on a GPU, on worker threads on the CPU), so the ETA comes from this rate, not from the
     /// runs' own durations.
@@ -107,15 +108,17 @@ impl SweepView {
             && (self.records.is_empty() || self.records.iter().any(|r| r.test_auc.is_some()))
     }
 
-    /// Seconds left, estimated from the rate at which runs finished while watching.
+    /// Seconds left, estimated from the rate at which runs finished while watching (from the
+    /// first run's start to the last run's end), counting down since the last one finished.
     pub fn eta_seconds(&self) -> Option<f64> {
-        let started = self.watch_started?;
+        let (started, last) = (self.watch_started?, self.last_finished?);
         if self.finished_watching == 0 {
             return None;
         }
         let (done, total) = self.progress;
-        let per_run = started.elapsed().as_secs_f64() / self.finished_watching as f64;
-        Some(total.saturating_sub(done) as f64 * per_run)
+        let per_run = last.duration_since(started).as_secs_f64() / self.finished_watching as f64;
+        let left = total.saturating_sub(done) as f64 * per_run;
+        Some((left - last.elapsed().as_secs_f64()).max(0.0))
     }
 
     /// Brings `derived` up to date with the runs and the chosen size.
@@ -179,7 +182,8 @@ impl SweepView {
                 } => {
                     self.progress = (already_done, total);
                     self.notes.extend(notices);
-                    self.watch_started = Some(Instant::now());
+                    self.watch_started = None;
+                    self.last_finished = None;
                     self.finished_watching = 0;
                 }
                 SweepEvent::RunStarted { index, total, key } => {
@@ -188,6 +192,7 @@ impl SweepView {
                     self.progress.1 = total;
                     self.current = Some(key);
                     self.curve.clear();
+                    self.watch_started.get_or_insert_with(Instant::now);
                 }
                 // The learning curve follows the run started last.
                 SweepEvent::Train(key, TrainEvent::Epoch(e)) if Some(key) == self.current => {
@@ -197,6 +202,7 @@ impl SweepView {
                 SweepEvent::RunFinished(rec) => {
                     self.progress.0 += 1;
                     self.finished_watching += 1;
+                    self.last_finished = Some(Instant::now());
                     self.records.retain(|x| x.key != rec.key);
                     self.records.push(*rec);
                     self.changed = true;
