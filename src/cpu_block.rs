@@ -332,6 +332,20 @@ simd_dispatch!(forward_plane, fn(image: &[f32], filter: &[f32], bias: f32, d: Di
     }
 });
 
+/// Calls `f(gradient, y, x)` for every pooling window with a winner, (y, x) being the winning
+/// pre-activation's position in the convolution output. `g` and `win` are one channel's pooled
+/// gradient and winners, `wp` values per row.
+#[inline(always)]
+fn for_each_winner(g: &[f32], win: &[u8], wp: usize, mut f: impl FnMut(f32, usize, usize)) {
+    for (py, (g, win)) in g.chunks_exact(wp).zip(win.chunks_exact(wp)).enumerate() {
+        for (px, (&gv, &k)) in g.iter().zip(win).enumerate() {
+            if k != DEAD {
+                f(gv, 2 * py + (k >> 1) as usize, 2 * px + (k & 1) as usize);
+            }
+        }
+    }
+}
+
 /// Gradient with respect to the input, from the gradient `g` of the pooled output.
 pub fn grad_input(w: &[f32], winners: &[u8], g: &[f32], d: Dims) -> Vec<f32> {
     let plane = d.h * d.w;
@@ -349,23 +363,14 @@ simd_dispatch!(grad_input_plane, fn(w: &[f32], winners: &[u8], g: &[f32], d: Dim
         let k = &w[(co * d.c_in + ci) * 9..(co * d.c_in + ci) * 9 + 9];
         let at = (b * d.c_out + co) * hp * wp;
         let (g, win) = (&g[at..at + hp * wp], &winners[at..at + hp * wp]);
-        for py in 0..hp {
-            for px in 0..wp {
-                let j = py * wp + px;
-                if win[j] == DEAD {
-                    continue;
-                }
-                let gv = g[j];
-                let y = 2 * py + (win[j] >> 1) as usize;
-                let x = 2 * px + (win[j] & 1) as usize;
-                for ky in 0..3 {
-                    let row = &mut dx[(y + ky) * d.w + x..(y + ky) * d.w + x + 3];
-                    row[0] += gv * k[ky * 3];
-                    row[1] += gv * k[ky * 3 + 1];
-                    row[2] += gv * k[ky * 3 + 2];
-                }
+        for_each_winner(g, win, wp, |gv, y, x| {
+            for ky in 0..3 {
+                let row = &mut dx[(y + ky) * d.w + x..(y + ky) * d.w + x + 3];
+                row[0] += gv * k[ky * 3];
+                row[1] += gv * k[ky * 3 + 1];
+                row[2] += gv * k[ky * 3 + 2];
             }
-        }
+        });
     }
 });
 
@@ -402,28 +407,19 @@ simd_dispatch!(grad_params_plane, fn(x: &[f32], winners: &[u8], g: &[f32], d: Di
     let at = (b * d.c_out + co) * hp * wp;
     let (g, win) = (&g[at..at + hp * wp], &winners[at..at + hp * wp]);
     let (dw, db) = acc.split_at_mut(d.c_in * 9);
-    for py in 0..hp {
-        for px in 0..wp {
-            let j = py * wp + px;
-            if win[j] == DEAD {
-                continue;
-            }
-            let gv = g[j];
-            db[0] += gv;
-            let y = 2 * py + (win[j] >> 1) as usize;
-            let x = 2 * px + (win[j] & 1) as usize;
-            for ci in 0..d.c_in {
-                let k = &mut dw[ci * 9..ci * 9 + 9];
-                for ky in 0..3 {
-                    let r = ci * plane + (y + ky) * d.w + x;
-                    let row = &image[r..r + 3];
-                    k[ky * 3] += gv * row[0];
-                    k[ky * 3 + 1] += gv * row[1];
-                    k[ky * 3 + 2] += gv * row[2];
-                }
+    for_each_winner(g, win, wp, |gv, y, x| {
+        db[0] += gv;
+        for ci in 0..d.c_in {
+            let k = &mut dw[ci * 9..ci * 9 + 9];
+            for ky in 0..3 {
+                let r = ci * plane + (y + ky) * d.w + x;
+                let row = &image[r..r + 3];
+                k[ky * 3] += gv * row[0];
+                k[ky * 3 + 1] += gv * row[1];
+                k[ky * 3 + 2] += gv * row[2];
             }
         }
-    }
+    });
 });
 
 #[cfg(test)]
