@@ -46,7 +46,7 @@ impl Backend {
         Self {
             device: Device::flex(),
             kind: BackendKind::Cpu,
-            description: format!("CPU (burn flex, {threads} threads)"),
+            description: format!("CPU (burn flex with fused conv blocks, {threads} threads)"),
             notes: Vec::new(),
         }
     }
