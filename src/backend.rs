@@ -60,11 +60,7 @@ pub fn run_guarded<T>(backend: &mut Backend, work: impl FnOnce(&Device) -> T) ->
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&device))) {
         Ok(v) => Ok(v),
         Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown error".into());
+            let msg = crate::jobs::panic_message(p.as_ref());
             if backend.kind == BackendKind::Gpu {
                 let gpu = std::mem::replace(backend, Backend::cpu());
                 backend.notes.push(format!(

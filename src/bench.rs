@@ -50,11 +50,7 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
         );
     }
     // The PyTorch twin on the same machine, in the same run, for the ratio.
-    let device = if b.kind == backend::BackendKind::Gpu {
-        "cuda"
-    } else {
-        "cpu"
-    };
+    let device = torch_device(b.kind);
     for (batch, rate) in train {
         match torch_twin(device, size, batch, seconds) {
             Some(t) => println!(
@@ -229,11 +225,7 @@ pub fn stack_throughput(
         drop(stack);
     }
     // The PyTorch twin on the same machine, in the same run, for the ratio.
-    let device = if b.kind == backend::BackendKind::Gpu {
-        "cuda"
-    } else {
-        "cpu"
-    };
+    let device = torch_device(b.kind);
     if b.kind == backend::BackendKind::Cpu {
         println!(
             "note: on the CPU one network at a time with the fused blocks is faster than a stack (bench train)"
@@ -247,6 +239,14 @@ pub fn stack_throughput(
         None => println!("PyTorch twin: not run (no python3 with torch here, or it failed)"),
     }
     Ok(())
+}
+
+/// The twin's `--device` for a backend kind.
+fn torch_device(kind: backend::BackendKind) -> &'static str {
+    match kind {
+        backend::BackendKind::Gpu => "cuda",
+        backend::BackendKind::Cpu => "cpu",
+    }
 }
 
 /// Runs `benches/torch_twin.py` (training at `batch` only) and returns its images/s, or `None`

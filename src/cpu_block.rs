@@ -80,12 +80,34 @@ pub trait FusedBlockBackend: Backend {
 
 impl FusedBlockBackend for Flex {
     fn conv_relu_pool(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
-        let dims = Dims::of(&x, &weight, &bias);
-        let x = contiguous_f32(&x);
-        let w = contiguous_f32(&weight);
-        let b = contiguous_f32(&bias);
-        let (out, _) = forward(x.storage(), w.storage(), b.storage(), dims);
-        to_tensor(out, dims.out_shape())
+        forward_tensors(&x, &weight, &bias).out
+    }
+}
+
+/// The forward pass on flex tensors, with what its backward needs.
+struct Forward {
+    out: FlexTensor,
+    winners: Vec<u8>,
+    dims: Dims,
+    /// The input and weights, contiguous.
+    x: FlexTensor,
+    w: FlexTensor,
+}
+
+fn forward_tensors(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> Forward {
+    let dims = Dims::of(x, weight, bias);
+    let (x, w, b) = (
+        contiguous_f32(x),
+        contiguous_f32(weight),
+        contiguous_f32(bias),
+    );
+    let (out, winners) = forward(x.storage(), w.storage(), b.storage(), dims);
+    Forward {
+        out: to_tensor(out, dims.out_shape()),
+        winners,
+        dims,
+        x,
+        w,
     }
 }
 
@@ -102,7 +124,6 @@ impl Backward<Flex, 3> for FusedBlockBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, w, winners, dims) = ops.state;
         let grad = contiguous_f32(&grad);
-        let (x, w) = (contiguous_f32(&x), contiguous_f32(&w));
         let g = grad.storage::<f32>();
         if let Some(node) = node_x {
             let dx = grad_input(w.storage(), &winners, g, dims);
@@ -132,15 +153,8 @@ impl<C: CheckpointStrategy> FusedBlockBackend for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let dims = Dims::of(x.primitive(), weight.primitive(), bias.primitive());
-                let xp = contiguous_f32(x.primitive());
-                let wp = contiguous_f32(weight.primitive());
-                let bp = contiguous_f32(bias.primitive());
-                let (out, winners) = forward(xp.storage(), wp.storage(), bp.storage(), dims);
-                prep.finish(
-                    (xp, wp, Arc::new(winners), dims),
-                    to_tensor(out, dims.out_shape()),
-                )
+                let f = forward_tensors(x.primitive(), weight.primitive(), bias.primitive());
+                prep.finish((f.x, f.w, Arc::new(f.winners), f.dims), f.out)
             }
             OpsKind::UnTracked(prep) => prep.finish(<Flex as FusedBlockBackend>::conv_relu_pool(
                 x.into_primitive(),

@@ -159,11 +159,7 @@ impl Jobs {
             .spawn(move || {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
                     .unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "unknown panic".into());
+                        let msg = panic_message(p.as_ref());
                         Err(format!("internal error: {msg}"))
                     });
                 ctx.send(EventKind::Finished(result));
@@ -190,6 +186,15 @@ impl Jobs {
     pub fn sender(&self) -> Sender<Event> {
         self.tx.clone()
     }
+}
+
+/// The text of a caught panic's payload (`panic!` with a message gives a `String` or `&str`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 #[cfg(test)]

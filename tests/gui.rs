@@ -555,6 +555,21 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
     );
 }
 
+/// Steps the harness (as the frame loop does) until `done` holds, failing after 120 s.
+fn step_until(h: &mut Harness<'_, LeukoApp>, what: &str, mut done: impl FnMut(&LeukoApp) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "{what}; messages: {:?} {:?}",
+            h.state().messages,
+            h.state().explain.messages
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     let dir = tempfile::tempdir().unwrap();
@@ -563,14 +578,11 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     app.apply(Command::StartSweep(tiny_sweep(&t, "test", vec![2, 6])));
     assert!(app.sweep.open && app.sweep.is_running());
     let mut h = harness(app);
-    let start = std::time::Instant::now();
     let mut saw_progress = false;
-    while !h.state().sweep.finished {
-        assert!(start.elapsed().as_secs() < 120, "sweep did not finish");
-        h.step();
-        saw_progress |= h.state().sweep.current.is_some();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    step_until(&mut h, "sweep did not finish", |a| {
+        saw_progress |= a.sweep.current.is_some();
+        a.sweep.finished
+    });
     h.step();
     let s = &h.state().sweep;
     assert!(saw_progress, "progress was shown while running");
@@ -659,21 +671,11 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
     app.apply(Command::StartSweep(tiny_sweep(&t, "paused", vec![2, 4, 6])));
     let mut h = harness(app);
     // Pause as soon as the first run is stored.
-    let start = std::time::Instant::now();
-    while h.state().sweep.records.is_empty() {
-        assert!(start.elapsed().as_secs() < 120, "no run finished");
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    step_until(&mut h, "no run finished", |a| !a.sweep.records.is_empty());
     h.get_by_label("Pause").click();
-    while h.state().sweep.is_running() {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "pause did not stop the sweep"
-        );
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    step_until(&mut h, "pause did not stop the sweep", |a| {
+        !a.sweep.is_running()
+    });
     h.step();
     let (done, total) = h.state().sweep.progress;
     assert!(
@@ -710,15 +712,7 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
     h.get_by_label("Resume").click();
     h.step();
     assert!(h.state().sweep.is_running());
-    let start = std::time::Instant::now();
-    while !h.state().sweep.finished {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "resumed sweep did not finish"
-        );
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    step_until(&mut h, "resumed sweep did not finish", |a| a.sweep.finished);
     h.step();
     assert_eq!(h.state().sweep.progress, (total, total));
     assert_eq!(h.state().sweep.records.len(), total);
@@ -781,16 +775,7 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
     app.apply(Command::OpenExplain);
     let mut h = harness(app);
     let wait = |h: &mut Harness<'_, LeukoApp>, what: &str, done: &dyn Fn(&LeukoApp) -> bool| {
-        let start = std::time::Instant::now();
-        while !done(h.state()) {
-            assert!(
-                start.elapsed().as_secs() < 120,
-                "{what} did not arrive: {:?}",
-                h.state().explain.messages
-            );
-            h.step();
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        step_until(h, &format!("{what} did not arrive"), done);
         h.step();
     };
     // The cursor cell is explained with the default method (LRP) by the largest model.

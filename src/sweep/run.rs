@@ -518,13 +518,9 @@ impl Pool<'_> {
                                     Box::new(outcome),
                                     started.elapsed().as_secs_f64(),
                                 ),
-                                Err(p) => PoolMsg::Panicked(
-                                    i,
-                                    p.downcast_ref::<String>()
-                                        .cloned()
-                                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                                        .unwrap_or_else(|| "unknown error".into()),
-                                ),
+                                Err(p) => {
+                                    PoolMsg::Panicked(i, crate::jobs::panic_message(p.as_ref()))
+                                }
                             };
                             let _ = tx.send(msg);
                         }

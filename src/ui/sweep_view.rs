@@ -186,9 +186,8 @@ impl SweepView {
                     self.last_finished = None;
                     self.finished_watching = 0;
                 }
-                SweepEvent::RunStarted { index, total, key } => {
-                    // Several runs may be in flight; `progress` counts finished runs only.
-                    let _ = index;
+                // Several runs may be in flight; `progress` counts finished runs only.
+                SweepEvent::RunStarted { total, key, .. } => {
                     self.progress.1 = total;
                     self.current = Some(key);
                     self.curve.clear();
