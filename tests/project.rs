@@ -234,3 +234,47 @@ fn unknown_images_and_classes_are_errors_not_panics() {
         "nothing journaled for refused changes"
     );
 }
+
+/// The command line names a missing project and its cause once, exits with 1, and a reader that
+/// stops early (`| head`) ends it quietly instead of a panic.
+#[test]
+fn the_command_line_reports_a_missing_project_once_and_survives_a_closed_pipe() {
+    let bin = env!("CARGO_BIN_EXE_leukolens");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.ron");
+    let out = std::process::Command::new(bin)
+        .args(["info", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read"), "{err}");
+    let os = std::fs::read(&missing).unwrap_err().to_string();
+    assert_eq!(err.matches(&os).count(), 1, "{err}");
+
+    #[cfg(unix)]
+    {
+        use std::io::Read;
+        use std::process::Stdio;
+        let (path, project) = fixture(dir.path());
+        project.save(&path).unwrap();
+        let mut child = std::process::Command::new(bin)
+            .args(["info", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the listing is written.
+        drop(child.stdout.take());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{err}");
+        assert_ne!(status.code(), Some(101), "{err}");
+    }
+}
