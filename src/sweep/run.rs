@@ -535,14 +535,14 @@ impl Pool<'_> {
             let mut index = already_done;
             let mut store_failed = false;
             loop {
+                // The user's cancel reaches the runs in flight within one message or 100 ms
+                // (it may be set by `on_event` itself, on this thread).
+                if cancel.load(Ordering::Relaxed) {
+                    halt.store(true, Ordering::Relaxed);
+                }
                 let msg = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                     Ok(msg) => msg,
-                    Err(RecvTimeoutError::Timeout) => {
-                        if cancel.load(Ordering::Relaxed) {
-                            halt.store(true, Ordering::Relaxed);
-                        }
-                        continue;
-                    }
+                    Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => break,
                 };
                 match msg {
