@@ -19,9 +19,16 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     println!("paper network, {size}×{size} px, 2 classes, RMSprop, synthetic data");
     let budget = Duration::from_secs_f64(seconds.max(0.1));
-    let fused = crate::cpu_block::applies_to(&b.device);
-    if fused {
-        println!("each conv block runs as one fused CPU operation (src/cpu_block.rs)");
+    let path = crate::model::FusedPath::for_device(&b.device);
+    let fused = path != crate::model::FusedPath::None;
+    match path {
+        crate::model::FusedPath::Cpu => {
+            println!("each conv block runs as one fused CPU operation (src/cpu_block.rs)")
+        }
+        crate::model::FusedPath::Gpu => {
+            println!("each conv block runs as fused GPU kernels (src/gpu_block.rs)")
+        }
+        crate::model::FusedPath::None => {}
     }
     let mut train = Vec::new();
     for batch in [5usize, 32] {
@@ -34,9 +41,9 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     if fused {
         // The same step with burn's own conv2d, relu and max_pool2d, for comparison.
-        crate::cpu_block::set_enabled(false);
+        set_fused(false);
         let burn_ops = train_rate(&b.device, size, 5, budget);
-        crate::cpu_block::set_enabled(true);
+        set_fused(true);
         println!(
             "train  batch   5: {:>8.1} images/s  with burn's own conv2d/relu/max_pool2d instead",
             burn_ops?.1
@@ -64,6 +71,13 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
         }
     }
     Ok(())
+}
+
+/// Switches the fused conv blocks (CPU and GPU) on or off, for the comparisons.
+fn set_fused(on: bool) {
+    crate::cpu_block::set_enabled(on);
+    #[cfg(feature = "gpu")]
+    crate::gpu_block::set_enabled(on);
 }
 
 fn synthetic(batch: usize, size: u32, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
@@ -149,7 +163,6 @@ pub fn stack_throughput(
     stacks: &[usize],
     seconds: f64,
 ) -> Result<(), String> {
-    use crate::stacked::{StackedCnn, stack_input, stacked_loss};
     let b = backend::resolve(choice)?;
     println!("device: {}", b.description);
     println!(
@@ -161,74 +174,46 @@ pub fn stack_throughput(
         n_classes: 2,
     };
     let side = size as usize;
-    let cap = crate::stacked::max_stack(batch, side);
+    let fused = crate::model::FusedPath::for_device(&b.device) != crate::model::FusedPath::None;
+    let cap = crate::stacked::max_stack(batch, side, fused);
     let mut best = 0f64;
     for &m in stacks {
         if m > cap {
             println!(
-                "stack {m:>4}: skipped (over the {cap}-network cap that keeps every buffer under {} MiB)",
-                crate::stacked::MAX_TENSOR_BYTES >> 20
+                "stack {m:>4}: skipped (over the cap of {cap} networks per stack: every buffer under {} MiB, at most {})",
+                crate::stacked::MAX_TENSOR_BYTES >> 20,
+                crate::stacked::MAX_STACK
             );
             continue;
         }
-        let ad = b.device.clone().autodiff();
-        let nets: Vec<PaperCnn> = (0..m)
-            .map(|i| PaperCnn::new(spec, i as u64, &b.device))
-            .collect::<Result<_, _>>()?;
-        let mut stack = StackedCnn::from_models(&nets, &ad)?;
-        let per: Vec<Vec<f32>> = (0..m)
-            .map(|i| {
-                (0..batch * 3 * side * side)
-                    .map(|j| ((j * 7919 + i * 31) % 255) as f32 / 255.0)
-                    .collect()
-            })
-            .collect();
-        let x = stack_input(&per, batch, side, &ad);
-        let y = Tensor::<2, Int>::from_data(
-            TensorData::new(
-                (0..m * batch).map(|i| (i % 2) as i64).collect::<Vec<_>>(),
-                [m, batch],
-            ),
-            &ad,
-        );
-        let w = Tensor::<2>::ones([m, batch], &ad);
-        let mut optim = RmsPropConfig::new().init();
-        let mut last_loss = f32::NAN;
-        let mut step = |s: StackedCnn| -> Result<StackedCnn, String> {
-            let loss = stacked_loss(s.forward(x.clone()), y.clone(), w.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &s);
-            let s = optim.step(1e-3, s, grads);
-            b.device.sync().map_err(|e| format!("{e:?}"))?;
-            last_loss = loss
-                .try_into_vec_as::<f32>()
-                .map_err(|e| format!("{e:?}"))?[0];
-            Ok(s)
-        };
-        let t0 = Instant::now();
-        stack = step(stack)?;
-        let cold = t0.elapsed();
-        let t1 = Instant::now();
-        let mut steps = 0usize;
-        while t1.elapsed() < budget || steps < 2 {
-            stack = step(stack)?;
-            steps += 1;
-        }
-        let secs = t1.elapsed().as_secs_f64();
+        let r = measure_stack(&b.device, spec, m, batch, budget)?;
         println!(
             "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  (first step {:.2} s; mean loss per network {:.4})",
-            (steps * batch * m) as f64 / secs,
-            1e3 * secs / steps as f64,
-            cold.as_secs_f64(),
-            last_loss / m as f32
+            r.rate, r.ms_per_step, r.cold, r.loss
         );
-        best = best.max((steps * batch * m) as f64 / secs);
-        drop(stack);
+        best = best.max(r.rate);
+    }
+    // The largest measured stack again through im2col and burn's relu/pooling, for comparison.
+    if let Some(&m) = stacks
+        .iter()
+        .filter(|&&m| m <= crate::stacked::max_stack(batch, side, false))
+        .max()
+        .filter(|_| fused)
+    {
+        set_fused(false);
+        let r = measure_stack(&b.device, spec, m, batch, budget);
+        set_fused(true);
+        let r = r?;
+        println!(
+            "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  with im2col and burn's relu/max_pool2d instead of the fused blocks",
+            r.rate, r.ms_per_step
+        );
     }
     // The PyTorch twin on the same machine, in the same run, for the ratio.
     let device = torch_device(b.kind);
     if b.kind == backend::BackendKind::Cpu {
         println!(
-            "note: on the CPU one network at a time with the fused blocks is faster than a stack (bench train)"
+            "note: on the CPU a stack runs the fused block network by network; sweeps use one network per worker (bench sweep)"
         );
     }
     match torch_twin(device, size, batch, seconds) {
@@ -239,6 +224,74 @@ pub fn stack_throughput(
         None => println!("PyTorch twin: not run (no python3 with torch here, or it failed)"),
     }
     Ok(())
+}
+
+struct StackRate {
+    rate: f64,
+    ms_per_step: f64,
+    cold: f64,
+    loss: f32,
+}
+
+/// Training images/s of a stack of `m` networks on `device` over `budget`.
+fn measure_stack(
+    device: &Device,
+    spec: ModelSpec,
+    m: usize,
+    batch: usize,
+    budget: Duration,
+) -> Result<StackRate, String> {
+    use crate::stacked::{StackedCnn, stack_input, stacked_loss};
+    let side = spec.input_size as usize;
+    let ad = device.clone().autodiff();
+    let nets: Vec<PaperCnn> = (0..m)
+        .map(|i| PaperCnn::new(spec, i as u64, device))
+        .collect::<Result<_, _>>()?;
+    let mut stack = StackedCnn::from_models(&nets, &ad)?;
+    let per: Vec<Vec<f32>> = (0..m)
+        .map(|i| {
+            (0..batch * 3 * side * side)
+                .map(|j| ((j * 7919 + i * 31) % 255) as f32 / 255.0)
+                .collect()
+        })
+        .collect();
+    let x = stack_input(&per, batch, side, &ad);
+    let y = Tensor::<2, Int>::from_data(
+        TensorData::new(
+            (0..m * batch).map(|i| (i % 2) as i64).collect::<Vec<_>>(),
+            [m, batch],
+        ),
+        &ad,
+    );
+    let w = Tensor::<2>::ones([m, batch], &ad);
+    let mut optim = RmsPropConfig::new().init();
+    let mut last_loss = f32::NAN;
+    let mut step = |s: StackedCnn| -> Result<StackedCnn, String> {
+        let loss = stacked_loss(s.forward(x.clone()), y.clone(), w.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &s);
+        let s = optim.step(1e-3, s, grads);
+        device.sync().map_err(|e| format!("{e:?}"))?;
+        last_loss = loss
+            .try_into_vec_as::<f32>()
+            .map_err(|e| format!("{e:?}"))?[0];
+        Ok(s)
+    };
+    let t0 = Instant::now();
+    stack = step(stack)?;
+    let cold = t0.elapsed();
+    let t1 = Instant::now();
+    let mut steps = 0usize;
+    while t1.elapsed() < budget || steps < 2 {
+        stack = step(stack)?;
+        steps += 1;
+    }
+    let secs = t1.elapsed().as_secs_f64();
+    Ok(StackRate {
+        rate: (steps * batch * m) as f64 / secs,
+        ms_per_step: 1e3 * secs / steps as f64,
+        cold: cold.as_secs_f64(),
+        loss: last_loss / m as f32,
+    })
 }
 
 /// The twin's `--device` for a backend kind.
@@ -437,6 +490,39 @@ pub fn op_profile(
             })?;
             println!(
                 "        fused CPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
+            );
+        }
+        #[cfg(feature = "gpu")]
+        if crate::gpu_block::applies_to(&b.device) {
+            let bias = blk
+                .conv
+                .bias
+                .as_ref()
+                .ok_or("the network's convolutions have no bias")?;
+            // Recorded anew for every backward: a graph is consumed by it.
+            let weight = || blk.conv.weight.val().unsqueeze_dim::<5>(0);
+            let bias = || bias.val().unsqueeze_dim::<2>(0);
+            let x5 = x_ad.clone().unsqueeze_dim::<5>(0);
+            let fused_fwd = time(&mut || {
+                let _ = crate::gpu_block::conv_relu_pool(
+                    x5.clone().inner(),
+                    weight().inner(),
+                    bias().inner(),
+                );
+                sync(&b.device)
+            })?;
+            let fused = time(&mut || {
+                let x = if l == 0 {
+                    x5.clone()
+                } else {
+                    x5.clone().require_grad()
+                };
+                let y = crate::gpu_block::conv_relu_pool(x, weight(), bias());
+                let _g = y.sum().backward();
+                sync(&b.device)
+            })?;
+            println!(
+                "        fused GPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
             );
         }
         side = (side - 2) / 2;

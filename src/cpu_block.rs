@@ -15,7 +15,7 @@
 //! AVX2+FMA enabled and chosen at run time where the processor has them. Work is split over
 //! rayon's pool by image and channel. Results equal burn's conv2d → relu → max_pool2d within
 //! float rounding (tests below); [`set_enabled`] switches back to burn's operations for
-//! comparison (`leukolens bench train --cpu-kernel burn`).
+//! comparison (`leukolens bench train` measures both).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,6 +10,8 @@ pub mod cpu_block;
 pub mod dataset;
 pub mod demo;
 pub mod explain;
+#[cfg(feature = "gpu")]
+pub mod gpu_block;
 pub mod jobs;
 pub mod metrics;
 pub mod model;

@@ -35,6 +35,30 @@ pub fn final_side(input: u32) -> usize {
     s
 }
 
+/// Which fused implementation of a conv block applies to a device, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FusedPath {
+    /// burn's own conv2d, relu and max_pool2d (or im2col in a stack).
+    None,
+    /// [`crate::cpu_block`] on flex.
+    Cpu,
+    /// `crate::gpu_block` on burn's cubecl backend (wgpu).
+    Gpu,
+}
+
+impl FusedPath {
+    pub fn for_device(device: &Device) -> Self {
+        if crate::cpu_block::applies_to(device) {
+            return Self::Cpu;
+        }
+        #[cfg(feature = "gpu")]
+        if crate::gpu_block::applies_to(device) {
+            return Self::Gpu;
+        }
+        Self::None
+    }
+}
+
 /// One conv block.
 #[derive(Module, Debug)]
 pub struct Block {
@@ -158,15 +182,27 @@ impl PaperCnn {
         self.out.forward(hidden)
     }
 
-    /// The 32-d last hidden layer (after ReLU). On the CPU each block runs as one fused
-    /// operation ([`crate::cpu_block`]); elsewhere as burn's conv2d, relu and max_pool2d.
+    /// The 32-d last hidden layer (after ReLU). Each block runs as one fused operation on the
+    /// CPU ([`crate::cpu_block`]) and on the GPU (`gpu_block`, CubeCL kernels); where neither
+    /// applies (switched off for comparison) as burn's conv2d, relu and max_pool2d.
     pub fn hidden(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
-        let fused = crate::cpu_block::applies_to(&x.device());
+        let path = FusedPath::for_device(&x.device());
         for b in &self.blocks {
-            x = match (&b.conv.bias, fused) {
-                (Some(bias), true) => {
+            x = match (&b.conv.bias, path) {
+                (Some(bias), FusedPath::Cpu) => {
                     crate::cpu_block::conv_relu_pool(x, b.conv.weight.val(), bias.val())
+                }
+                #[cfg(feature = "gpu")]
+                (Some(bias), FusedPath::Gpu) => {
+                    let [n, _, h, w] = x.dims();
+                    let f = bias.dims()[0];
+                    crate::gpu_block::conv_relu_pool(
+                        x.unsqueeze_dim(0),
+                        b.conv.weight.val().unsqueeze_dim(0),
+                        bias.val().unsqueeze_dim(0),
+                    )
+                    .reshape([n, f, (h - 2) / 2, (w - 2) / 2])
                 }
                 _ => b.pool.forward(b.act.forward(b.conv.forward(x))),
             };

@@ -16,7 +16,7 @@ use burn::nn::Relu;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 
-use crate::model::{FILTERS, ModelSpec, PaperCnn};
+use crate::model::{FILTERS, FusedPath, ModelSpec, PaperCnn};
 
 /// M paper networks as one. Activations are kept channel-major, `[M, C, B, H, W]`, so that a
 /// 3×3 valid convolution is nine shifted views stacked into `[M, 9C, B·H'·W']` (im2col) and one
@@ -112,8 +112,12 @@ pub fn conv3x3_im2col(x: Tensor<5>, w: Tensor<3>, b: Tensor<3>) -> Tensor<5> {
 }
 
 /// Bytes of the largest tensor a training step of `m` stacked networks at `batch` images each
-/// and input side `side` creates (the first layer's im2col columns).
-pub fn largest_tensor_bytes(m: usize, batch: usize, side: usize) -> usize {
+/// and input side `side` creates: the first layer's im2col columns, or with a fused block
+/// ([`FusedPath`]) the input itself.
+pub fn largest_tensor_bytes(m: usize, batch: usize, side: usize, fused: bool) -> usize {
+    if fused {
+        return m * 3 * batch * side * side * 4;
+    }
     let s = side.saturating_sub(2);
     m * 27 * batch * s * s * 4
 }
@@ -122,9 +126,14 @@ pub fn largest_tensor_bytes(m: usize, batch: usize, side: usize) -> usize {
 /// (burn then computes garbage with only a log warning), so stacks are cut to stay below.
 pub const MAX_TENSOR_BYTES: usize = 1 << 30;
 
+/// Most networks in one stack, whatever the memory allows: a stack trains as long as its
+/// longest run, so very large stacks mostly wait for their last member.
+pub const MAX_STACK: usize = 256;
+
 /// How many networks fit in one stack at this batch and input size.
-pub fn max_stack(batch: usize, side: usize) -> usize {
-    (MAX_TENSOR_BYTES / largest_tensor_bytes(1, batch.max(1), side).max(1)).max(1)
+pub fn max_stack(batch: usize, side: usize, fused: bool) -> usize {
+    let per = largest_tensor_bytes(1, batch.max(1), side, fused).max(1);
+    (MAX_TENSOR_BYTES / per).clamp(1, MAX_STACK)
 }
 
 impl StackedCnn {
@@ -203,8 +212,64 @@ impl StackedCnn {
         hidden.matmul(self.w2.val()).add(self.b2.val())
     }
 
-    /// The 32-d last hidden layers `[M, B, 32]`.
+    /// The 32-d last hidden layers `[M, B, 32]`. With a fused block for the device
+    /// ([`FusedPath`]) the activations are kept image-major, `[M, B, C, H, W]`, and each block
+    /// is one fused operation; otherwise im2col ([`conv3x3`]) and burn's relu and pooling.
     pub fn hidden(&self, x: Tensor<5>) -> Tensor<3> {
+        let path = FusedPath::for_device(&x.device());
+        self.hidden_with(x, path)
+    }
+
+    /// [`Self::hidden`] through the given path (`FusedPath::None`: im2col; a fused path must
+    /// fit the tensors' device). Tests compare the paths through this.
+    pub fn hidden_with(&self, x: Tensor<5>, path: FusedPath) -> Tensor<3> {
+        match path {
+            FusedPath::None => self.hidden_im2col(x),
+            path => self.hidden_fused(x, path),
+        }
+    }
+
+    /// [`Self::forward`] through the given path (see [`Self::hidden_with`]).
+    pub fn forward_with(&self, x: Tensor<5>, path: FusedPath) -> Tensor<3> {
+        let hidden = self.hidden_with(x, path);
+        hidden.matmul(self.w2.val()).add(self.b2.val())
+    }
+
+    fn hidden_fused(&self, x: Tensor<5>, path: FusedPath) -> Tensor<3> {
+        // [M, C, B, H, W] -> [M, B, C, H, W], a view (the GPU kernels read through strides).
+        let mut x = x.swap_dims(1, 2);
+        for (w, b) in self.conv_w.iter().zip(&self.conv_b) {
+            let [m, f, k] = w.dims();
+            let w = w.val().reshape([m, f, k / 9, 3, 3]);
+            let b = b.val().reshape([m, f]);
+            x = match path {
+                #[cfg(feature = "gpu")]
+                FusedPath::Gpu => crate::gpu_block::conv_relu_pool(x, w, b),
+                // The CPU kernel is per network: one call per network of the stack.
+                _ => {
+                    let outs: Vec<Tensor<5>> = (0..m)
+                        .map(|i| {
+                            let [_, n, c, h, wd] = x.dims();
+                            crate::cpu_block::conv_relu_pool(
+                                x.clone().narrow(0, i, 1).reshape([n, c, h, wd]),
+                                w.clone().narrow(0, i, 1).reshape([f, c, 3, 3]),
+                                b.clone().narrow(0, i, 1).reshape([f]),
+                            )
+                            .unsqueeze_dim(0)
+                        })
+                        .collect();
+                    Tensor::cat(outs, 0)
+                }
+            };
+        }
+        let [m, n, c, h, w] = x.dims();
+        // Already in per-image (channel, row, column) order.
+        let flat = x.reshape([m, n, c * h * w]);
+        self.act
+            .forward(flat.matmul(self.w1.val()).add(self.b1.val()))
+    }
+
+    fn hidden_im2col(&self, x: Tensor<5>) -> Tensor<3> {
         let mut x = x;
         for (w, b) in self.conv_w.iter().zip(&self.conv_b) {
             let y = self.act.forward(conv3x3(x, w.val(), b.val()));
@@ -304,12 +369,12 @@ pub fn stack_input(images: &[Vec<f32>], batch: usize, side: usize, device: &Devi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use burn::nn::loss::CrossEntropyLossConfig;
     use burn::optim::{GradientsParams, RmsPropConfig};
 
-    const S: usize = 190;
+    pub(crate) const S: usize = 190;
 
     fn spec() -> ModelSpec {
         ModelSpec {
@@ -318,13 +383,13 @@ mod tests {
         }
     }
 
-    fn images(seed: usize, n: usize) -> Vec<f32> {
+    pub(crate) fn images(seed: usize, n: usize) -> Vec<f32> {
         (0..n * 3 * S * S)
             .map(|i| ((i * 7919 + seed * 104_729) % 251) as f32 / 251.0)
             .collect()
     }
 
-    fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
+    pub(crate) fn close(a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(b) {
             assert_eq!(x.len(), y.len());
@@ -332,6 +397,53 @@ mod tests {
                 assert!((p - q).abs() <= tol * (1.0 + p.abs()), "{p} vs {q}");
             }
         }
+    }
+
+    fn labels(i: usize, s: usize, b: usize) -> i64 {
+        ((i + s + b) % 2) as i64
+    }
+
+    /// Trains a stack of `data.len()` networks (seeds 7, 8, …) with RMSprop on `device`, one
+    /// step per batch of `data[i]`; in the last step network i has `real[i]` real samples.
+    /// Returns each network's parameters (on the CPU).
+    pub(crate) fn train_stack(
+        data: &[Vec<Vec<f32>>],
+        real: &[usize],
+        lr: f64,
+        path: FusedPath,
+        device: &Device,
+    ) -> Vec<Vec<Vec<f32>>> {
+        let m = data.len();
+        let steps = data[0].len();
+        let batch = data[0][0].len() / (3 * S * S);
+        let ad = device.clone().autodiff();
+        let nets: Vec<PaperCnn> = (0..m)
+            .map(|i| PaperCnn::new(spec(), i as u64 + 7, device).unwrap())
+            .collect();
+        let mut stack = StackedCnn::from_models(&nets, &ad).unwrap();
+        let mut optim = RmsPropConfig::new().init();
+        for s in 0..steps {
+            let per: Vec<Vec<f32>> = (0..m).map(|i| data[i][s].clone()).collect();
+            let x = stack_input(&per, batch, S, &ad);
+            let mut y = Vec::new();
+            let mut w = Vec::new();
+            for (i, &r) in real.iter().enumerate() {
+                let n = if s + 1 == steps { r } else { batch };
+                for b in 0..batch {
+                    y.push(labels(i, s, b));
+                    w.push(if b < n { 1f32 } else { 0.0 });
+                }
+            }
+            let y = Tensor::<2, Int>::from_data(TensorData::new(y, [m, batch]), &ad);
+            let w = Tensor::<2>::from_data(TensorData::new(w, [m, batch]), &ad);
+            let loss = stacked_loss(stack.forward_with(x, path), y, w);
+            let grads = GradientsParams::from_grads(loss.backward(), &stack);
+            stack = optim.step(lr, stack, grads);
+        }
+        let cpu = Device::flex();
+        (0..m)
+            .map(|i| stack.model(i, spec(), &cpu).unwrap().parameters())
+            .collect()
     }
 
     #[test]
@@ -395,14 +507,17 @@ mod tests {
             );
         }
         let imgs: Vec<Vec<f32>> = (0..3).map(|i| images(i, 2)).collect();
-        let out = stack
-            .forward(stack_input(&imgs, 2, S, &dev))
-            .try_into_vec_as::<f32>()
-            .unwrap();
-        for (i, n) in nets.iter().enumerate() {
-            let x = Tensor::<4>::from_data(TensorData::new(imgs[i].clone(), [2, 3, S, S]), &dev);
-            let alone = n.forward(x).try_into_vec_as::<f32>().unwrap();
-            close(&[out[i * 4..i * 4 + 4].to_vec()], &[alone], 1e-4);
+        for path in [FusedPath::None, FusedPath::Cpu] {
+            let out = stack
+                .forward_with(stack_input(&imgs, 2, S, &dev), path)
+                .try_into_vec_as::<f32>()
+                .unwrap();
+            for (i, n) in nets.iter().enumerate() {
+                let x =
+                    Tensor::<4>::from_data(TensorData::new(imgs[i].clone(), [2, 3, S, S]), &dev);
+                let alone = n.forward(x).try_into_vec_as::<f32>().unwrap();
+                close(&[out[i * 4..i * 4 + 4].to_vec()], &[alone], 1e-4);
+            }
         }
     }
 
@@ -420,7 +535,6 @@ mod tests {
         let data: Vec<Vec<Vec<f32>>> = (0..m)
             .map(|i| (0..steps).map(|s| images(10 * i + s, batch)).collect())
             .collect();
-        let labels = |i: usize, s: usize, b: usize| ((i + s + b) % 2) as i64;
         let lr = 1e-3;
 
         // Alone.
@@ -446,44 +560,23 @@ mod tests {
             alone.push(net.parameters());
         }
 
-        // Stacked.
-        let nets: Vec<PaperCnn> = (0..m)
-            .map(|i| PaperCnn::new(spec(), i as u64 + 7, &dev).unwrap())
-            .collect();
-        let mut stack = StackedCnn::from_models(&nets, &ad).unwrap();
-        let mut optim = RmsPropConfig::new().init();
-        for s in 0..steps {
-            let per: Vec<Vec<f32>> = (0..m).map(|i| data[i][s].clone()).collect();
-            let x = stack_input(&per, batch, S, &ad);
-            let mut y = Vec::new();
-            let mut w = Vec::new();
-            for (i, &r) in real.iter().enumerate() {
-                let n = if s + 1 == steps { r } else { batch };
-                for b in 0..batch {
-                    y.push(labels(i, s, b));
-                    w.push(if b < n { 1f32 } else { 0.0 });
-                }
+        // Stacked, through im2col and through the fused CPU blocks.
+        for path in [FusedPath::None, FusedPath::Cpu] {
+            let unstacked = train_stack(&data, &real, lr, path, &dev);
+            for (i, a) in alone.iter().enumerate() {
+                close(a, &unstacked[i], 2e-4);
+                // And the steps really moved the weights.
+                let fresh = PaperCnn::new(spec(), i as u64 + 7, &dev)
+                    .unwrap()
+                    .parameters();
+                assert!(
+                    fresh
+                        .iter()
+                        .zip(&unstacked[i])
+                        .any(|(x, y)| x.iter().zip(y).any(|(p, q)| (p - q).abs() > 1e-5)),
+                    "training changed nothing"
+                );
             }
-            let y = Tensor::<2, Int>::from_data(TensorData::new(y, [m, batch]), &ad);
-            let w = Tensor::<2>::from_data(TensorData::new(w, [m, batch]), &ad);
-            let loss = stacked_loss(stack.forward(x), y, w);
-            let grads = GradientsParams::from_grads(loss.backward(), &stack);
-            stack = optim.step(lr, stack, grads);
-        }
-        for (i, a) in alone.iter().enumerate() {
-            let unstacked = stack.model(i, spec(), &dev).unwrap().parameters();
-            close(a, &unstacked, 2e-4);
-            // And the steps really moved the weights.
-            let fresh = PaperCnn::new(spec(), i as u64 + 7, &dev)
-                .unwrap()
-                .parameters();
-            assert!(
-                fresh
-                    .iter()
-                    .zip(&unstacked)
-                    .any(|(x, y)| x.iter().zip(y).any(|(p, q)| (p - q).abs() > 1e-5)),
-                "training changed nothing"
-            );
         }
     }
 }

@@ -629,7 +629,9 @@ fn worker_count(backend: &crate::backend::Backend) -> usize {
 }
 
 fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {
-    let cap = crate::stacked::max_stack(cfg.batch_size, cfg.input_size as usize).max(1);
+    let fused =
+        crate::model::FusedPath::for_device(&backend.device) != crate::model::FusedPath::None;
+    let cap = crate::stacked::max_stack(cfg.batch_size, cfg.input_size as usize, fused).max(1);
     match STACK_OVERRIDE.with(|c| c.get()) {
         0 if backend.kind == crate::backend::BackendKind::Gpu => cap,
         0 => 1,
