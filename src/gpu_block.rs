@@ -25,11 +25,11 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{
     Autodiff, Backend, Cube, Dispatch, DispatchDevice, TensorMetadata, backend_extension,
 };
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Int, Shape, Tensor};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
@@ -318,6 +318,19 @@ mod kernels {
         }
     }
 
+    /// `out[i]` = byte i of `packed` (four per word, little-endian) / 255.
+    #[cube(launch_unchecked)]
+    pub(super) fn unpack_kernel(packed: &Tensor<i32>, out: &mut Tensor<f32>) {
+        let pos = ABSOLUTE_POS;
+        if pos >= out.len() {
+            terminate!();
+        }
+        let word = packed[pos / 4];
+        let shift = ((pos % 4) * 8) as i32;
+        let byte = (word >> shift) & 255i32;
+        out[pos] = f32::cast_from(byte) / 255.0f32;
+    }
+
     /// Adds the shares of [`grad_params_kernel`]: `dw` `[M, F, C, 3, 3]` and `db` `[M, F]`.
     #[cube(launch_unchecked)]
     pub(super) fn sum_shares_kernel(
@@ -347,6 +360,46 @@ mod kernels {
 }
 
 use kernels::*;
+
+/// Pixels in bytes (values 0–255, 4 per `i32` word, little-endian: `TensorData::from_bytes_vec`
+/// of the bytes with dtype I32) as `[4 × words]` floats in [0, 1], unpacked on the GPU: the
+/// stacked trainer uploads a quarter of the data and the host converts nothing. Call only where
+/// [`applies_to`] holds for the tensor's device.
+pub fn unpack_unit_bytes(packed: Tensor<1, Int>) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as UnpackBackend>::unpack_unit_bytes(
+        packed.without_autodiff().into_dispatch(),
+    ))
+}
+
+/// The unpacking as a backend extension of the cubecl backend (no gradient: it is input data).
+#[backend_extension(Cube)]
+pub trait UnpackBackend: Backend {
+    /// See [`unpack_unit_bytes`].
+    fn unpack_unit_bytes(packed: IntTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl UnpackBackend for Cube {
+    fn unpack_unit_bytes(packed: CubeTensor) -> CubeTensor {
+        assert_eq!(packed.dtype, DType::I32, "packed pixels are i32 words");
+        let packed = into_contiguous(packed);
+        let n = packed.shape().num_elements() * 4;
+        let out = empty_like(&packed, Shape::new([n]), DType::F32);
+        if n > 0 {
+            let (count, dim) = launch_grid(&packed, n);
+            // SAFETY: word pos / 4 exists for every pos < 4 × words.
+            unsafe {
+                unpack_kernel::launch_unchecked(
+                    &packed.client,
+                    count,
+                    dim,
+                    packed.clone().into_tensor_arg(),
+                    out.clone().into_tensor_arg(),
+                );
+            }
+        }
+        out
+    }
+}
 
 /// Shapes of one stacked block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -588,7 +641,7 @@ impl<C: CheckpointStrategy> GpuBlockBackend for Autodiff<Cube, C> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use burn::module::Param;
     use burn::nn::PaddingConfig2d;
@@ -598,7 +651,7 @@ mod tests {
 
     /// A GPU device (lavapipe counts), or `None` where there is none: the test then says so
     /// and passes, as CI (no Vulkan) does.
-    fn gpu() -> Option<Device> {
+    pub(crate) fn gpu() -> Option<Device> {
         // Once per test binary: wgpu's runtime can be set up only once.
         static GPU: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
         let got = GPU.get_or_init(|| {
@@ -784,5 +837,20 @@ mod tests {
             net.parameters()
         };
         close(&run(&gpu), &run(&Device::flex()), 2e-4);
+    }
+
+    /// Bytes packed four to a word come back as value / 255, in order, on the GPU.
+    #[test]
+    fn packed_bytes_unpack_to_unit_floats() {
+        let Some(gpu) = gpu() else { return };
+        let bytes: Vec<u8> = (0..4 * 1001).map(|i| ((i * 37 + 11) % 256) as u8).collect();
+        let packed = Tensor::<1, Int>::from_data(
+            TensorData::from_bytes_vec(bytes.clone(), [bytes.len() / 4], DType::I32),
+            &gpu,
+        );
+        let got = unpack_unit_bytes(packed).try_into_vec_as::<f32>().unwrap();
+        let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
+        close("unpacked", &got, &want, 1e-6);
+        assert!(got.iter().any(|&v| v == 1.0) && got.iter().any(|&v| v == 0.0));
     }
 }

@@ -308,6 +308,16 @@ pub fn run_sweep_where(
     };
     let stack = stack_size(backend, &snap.config.train);
     let workers = if stack > 1 { 1 } else { worker_count(backend) };
+    // Stacked runs step together until the longest of them ends: stack runs of the same
+    // training-set size (all folds of a size, then the next size), so that their epochs have
+    // the same number of batches. Results do not depend on the order.
+    let todo = if stack > 1 {
+        let mut t = todo;
+        t.sort_by_key(|k| (k.size, k.fold));
+        t
+    } else {
+        todo
+    };
     if workers > 1 {
         let pool = Pool {
             snap: &snap,
@@ -628,12 +638,17 @@ fn worker_count(backend: &crate::backend::Backend) -> usize {
     }
 }
 
+/// Runs per stack on a GPU when the user does not choose: a stack steps until its longest run
+/// ends, and the runs that stopped early still occupy their slots (masked), so moderate stacks of
+/// runs of similar training-set size (the order below) waste less than one huge stack.
+pub const AUTO_GPU_STACK: usize = 64;
+
 fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {
     let fused =
         crate::model::FusedPath::for_device(&backend.device) != crate::model::FusedPath::None;
     let cap = crate::stacked::max_stack(cfg.batch_size, cfg.input_size as usize, fused).max(1);
     match STACK_OVERRIDE.with(|c| c.get()) {
-        0 if backend.kind == crate::backend::BackendKind::Gpu => cap,
+        0 if backend.kind == crate::backend::BackendKind::Gpu => cap.min(AUTO_GPU_STACK),
         0 => 1,
         n => n.min(cap),
     }

@@ -42,14 +42,24 @@ struct RunState {
 
 /// One step's input for every run of the stack, in the stacked layout.
 struct Batch {
-    /// `[M, 3, B, S, S]` values in [0, 1] (zeros where a run has fewer samples).
-    x: Vec<f32>,
+    /// `[M, 3, B, S, S]` pixels (zeros where a run has fewer samples).
+    x: Pixels,
     /// `[M, B]` targets.
     y: Vec<i64>,
     /// Real samples per run.
     taken: Vec<usize>,
     /// Whether this batch is the last of the run's epoch.
     epoch_end: Vec<bool>,
+}
+
+/// A batch's pixels as the device takes them.
+enum Pixels {
+    /// Values in [0, 1].
+    Floats(Vec<f32>),
+    /// The bytes themselves, padded to a multiple of 4, for the GPU to unpack
+    /// (`gpu_block::unpack_unit_bytes`): a quarter of the upload, no conversion on the host.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    Bytes(Vec<u8>),
 }
 
 /// Draws and augments every run's batches in the one-at-a-time order, until every run has
@@ -59,6 +69,7 @@ fn produce(
     cfg: &super::TrainConfig,
     stopped: &[AtomicBool],
     cancel: &AtomicBool,
+    bytes: bool,
     tx: std::sync::mpsc::SyncSender<Batch>,
 ) {
     struct Draw {
@@ -134,20 +145,34 @@ fn produce(
             augment_into(reqs[i].cache.image(idx), &mut buf, 3, side, p);
             buf
         });
-        let mut x = vec![0f32; m * per_image * bs];
-        for (k, pic) in pictures.into_iter().enumerate() {
-            let (i, b, _, _) = jobs[k];
-            let Some(pic) = pic else { continue };
-            for c in 0..3 {
-                let to = ((i * 3 + c) * bs + b) * plane;
-                for (d, &v) in x[to..to + plane]
-                    .iter_mut()
-                    .zip(&pic[c * plane..(c + 1) * plane])
-                {
-                    *d = v as f32 / 255.0;
+        let x = if bytes {
+            let mut x = vec![0u8; (m * per_image * bs).div_ceil(4) * 4];
+            for (k, pic) in pictures.into_iter().enumerate() {
+                let (i, b, _, _) = jobs[k];
+                let Some(pic) = pic else { continue };
+                for c in 0..3 {
+                    let to = ((i * 3 + c) * bs + b) * plane;
+                    x[to..to + plane].copy_from_slice(&pic[c * plane..(c + 1) * plane]);
                 }
             }
-        }
+            Pixels::Bytes(x)
+        } else {
+            let mut x = vec![0f32; m * per_image * bs];
+            for (k, pic) in pictures.into_iter().enumerate() {
+                let (i, b, _, _) = jobs[k];
+                let Some(pic) = pic else { continue };
+                for c in 0..3 {
+                    let to = ((i * 3 + c) * bs + b) * plane;
+                    for (d, &v) in x[to..to + plane]
+                        .iter_mut()
+                        .zip(&pic[c * plane..(c + 1) * plane])
+                    {
+                        *d = v as f32 / 255.0;
+                    }
+                }
+            }
+            Pixels::Floats(x)
+        };
         if tx
             .send(Batch {
                 x,
@@ -258,13 +283,17 @@ fn train_stacked_inner(
     let bs = cfg.batch_size;
     let stopped: Vec<AtomicBool> = (0..m).map(|_| AtomicBool::new(false)).collect();
     let mut cancelled = false;
+    // On the GPU the pixels travel as bytes and are unpacked there.
+    let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
 
     std::thread::scope(|scope| -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
         let stopped = &stopped;
         std::thread::Builder::new()
             .name("stack-batches".into())
-            .spawn_scoped(scope, move || produce(reqs, cfg, stopped, cancel, tx))
+            .spawn_scoped(scope, move || {
+                produce(reqs, cfg, stopped, cancel, bytes, tx)
+            })
             .map_err(|e| e.to_string())?;
         while states.iter().any(|s| !s.done) {
             if cancel.load(Ordering::Relaxed) {
@@ -281,10 +310,24 @@ fn train_stacked_inner(
                     w[i * bs..i * bs + batch.taken[i]].fill(1.0);
                 }
             }
-            let x = Tensor::<5>::from_data(
-                TensorData::new(batch.x, [m, 3, bs, side, side]),
-                &train_dev,
-            );
+            let shape = [m, 3, bs, side, side];
+            let x = match batch.x {
+                Pixels::Floats(v) => Tensor::<5>::from_data(TensorData::new(v, shape), &train_dev),
+                #[cfg(feature = "gpu")]
+                Pixels::Bytes(v) => {
+                    let words = v.len() / 4;
+                    let packed = Tensor::<1, Int>::from_data(
+                        TensorData::from_bytes_vec(v, [words], burn::tensor::DType::I32),
+                        &plain,
+                    );
+                    crate::gpu_block::unpack_unit_bytes(packed)
+                        .narrow(0, 0, shape.iter().product())
+                        .reshape(shape)
+                        .autodiff()
+                }
+                #[cfg(not(feature = "gpu"))]
+                Pixels::Bytes(_) => return Err("packed pixels need the GPU build".into()),
+            };
             let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
             let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
             let losses = stacked_losses(stack.forward(x), yt, wt);
@@ -400,6 +443,20 @@ mod tests {
     /// best epochs and test predictions of the same runs trained one at a time.
     #[test]
     fn stacked_runs_equal_one_at_a_time_runs() {
+        stacked_on_equals_alone_on_the_cpu(&Device::flex());
+    }
+
+    /// The same on the GPU (fused kernels, pixels unpacked there), against the CPU's
+    /// one-at-a-time runs; skipped without an adapter.
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn stacked_runs_on_the_gpu_equal_one_at_a_time_runs_on_the_cpu() {
+        if let Some(gpu) = crate::gpu_block::tests::gpu() {
+            stacked_on_equals_alone_on_the_cpu(&gpu);
+        }
+    }
+
+    fn stacked_on_equals_alone_on_the_cpu(stack_dev: &Device) {
         let side = 190u32;
         let images: Vec<image::RgbImage> = (0..30)
             .map(|k| crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, 40 + k as u64))
@@ -440,7 +497,7 @@ mod tests {
             .map(|r| train(r, &dev, &no, &mut |_| {}))
             .collect();
         let mut epochs_seen = vec![0usize; 3];
-        let stacked = train_stacked(&reqs, &dev, &no, &mut |i, e| {
+        let stacked = train_stacked(&reqs, stack_dev, &no, &mut |i, e| {
             if let TrainEvent::Epoch(_) = e {
                 epochs_seen[i] += 1;
             }
