@@ -14,7 +14,7 @@
 use burn::module::{Module, Param};
 use burn::nn::Relu;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData, activation};
 
 use crate::model::{FILTERS, FusedPath, ModelSpec, PaperCnn};
 
@@ -284,6 +284,72 @@ impl StackedCnn {
         let flat = x.swap_dims(1, 2).reshape([m, n, c * h * w]);
         self.act
             .forward(flat.matmul(self.w1.val()).add(self.b1.val()))
+    }
+
+    /// Networks `idx` (in that order) as a new stack without autodiff, copied on the device.
+    pub fn subset(&self, idx: &[usize]) -> Self {
+        let dev = self.w1.val().device().without_autodiff();
+        let ids = Tensor::<1, Int>::from_data(
+            TensorData::new(
+                idx.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [idx.len()],
+            ),
+            &dev,
+        );
+        self.with_tensors(
+            self.tensors()
+                .into_iter()
+                .map(|t| t.without_autodiff().select(0, ids.clone()))
+                .collect(),
+        )
+    }
+
+    /// This stack with network i's weights replaced by `other`'s where `take[i]` (stacks of the
+    /// same shape; the result has no autodiff). The selection is exact: no arithmetic.
+    pub fn take_where(&self, other: &Self, take: &[bool]) -> Self {
+        let dev = self.w1.val().device().without_autodiff();
+        let m = take.len();
+        let mask = Tensor::<1, Bool>::from_data(TensorData::new(take.to_vec(), [m]), &dev);
+        let tensors = self
+            .tensors()
+            .into_iter()
+            .zip(other.tensors())
+            .map(|(mine, theirs)| {
+                let shape = mine.dims();
+                let mask = mask.clone().reshape([m, 1, 1]).expand(shape);
+                mine.without_autodiff()
+                    .mask_where(mask, theirs.without_autodiff())
+            })
+            .collect();
+        self.with_tensors(tensors)
+    }
+
+    /// Every parameter's tensor, in a fixed order: convolution weights, convolution biases,
+    /// then the dense layers.
+    fn tensors(&self) -> Vec<Tensor<3>> {
+        let mut out: Vec<Tensor<3>> = self.conv_w.iter().map(|p| p.val()).collect();
+        out.extend(self.conv_b.iter().map(|p| p.val()));
+        out.extend([self.w1.val(), self.b1.val(), self.w2.val(), self.b2.val()]);
+        out
+    }
+
+    /// A stack with these tensors (in the order of [`Self::tensors`]) as its parameters.
+    fn with_tensors(&self, tensors: Vec<Tensor<3>>) -> Self {
+        let l = self.conv_w.len();
+        let mut it = tensors.into_iter().map(Param::from_tensor);
+        let conv_w = it.by_ref().take(l).collect();
+        let conv_b = it.by_ref().take(l).collect();
+        let mut next = || it.next().expect("one tensor per parameter");
+        Self {
+            conv_w,
+            conv_b,
+            w1: next(),
+            b1: next(),
+            w2: next(),
+            b2: next(),
+            pool: self.pool.clone(),
+            act: self.act.clone(),
+        }
     }
 
     /// Network `i` as a stand-alone paper network (weights copied).
@@ -578,5 +644,43 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    /// `subset` picks networks by index and `take_where` swaps in another stack's networks,
+    /// both exactly.
+    #[test]
+    fn subsets_and_masked_merges_pick_whole_networks() {
+        let dev = Device::flex();
+        let nets: Vec<PaperCnn> = (0..3)
+            .map(|s| PaperCnn::new(spec(), s, &dev).unwrap())
+            .collect();
+        let others: Vec<PaperCnn> = (10..13)
+            .map(|s| PaperCnn::new(spec(), s, &dev).unwrap())
+            .collect();
+        let a = StackedCnn::from_models(&nets, &dev).unwrap();
+        let b = StackedCnn::from_models(&others, &dev).unwrap();
+        let sub = a.subset(&[2, 0]);
+        assert_eq!(sub.len(), 2);
+        assert_eq!(
+            sub.model(0, spec(), &dev).unwrap().parameters(),
+            nets[2].parameters()
+        );
+        assert_eq!(
+            sub.model(1, spec(), &dev).unwrap().parameters(),
+            nets[0].parameters()
+        );
+        let merged = a.take_where(&b, &[false, true, false]);
+        assert_eq!(
+            merged.model(0, spec(), &dev).unwrap().parameters(),
+            nets[0].parameters()
+        );
+        assert_eq!(
+            merged.model(1, spec(), &dev).unwrap().parameters(),
+            others[1].parameters()
+        );
+        assert_eq!(
+            merged.model(2, spec(), &dev).unwrap().parameters(),
+            nets[2].parameters()
+        );
     }
 }

@@ -12,7 +12,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
@@ -33,7 +32,8 @@ struct RunState {
     seen: usize,
     best_loss: f64,
     best_epoch: usize,
-    best_model: Option<PaperCnn>,
+    /// Whether the run has best-validation weights (in the `best` stack).
+    has_best: bool,
     since_best: usize,
     history: Vec<EpochStats>,
     done: bool,
@@ -60,6 +60,91 @@ enum Pixels {
     /// (`gpu_block::unpack_unit_bytes`): a quarter of the upload, no conversion on the host.
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Bytes(Vec<u8>),
+}
+
+/// Pixel bytes (`shape`, padded to a multiple of 4) as floats in [0, 1] on the GPU `device`,
+/// unpacked there.
+#[cfg(feature = "gpu")]
+fn bytes_to_device(
+    mut v: Vec<u8>,
+    shape: [usize; 5],
+    device: &Device,
+) -> Result<Tensor<5>, String> {
+    v.resize(v.len().div_ceil(4) * 4, 0);
+    let words = v.len() / 4;
+    let packed = Tensor::<1, Int>::from_data(
+        TensorData::from_bytes_vec(v, [words], burn::tensor::DType::I32),
+        device,
+    );
+    Ok(crate::gpu_block::unpack_unit_bytes(packed)
+        .narrow(0, 0, shape.iter().product())
+        .reshape(shape))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn bytes_to_device(_: Vec<u8>, _: [usize; 5], _: &Device) -> Result<Tensor<5>, String> {
+    Err("pixels as bytes need the GPU build".into())
+}
+
+/// Class probabilities of the images `sets[j]` (of `reqs[j]`'s cache) through network j of
+/// `net` (a stack without autodiff, one network per set), in chunks that keep the input under
+/// the buffer cap. All networks run at once: one forward pass per chunk instead of one model
+/// extraction and inference per run.
+fn predict_stacked(
+    net: &StackedCnn,
+    reqs: &[&TrainRequest<'_>],
+    sets: &[&[usize]],
+    device: &Device,
+    bytes: bool,
+) -> Result<Vec<Vec<super::Prediction>>, String> {
+    let e = sets.len();
+    let mut out: Vec<Vec<super::Prediction>> =
+        sets.iter().map(|s| Vec::with_capacity(s.len())).collect();
+    let Some(first) = reqs.first() else {
+        return Ok(out);
+    };
+    let side = first.cache.side() as usize;
+    let plane = side * side;
+    let vmax = sets.iter().map(|s| s.len()).max().unwrap_or(0);
+    let per_chunk_image = e * 3 * plane * 4;
+    let vb = (crate::stacked::MAX_TENSOR_BYTES / per_chunk_image.max(1)).clamp(1, vmax.max(1));
+    let mut v0 = 0;
+    while v0 < vmax {
+        let n = vb.min(vmax - v0);
+        let mut x = vec![0u8; e * 3 * n * plane];
+        for (j, set) in sets.iter().enumerate() {
+            for (b, &idx) in set.iter().skip(v0).take(n).enumerate() {
+                let img = reqs[j].cache.image(idx);
+                for c in 0..3 {
+                    let to = ((j * 3 + c) * n + b) * plane;
+                    x[to..to + plane].copy_from_slice(&img[c * plane..(c + 1) * plane]);
+                }
+            }
+        }
+        let shape = [e, 3, n, side, side];
+        let xt = if bytes {
+            bytes_to_device(x, shape, device)?
+        } else {
+            let v: Vec<f32> = x.iter().map(|&p| p as f32 / 255.0).collect();
+            Tensor::<5>::from_data(TensorData::new(v, shape), device)
+        };
+        let probs = burn::tensor::activation::softmax(net.forward(xt), 2)
+            .try_into_vec_as::<f32>()
+            .map_err(|e| format!("reading predictions failed: {e:?}"))?;
+        let k = probs.len() / (e * n).max(1);
+        for (j, set) in sets.iter().enumerate() {
+            for (b, &idx) in set.iter().skip(v0).take(n).enumerate() {
+                let at = (j * n + b) * k;
+                out[j].push(super::Prediction {
+                    index: idx,
+                    target: reqs[j].targets[idx],
+                    probs: probs[at..at + k].to_vec(),
+                });
+            }
+        }
+        v0 += n;
+    }
+    Ok(out)
 }
 
 /// Draws and augments every run's batches in the one-at-a-time order, until every run has
@@ -260,7 +345,7 @@ fn train_stacked_inner(
             seen: 0,
             best_loss: f64::INFINITY,
             best_epoch: 0,
-            best_model: None,
+            has_best: false,
             since_best: 0,
             history: Vec::new(),
             done: false,
@@ -285,6 +370,8 @@ fn train_stacked_inner(
     let mut cancelled = false;
     // On the GPU the pixels travel as bytes and are unpacked there.
     let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
+    // Every run's best-validation weights, as a stack without autodiff.
+    let mut best: Option<StackedCnn> = None;
 
     std::thread::scope(|scope| -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
@@ -313,20 +400,7 @@ fn train_stacked_inner(
             let shape = [m, 3, bs, side, side];
             let x = match batch.x {
                 Pixels::Floats(v) => Tensor::<5>::from_data(TensorData::new(v, shape), &train_dev),
-                #[cfg(feature = "gpu")]
-                Pixels::Bytes(v) => {
-                    let words = v.len() / 4;
-                    let packed = Tensor::<1, Int>::from_data(
-                        TensorData::from_bytes_vec(v, [words], burn::tensor::DType::I32),
-                        &plain,
-                    );
-                    crate::gpu_block::unpack_unit_bytes(packed)
-                        .narrow(0, 0, shape.iter().product())
-                        .reshape(shape)
-                        .autodiff()
-                }
-                #[cfg(not(feature = "gpu"))]
-                Pixels::Bytes(_) => return Err("packed pixels need the GPU build".into()),
+                Pixels::Bytes(v) => bytes_to_device(v, shape, &plain)?.autodiff(),
             };
             let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
             let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
@@ -338,7 +412,9 @@ fn train_stacked_inner(
             let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
             stack = optim.step(cfg.learning_rate, stack.clone(), grads);
 
-            for (i, (s, r)) in states.iter_mut().zip(reqs).enumerate() {
+            // Losses first; the runs whose epoch ends here are validated together below.
+            let mut ending = Vec::new();
+            for (i, s) in states.iter_mut().enumerate() {
                 if s.done {
                     continue;
                 }
@@ -354,12 +430,23 @@ fn train_stacked_inner(
                 }
                 s.loss_sum += v * batch.taken[i] as f64;
                 s.seen += batch.taken[i];
-                if !batch.epoch_end[i] {
-                    continue;
+                if batch.epoch_end[i] {
+                    ending.push(i);
                 }
-                // This run's epoch ends: validate it alone, as the one-at-a-time loop does.
-                let net = stack.model(i, spec, &plain)?;
-                let val = predict(&net, r.cache, &r.split.val, r.targets, &plain)?;
+            }
+            if ending.is_empty() {
+                continue;
+            }
+            // Validate every run whose epoch ends, as the one-at-a-time loop does after its own
+            // last batch of an epoch, but all at once: their networks are taken out of the
+            // stack on the device and run together.
+            let now = stack.subset(&ending);
+            let sets: Vec<&[usize]> = ending.iter().map(|&i| &reqs[i].split.val[..]).collect();
+            let ending_reqs: Vec<&TrainRequest<'_>> = ending.iter().map(|&i| &reqs[i]).collect();
+            let vals = predict_stacked(&now, &ending_reqs, &sets, &plain, bytes)?;
+            let mut improved = vec![false; m];
+            for (&i, val) in ending.iter().zip(vals) {
+                let s = &mut states[i];
                 let val_loss = mean_cross_entropy(&val);
                 if !val_loss.is_finite() {
                     s.failed = Some(format!(
@@ -373,7 +460,8 @@ fn train_stacked_inner(
                 if val_loss < s.best_loss {
                     s.best_loss = val_loss;
                     s.best_epoch = s.epoch;
-                    s.best_model = Some(net);
+                    s.has_best = true;
+                    improved[i] = true;
                     s.since_best = 0;
                 } else {
                     s.since_best += 1;
@@ -382,7 +470,7 @@ fn train_stacked_inner(
                     epoch: s.epoch,
                     train_loss: s.loss_sum / s.seen.max(1) as f64,
                     val_loss,
-                    val_metric: quality(&val, r.n_classes),
+                    val_metric: quality(&val, reqs[i].n_classes),
                     best_epoch: s.best_epoch,
                 };
                 on_event(i, TrainEvent::Epoch(stats.clone()));
@@ -396,6 +484,14 @@ fn train_stacked_inner(
                     s.seen = 0;
                 }
             }
+            // The best-validation weights stay on the device, as one more stack: the networks
+            // that improved are copied into it (exactly, by a mask).
+            if improved.iter().any(|&b| b) {
+                best = Some(match best.take() {
+                    None => stack.subset(&(0..m).collect::<Vec<_>>()),
+                    Some(b) => b.take_where(&stack, &improved),
+                });
+            }
         }
         // Let the producer end (it stops when the channel closes or every run has stopped).
         for f in stopped {
@@ -405,11 +501,18 @@ fn train_stacked_inner(
         Ok(())
     })?;
 
+    let mut best_models: Vec<Option<PaperCnn>> = Vec::with_capacity(m);
+    for (i, s) in states.iter().enumerate() {
+        best_models.push(match (&best, s.has_best) {
+            (Some(b), true) => Some(b.model(i, spec, &plain)?),
+            _ => None,
+        });
+    }
     let mut out = Vec::with_capacity(m);
     for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
         let summary = if let Some(msg) = s.failed {
             no_results(RunStatus::Failed(msg), s.history, s.best_epoch)
-        } else if let Some(best) = &s.best_model {
+        } else if let Some(best) = best_models[i].as_ref() {
             let test = predict(best, r.cache, &r.split.test, r.targets, &plain)?;
             let status = if cancelled && !s.done {
                 RunStatus::Cancelled
@@ -426,7 +529,7 @@ fn train_stacked_inner(
         let model = if matches!(summary.status, RunStatus::Failed(_)) {
             None
         } else {
-            s.best_model.map(|b| b.valid())
+            best_models[i].take()
         };
         out.push(TrainOutcome { summary, model });
     }
