@@ -140,22 +140,24 @@ mod kernels {
                 }
             }
         }
-        // The first maximum in the order (0,0) (0,1) (1,0) (1,1), as burn's max_pool2d picks it.
+        // The first maximum in the order (0,0) (0,1) (1,0) (1,1), as burn's max_pool2d picks
+        // it. A NaN wins and passes through, as on the CPU (`cpu_block`), so that a diverging
+        // network shows up as a NaN loss instead of silently dead units.
         let mut best = v00;
         let mut code = 0u32;
-        if v01 > best {
+        if v01.is_nan() || (v01 > best && !best.is_nan()) {
             best = v01;
             code = 1u32;
         }
-        if v10 > best {
+        if v10.is_nan() || (v10 > best && !best.is_nan()) {
             best = v10;
             code = 2u32;
         }
-        if v11 > best {
+        if v11.is_nan() || (v11 > best && !best.is_nan()) {
             best = v11;
             code = 3u32;
         }
-        if best > 0.0f32 {
+        if best > 0.0f32 || best.is_nan() {
             out[pos] = best;
             win[pos] = code;
         } else {
@@ -852,5 +854,21 @@ pub(crate) mod tests {
         let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
         close("unpacked", &got, &want, 1e-6);
         assert!(got.iter().any(|&v| v == 1.0) && got.iter().any(|&v| v == 0.0));
+    }
+
+    /// A NaN weight makes its filter's outputs NaN (not silently 0), and only that filter's.
+    #[test]
+    fn nan_passes_through_the_gpu_block() {
+        let Some(gpu) = gpu() else { return };
+        let (c, f, h) = (2usize, 3usize, 8usize);
+        let x = tensor(host(c * h * h, 8), [1, 1, c, h, h], &gpu);
+        let mut ws = host(f * c * 9, 9);
+        ws[0] = f32::NAN;
+        let w = tensor(ws, [1, f, c, 3, 3], &gpu);
+        let b = tensor(host(f, 10), [1, f], &gpu);
+        let v = conv_relu_pool(x, w, b).try_into_vec_as::<f32>().unwrap();
+        let per = ((h - 2) / 2) * ((h - 2) / 2);
+        assert!(v[..per].iter().all(|v| v.is_nan()), "{v:?}");
+        assert!(v[per..].iter().all(|v| v.is_finite()), "{v:?}");
     }
 }

@@ -372,6 +372,8 @@ fn train_stacked_inner(
     let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
     // Every run's best-validation weights, as a stack without autodiff.
     let mut best: Option<StackedCnn> = None;
+    // Σ loss × real samples per run since the losses were last read (see below).
+    let mut pending: Option<Tensor<1>> = None;
 
     std::thread::scope(|scope| -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
@@ -405,20 +407,51 @@ fn train_stacked_inner(
             let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
             let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
             let losses = stacked_losses(stack.forward(x), yt, wt);
-            let values = losses
+            // Each run's loss × its real samples is summed on the device and read only when an
+            // epoch ends: no step waits for the device to report back, so the host prepares the
+            // next step while the device computes. A loss that became NaN or infinite stays so
+            // in the sum; only the diverged network sees it (the M networks share no values).
+            let taken: Vec<f32> = states
+                .iter()
+                .zip(&batch.taken)
+                .map(|(s, &t)| if s.done { 0.0 } else { t as f32 })
+                .collect();
+            let weighted = losses
                 .clone()
-                .try_into_vec_as::<f32>()
-                .map_err(|e| format!("reading the losses failed: {e:?}"))?;
+                .without_autodiff()
+                .mul(Tensor::<1>::from_data(TensorData::new(taken, [m]), &plain));
+            pending = Some(match pending.take() {
+                None => weighted,
+                Some(p) => p.add(weighted),
+            });
             let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
             stack = optim.step(cfg.learning_rate, stack.clone(), grads);
 
-            // Losses first; the runs whose epoch ends here are validated together below.
+            // The runs whose epoch ends here are validated together below.
             let mut ending = Vec::new();
             for (i, s) in states.iter_mut().enumerate() {
                 if s.done {
                     continue;
                 }
-                let v = values[i] as f64;
+                s.seen += batch.taken[i];
+                if batch.epoch_end[i] {
+                    ending.push(i);
+                }
+            }
+            if ending.is_empty() {
+                continue;
+            }
+            let sums = pending
+                .take()
+                .map(|p| p.try_into_vec_as::<f32>())
+                .transpose()
+                .map_err(|e| format!("reading the losses failed: {e:?}"))?
+                .unwrap_or_default();
+            for (i, s) in states.iter_mut().enumerate() {
+                if s.done {
+                    continue;
+                }
+                let v = sums.get(i).copied().unwrap_or(0.0) as f64;
                 if !v.is_finite() {
                     s.failed = Some(format!(
                         "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
@@ -428,12 +461,9 @@ fn train_stacked_inner(
                     stopped[i].store(true, Ordering::Relaxed);
                     continue;
                 }
-                s.loss_sum += v * batch.taken[i] as f64;
-                s.seen += batch.taken[i];
-                if batch.epoch_end[i] {
-                    ending.push(i);
-                }
+                s.loss_sum += v;
             }
+            ending.retain(|&i| !states[i].done);
             if ending.is_empty() {
                 continue;
             }
@@ -556,6 +586,64 @@ mod tests {
     fn stacked_runs_on_the_gpu_equal_one_at_a_time_runs_on_the_cpu() {
         if let Some(gpu) = crate::gpu_block::tests::gpu() {
             stacked_on_equals_alone_on_the_cpu(&gpu);
+        }
+    }
+
+    /// Diverging runs in a stack end as failed, with the reason, as one at a time (the stacked
+    /// loop reads its losses only when an epoch ends).
+    #[test]
+    fn diverging_stacked_runs_fail_with_the_reason() {
+        let side = 190u32;
+        let images: Vec<image::RgbImage> = (0..12)
+            .map(|k| crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, k as u64))
+            .collect();
+        let cache = ImageCache::from_images(&images, side);
+        let targets: Vec<usize> = (0..12).map(|k| k % 2).collect();
+        let cfg = TrainConfig {
+            input_size: side,
+            max_epochs: 3,
+            batch_size: 2,
+            learning_rate: 1e300,
+            ..TrainConfig::quick()
+        };
+        let splits: Vec<Split> = [4usize, 6]
+            .iter()
+            .map(|&n| Split {
+                train: (0..n).collect(),
+                val: (6..9).collect(),
+                test: (9..12).collect(),
+            })
+            .collect();
+        let reqs: Vec<TrainRequest> = splits
+            .iter()
+            .enumerate()
+            .map(|(i, split)| TrainRequest {
+                config: &cfg,
+                cache: &cache,
+                targets: &targets,
+                n_classes: 2,
+                split,
+                seed: 7 + i as u64,
+            })
+            .collect();
+        let mut finished = 0;
+        let out = train_stacked(
+            &reqs,
+            &Device::flex(),
+            &AtomicBool::new(false),
+            &mut |_, e| {
+                if let TrainEvent::Finished(_) = e {
+                    finished += 1;
+                }
+            },
+        );
+        assert_eq!(finished, 2);
+        for o in &out {
+            match &o.summary.status {
+                RunStatus::Failed(m) => assert!(m.contains("diverged"), "{m}"),
+                other => panic!("expected a failed run, got {other}"),
+            }
+            assert!(o.model.is_none());
         }
     }
 
