@@ -211,6 +211,7 @@ pub fn stack_throughput(
             Err(e) => println!("stack {m:>4}: im2col comparison failed: {e}"),
         }
     }
+    host_feed_rate(side, batch);
     // The PyTorch twin on the same machine, in the same run, for the ratio.
     let device = torch_device(b.kind);
     if b.kind == backend::BackendKind::Cpu {
@@ -294,6 +295,37 @@ fn measure_stack(
         cold: cold.as_secs_f64(),
         loss: last_loss / m as f32,
     })
+}
+
+/// Prints how fast the host prepares stacked batches as the GPU trainer does (random flips and
+/// rotation into one image-major byte buffer, on rayon's pool): the most images/s a stacked
+/// sweep can train, whatever the device.
+fn host_feed_rate(side: usize, batch: usize) {
+    use crate::train::{AugmentParams, augment_into};
+    use rand::SeedableRng;
+    use rayon::prelude::*;
+    let per_image = 3 * side * side;
+    let n = 64 * batch;
+    let src: Vec<u8> = (0..per_image).map(|i| (i % 251) as u8).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let params: Vec<AugmentParams> = (0..n).map(|_| AugmentParams::random(&mut rng)).collect();
+    let mut buf = vec![0u8; n * per_image];
+    let mut fill = || {
+        buf.par_chunks_mut(per_image)
+            .zip(params.par_iter())
+            .for_each(|(dst, &p)| augment_into(&src, dst, 3, side, p));
+    };
+    fill();
+    let t = Instant::now();
+    let reps = 3;
+    for _ in 0..reps {
+        fill();
+    }
+    let rate = (reps * n) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "host: augmenting a batch into bytes runs at {rate:.0} images/s on {} threads (the most a stacked sweep can train)",
+        rayon::current_num_threads()
+    );
 }
 
 /// The twin's `--device` for a backend kind.

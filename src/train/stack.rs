@@ -42,7 +42,7 @@ struct RunState {
 
 /// One step's input for every run of the stack, in the stacked layout.
 struct Batch {
-    /// `[M, 3, B, S, S]` pixels (zeros where a run has fewer samples).
+    /// The pixels (zeros where a run has fewer samples).
     x: Pixels,
     /// `[M, B]` targets.
     y: Vec<i64>,
@@ -56,8 +56,9 @@ struct Batch {
 enum Pixels {
     /// Values in [0, 1].
     Floats(Vec<f32>),
-    /// The bytes themselves, padded to a multiple of 4, for the GPU to unpack
-    /// (`gpu_block::unpack_unit_bytes`): a quarter of the upload, no conversion on the host.
+    /// The bytes themselves, image-major `[M, B, 3, S, S]` and padded to a multiple of 4, for
+    /// the GPU to unpack (`gpu_block::unpack_unit_bytes`): a quarter of the upload, no
+    /// conversion on the host.
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Bytes(Vec<u8>),
 }
@@ -111,23 +112,23 @@ fn predict_stacked(
     let mut v0 = 0;
     while v0 < vmax {
         let n = vb.min(vmax - v0);
-        let mut x = vec![0u8; e * 3 * n * plane];
+        // Image-major [E, n, 3, S, S], seen as the network's [E, 3, n, S, S] input.
+        let per_image = 3 * plane;
+        let mut x = vec![0u8; e * n * per_image];
         for (j, set) in sets.iter().enumerate() {
             for (b, &idx) in set.iter().skip(v0).take(n).enumerate() {
-                let img = reqs[j].cache.image(idx);
-                for c in 0..3 {
-                    let to = ((j * 3 + c) * n + b) * plane;
-                    x[to..to + plane].copy_from_slice(&img[c * plane..(c + 1) * plane]);
-                }
+                let to = (j * n + b) * per_image;
+                x[to..to + per_image].copy_from_slice(reqs[j].cache.image(idx));
             }
         }
-        let shape = [e, 3, n, side, side];
+        let shape = [e, n, 3, side, side];
         let xt = if bytes {
             bytes_to_device(x, shape, device)?
         } else {
             let v: Vec<f32> = x.iter().map(|&p| p as f32 / 255.0).collect();
             Tensor::<5>::from_data(TensorData::new(v, shape), device)
-        };
+        }
+        .swap_dims(1, 2);
         let probs = burn::tensor::activation::softmax(net.forward(xt), 2)
             .try_into_vec_as::<f32>()
             .map_err(|e| format!("reading predictions failed: {e:?}"))?;
@@ -224,24 +225,33 @@ fn produce(
             return;
         }
         // The pixel work of all images in parallel; the draws above were sequential per run.
-        let pictures = crate::dataset::par_map(jobs.len(), &|_, _| {}, |k| {
-            let (i, _, idx, p) = jobs[k];
-            let mut buf = vec![0u8; per_image];
-            augment_into(reqs[i].cache.image(idx), &mut buf, 3, side, p);
-            buf
-        });
         let x = if bytes {
-            let mut x = vec![0u8; (m * per_image * bs).div_ceil(4) * 4];
-            for (k, pic) in pictures.into_iter().enumerate() {
-                let (i, b, _, _) = jobs[k];
-                let Some(pic) = pic else { continue };
-                for c in 0..3 {
-                    let to = ((i * 3 + c) * bs + b) * plane;
-                    x[to..to + plane].copy_from_slice(&pic[c * plane..(c + 1) * plane]);
-                }
+            // Image-major `[M, B, 3, S, S]`: every image is one contiguous block, augmented in
+            // place by its own task on rayon's pool, with no copy afterwards.
+            let mut x = vec![0u8; (m * bs * per_image).div_ceil(4) * 4];
+            {
+                let mut slots: Vec<Option<&mut [u8]>> = x[..m * bs * per_image]
+                    .chunks_mut(per_image)
+                    .map(Some)
+                    .collect();
+                let work: Vec<(&[u8], &mut [u8], AugmentParams)> = jobs
+                    .iter()
+                    .filter_map(|&(i, b, idx, p)| {
+                        Some((reqs[i].cache.image(idx), slots[i * bs + b].take()?, p))
+                    })
+                    .collect();
+                use rayon::prelude::*;
+                work.into_par_iter()
+                    .for_each(|(src, dst, p)| augment_into(src, dst, 3, side, p));
             }
             Pixels::Bytes(x)
         } else {
+            let pictures = crate::dataset::par_map(jobs.len(), &|_, _| {}, |k| {
+                let (i, _, idx, p) = jobs[k];
+                let mut buf = vec![0u8; per_image];
+                augment_into(reqs[i].cache.image(idx), &mut buf, 3, side, p);
+                buf
+            });
             let mut x = vec![0f32; m * per_image * bs];
             for (k, pic) in pictures.into_iter().enumerate() {
                 let (i, b, _, _) = jobs[k];
@@ -402,7 +412,11 @@ fn train_stacked_inner(
             let shape = [m, 3, bs, side, side];
             let x = match batch.x {
                 Pixels::Floats(v) => Tensor::<5>::from_data(TensorData::new(v, shape), &train_dev),
-                Pixels::Bytes(v) => bytes_to_device(v, shape, &plain)?.autodiff(),
+                // [M, B, 3, S, S] seen as [M, 3, B, S, S] (the stacked network's input view;
+                // its fused path swaps it back without a copy).
+                Pixels::Bytes(v) => bytes_to_device(v, [m, bs, 3, side, side], &plain)?
+                    .swap_dims(1, 2)
+                    .autodiff(),
             };
             let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
             let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
