@@ -326,7 +326,7 @@ impl StackedCnn {
 
     /// Every parameter's tensor, in a fixed order: convolution weights, convolution biases,
     /// then the dense layers.
-    fn tensors(&self) -> Vec<Tensor<3>> {
+    pub(crate) fn tensors(&self) -> Vec<Tensor<3>> {
         let mut out: Vec<Tensor<3>> = self.conv_w.iter().map(|p| p.val()).collect();
         out.extend(self.conv_b.iter().map(|p| p.val()));
         out.extend([self.w1.val(), self.b1.val(), self.w2.val(), self.b2.val()]);
@@ -334,7 +334,7 @@ impl StackedCnn {
     }
 
     /// A stack with these tensors (in the order of [`Self::tensors`]) as its parameters.
-    fn with_tensors(&self, tensors: Vec<Tensor<3>>) -> Self {
+    pub(crate) fn with_tensors(&self, tensors: Vec<Tensor<3>>) -> Self {
         let l = self.conv_w.len();
         let mut it = tensors.into_iter().map(Param::from_tensor);
         let conv_w = it.by_ref().take(l).collect();

@@ -638,9 +638,9 @@ fn worker_count(backend: &crate::backend::Backend) -> usize {
     }
 }
 
-/// Runs per stack on a GPU when the user does not choose: a stack steps until its longest run
-/// ends, and the runs that stopped early still occupy their slots (masked), so moderate stacks of
-/// runs of similar training-set size (the order below) waste less than one huge stack.
+/// Runs per stack on a GPU when the user does not choose: moderate stacks of runs of one
+/// training-set size (the order below) keep their epochs in step, where one huge stack would
+/// mix every size (stopped runs leave a stack once half of it has stopped: `train::stack`).
 pub const AUTO_GPU_STACK: usize = 64;
 
 fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {

@@ -12,15 +12,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{
     AugmentParams, EpochStats, RunStatus, TrainEvent, TrainOutcome, TrainRequest, augment_into,
-    derive_seed, epoch_order, is_collapsed, mean_cross_entropy, no_results, optimizer, predict,
-    quality, summarise,
+    derive_seed, epoch_order, is_collapsed, mean_cross_entropy, no_results, predict, quality,
+    summarise,
 };
 use crate::model::{ModelSpec, PaperCnn};
 use crate::stacked::{StackedCnn, stacked_losses};
@@ -61,6 +60,122 @@ enum Pixels {
     /// conversion on the host.
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     Bytes(Vec<u8>),
+}
+
+/// The blocks of rows `rows` (each `block` values) of a batch with `m` rows, in that order.
+fn take_rows<T: Copy>(v: Vec<T>, block: usize, rows: &[usize], m: usize) -> Vec<T> {
+    if rows.len() == m {
+        // Rows only ever leave, in order: all of them means every row, unchanged.
+        return v;
+    }
+    let mut out = Vec::with_capacity(rows.len() * block);
+    for &i in rows {
+        out.extend_from_slice(&v[i * block..(i + 1) * block]);
+    }
+    out
+}
+
+/// RMSprop and Adam for a stack with the settings of [`optimizer`], written out here so that its
+/// state can follow the stack when runs leave it (see `compact` in the training loop). The
+/// arithmetic is burn's, operation for operation (burn-optim 0.22: `SquareAvgState`,
+/// `RmsPropMomentum` without momentum; `AdaptiveMomentum` without amsgrad), so a stack trains as
+/// it did with burn's optimiser; a test compares the two.
+struct StackOptimizer {
+    kind: super::Optimizer,
+    /// Per parameter tensor (in `StackedCnn::tensors` order): RMSprop's square average, or
+    /// Adam's first and second moments.
+    state: Vec<(Tensor<3>, Option<Tensor<3>>)>,
+    /// Adam's step count (every tensor steps every time, so one count serves all).
+    time: i32,
+}
+
+impl StackOptimizer {
+    const RMS_ALPHA: f32 = 0.9;
+    const EPSILON: f32 = 1e-7;
+    const BETA_1: f32 = 0.9;
+    const BETA_2: f32 = 0.999;
+
+    fn new(kind: super::Optimizer) -> Self {
+        Self {
+            kind,
+            state: Vec::new(),
+            time: 0,
+        }
+    }
+
+    /// One step on every parameter of `stack` (on the autodiff device) with its gradient in
+    /// `grads`; returns the updated stack, trainable again.
+    fn step(
+        &mut self,
+        lr: f64,
+        stack: &StackedCnn,
+        grads: &burn::tensor::Gradients,
+    ) -> Result<StackedCnn, String> {
+        let tensors = stack.tensors();
+        let first = self.state.is_empty();
+        self.time += 1;
+        let mut new_state = Vec::with_capacity(tensors.len());
+        let mut updated = Vec::with_capacity(tensors.len());
+        for (k, t) in tensors.into_iter().enumerate() {
+            let g = t.grad(grads).ok_or("a stacked parameter got no gradient")?;
+            let p = t.without_autodiff();
+            let (delta, st) = match self.kind {
+                super::Optimizer::RmsProp => {
+                    let a = Self::RMS_ALPHA;
+                    let sq = if first {
+                        g.clone().square().mul_scalar(1. - a)
+                    } else {
+                        self.state[k]
+                            .0
+                            .clone()
+                            .mul_scalar(a)
+                            .add(g.clone().square().mul_scalar(1. - a))
+                    };
+                    let step = g.div(sq.clone().sqrt().add_scalar(Self::EPSILON));
+                    (step, (sq, None))
+                }
+                super::Optimizer::Adam => {
+                    let (b1, b2) = (Self::BETA_1, Self::BETA_2);
+                    let (m1, m2) = if first {
+                        (
+                            g.clone().mul_scalar(1.0 - b1),
+                            g.square().mul_scalar(1.0 - b2),
+                        )
+                    } else {
+                        let (m1, m2) = &self.state[k];
+                        let m2 = m2.clone().ok_or("Adam state without a second moment")?;
+                        (
+                            m1.clone()
+                                .mul_scalar(b1)
+                                .add(g.clone().mul_scalar(1.0 - b1)),
+                            m2.mul_scalar(b2).add(g.square().mul_scalar(1.0 - b2)),
+                        )
+                    };
+                    let bc2 = (1.0 - b2.powi(self.time)).sqrt();
+                    let factor = bc2 / (1.0 - b1.powi(self.time));
+                    let step = m1
+                        .clone()
+                        .mul_scalar(factor)
+                        .div(m2.clone().sqrt().add_scalar(Self::EPSILON * bc2));
+                    (step, (m1, Some(m2)))
+                }
+            };
+            updated.push(p.sub(delta.mul_scalar(lr)).autodiff());
+            new_state.push(st);
+        }
+        self.state = new_state;
+        Ok(stack.with_tensors(updated))
+    }
+
+    /// Keeps the state of stack rows `ids` only, in that order (runs leaving the stack).
+    fn keep_rows(&mut self, ids: &Tensor<1, Int>) {
+        for (a, b) in &mut self.state {
+            *a = a.clone().select(0, ids.clone());
+            if let Some(b) = b {
+                *b = b.clone().select(0, ids.clone());
+            }
+        }
+    }
 }
 
 /// Pixel bytes (`shape`, padded to a multiple of 4) as floats in [0, 1] on the GPU `device`,
@@ -373,7 +488,7 @@ fn train_stacked_inner(
             },
         );
     }
-    let mut optim = optimizer(cfg);
+    let mut optim = StackOptimizer::new(cfg.optimizer);
     let side = cfg.input_size as usize;
     let bs = cfg.batch_size;
     let stopped: Vec<AtomicBool> = (0..m).map(|_| AtomicBool::new(false)).collect();
@@ -382,8 +497,12 @@ fn train_stacked_inner(
     let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
     // Every run's best-validation weights, as a stack without autodiff.
     let mut best: Option<StackedCnn> = None;
-    // Σ loss × real samples per run since the losses were last read (see below).
+    // Σ loss × real samples per row since the losses were last read (see below).
     let mut pending: Option<Tensor<1>> = None;
+    // Stack row r trains run rows[r]; runs leave the stack as they stop (see below).
+    let mut rows: Vec<usize> = (0..m).collect();
+    // Best weights of the runs that left the stack (the others are rows of `best`).
+    let mut best_models: Vec<Option<PaperCnn>> = (0..m).map(|_| None).collect();
 
     std::thread::scope(|scope| -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
@@ -403,53 +522,71 @@ fn train_stacked_inner(
                 // The producer has nothing more: every run reached its last epoch.
                 break;
             };
-            let mut w = vec![0f32; m * bs];
-            for (i, s) in states.iter().enumerate() {
-                if !s.done {
-                    w[i * bs..i * bs + batch.taken[i]].fill(1.0);
+            let rn = rows.len();
+            let mut w = vec![0f32; rn * bs];
+            for (r, &i) in rows.iter().enumerate() {
+                if !states[i].done {
+                    w[r * bs..r * bs + batch.taken[i]].fill(1.0);
                 }
             }
-            let shape = [m, 3, bs, side, side];
+            let block = bs * 3 * side * side;
             let x = match batch.x {
-                Pixels::Floats(v) => Tensor::<5>::from_data(TensorData::new(v, shape), &train_dev),
-                // [M, B, 3, S, S] seen as [M, 3, B, S, S] (the stacked network's input view;
+                Pixels::Floats(v) => Tensor::<5>::from_data(
+                    TensorData::new(take_rows(v, block, &rows, m), [rn, 3, bs, side, side]),
+                    &train_dev,
+                ),
+                // [R, B, 3, S, S] seen as [R, 3, B, S, S] (the stacked network's input view;
                 // its fused path swaps it back without a copy).
-                Pixels::Bytes(v) => bytes_to_device(v, [m, bs, 3, side, side], &plain)?
-                    .swap_dims(1, 2)
-                    .autodiff(),
+                Pixels::Bytes(v) => bytes_to_device(
+                    take_rows(v, block, &rows, m),
+                    [rn, bs, 3, side, side],
+                    &plain,
+                )?
+                .swap_dims(1, 2)
+                .autodiff(),
             };
-            let yt = Tensor::<2, Int>::from_data(TensorData::new(batch.y, [m, bs]), &train_dev);
-            let wt = Tensor::<2>::from_data(TensorData::new(w, [m, bs]), &train_dev);
+            let y: Vec<i64> = rows
+                .iter()
+                .flat_map(|&i| batch.y[i * bs..(i + 1) * bs].iter().copied())
+                .collect();
+            let yt = Tensor::<2, Int>::from_data(TensorData::new(y, [rn, bs]), &train_dev);
+            let wt = Tensor::<2>::from_data(TensorData::new(w, [rn, bs]), &train_dev);
             let losses = stacked_losses(stack.forward(x), yt, wt);
             // Each run's loss × its real samples is summed on the device and read only when an
             // epoch ends: no step waits for the device to report back, so the host prepares the
             // next step while the device computes. A loss that became NaN or infinite stays so
-            // in the sum; only the diverged network sees it (the M networks share no values).
-            let taken: Vec<f32> = states
+            // in the sum; only the diverged network sees it (the networks share no values).
+            let taken: Vec<f32> = rows
                 .iter()
-                .zip(&batch.taken)
-                .map(|(s, &t)| if s.done { 0.0 } else { t as f32 })
+                .map(|&i| {
+                    if states[i].done {
+                        0.0
+                    } else {
+                        batch.taken[i] as f32
+                    }
+                })
                 .collect();
             let weighted = losses
                 .clone()
                 .without_autodiff()
-                .mul(Tensor::<1>::from_data(TensorData::new(taken, [m]), &plain));
+                .mul(Tensor::<1>::from_data(TensorData::new(taken, [rn]), &plain));
             pending = Some(match pending.take() {
                 None => weighted,
                 Some(p) => p.add(weighted),
             });
-            let grads = GradientsParams::from_grads(losses.sum().backward(), &stack);
-            stack = optim.step(cfg.learning_rate, stack.clone(), grads);
+            let grads = losses.sum().backward();
+            stack = optim.step(cfg.learning_rate, &stack, &grads)?;
 
-            // The runs whose epoch ends here are validated together below.
+            // The rows whose run's epoch ends here are validated together below.
             let mut ending = Vec::new();
-            for (i, s) in states.iter_mut().enumerate() {
+            for (r, &i) in rows.iter().enumerate() {
+                let s = &mut states[i];
                 if s.done {
                     continue;
                 }
                 s.seen += batch.taken[i];
                 if batch.epoch_end[i] {
-                    ending.push(i);
+                    ending.push(r);
                 }
             }
             if ending.is_empty() {
@@ -461,11 +598,12 @@ fn train_stacked_inner(
                 .transpose()
                 .map_err(|e| format!("reading the losses failed: {e:?}"))?
                 .unwrap_or_default();
-            for (i, s) in states.iter_mut().enumerate() {
+            for (r, &i) in rows.iter().enumerate() {
+                let s = &mut states[i];
                 if s.done {
                     continue;
                 }
-                let v = sums.get(i).copied().unwrap_or(0.0) as f64;
+                let v = sums.get(r).copied().unwrap_or(0.0) as f64;
                 if !v.is_finite() {
                     s.failed = Some(format!(
                         "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
@@ -477,7 +615,7 @@ fn train_stacked_inner(
                 }
                 s.loss_sum += v;
             }
-            ending.retain(|&i| !states[i].done);
+            ending.retain(|&r| !states[rows[r]].done);
             if ending.is_empty() {
                 continue;
             }
@@ -485,11 +623,16 @@ fn train_stacked_inner(
             // last batch of an epoch, but all at once: their networks are taken out of the
             // stack on the device and run together.
             let now = stack.subset(&ending);
-            let sets: Vec<&[usize]> = ending.iter().map(|&i| &reqs[i].split.val[..]).collect();
-            let ending_reqs: Vec<&TrainRequest<'_>> = ending.iter().map(|&i| &reqs[i]).collect();
+            let sets: Vec<&[usize]> = ending
+                .iter()
+                .map(|&r| &reqs[rows[r]].split.val[..])
+                .collect();
+            let ending_reqs: Vec<&TrainRequest<'_>> =
+                ending.iter().map(|&r| &reqs[rows[r]]).collect();
             let vals = predict_stacked(&now, &ending_reqs, &sets, &plain, bytes)?;
-            let mut improved = vec![false; m];
-            for (&i, val) in ending.iter().zip(vals) {
+            let mut improved = vec![false; rn];
+            for (&r, val) in ending.iter().zip(vals) {
+                let i = rows[r];
                 let s = &mut states[i];
                 let val_loss = mean_cross_entropy(&val);
                 if !val_loss.is_finite() {
@@ -505,7 +648,7 @@ fn train_stacked_inner(
                     s.best_loss = val_loss;
                     s.best_epoch = s.epoch;
                     s.has_best = true;
-                    improved[i] = true;
+                    improved[r] = true;
                     s.since_best = 0;
                 } else {
                     s.since_best += 1;
@@ -532,9 +675,35 @@ fn train_stacked_inner(
             // that improved are copied into it (exactly, by a mask).
             if improved.iter().any(|&b| b) {
                 best = Some(match best.take() {
-                    None => stack.subset(&(0..m).collect::<Vec<_>>()),
+                    None => stack.subset(&(0..rn).collect::<Vec<_>>()),
                     Some(b) => b.take_where(&stack, &improved),
                 });
+            }
+            // When at most half the rows still train, the stopped runs leave the stack: a
+            // stopped run's row would otherwise be computed (masked) until the last run ends.
+            // Their best weights are copied out first; the optimiser state follows the rows.
+            let active: Vec<usize> = (0..rn).filter(|&r| !states[rows[r]].done).collect();
+            if !active.is_empty() && active.len() * 2 <= rn {
+                if let Some(b) = &best {
+                    for (r, &i) in rows.iter().enumerate() {
+                        if states[i].done && states[i].has_best && best_models[i].is_none() {
+                            best_models[i] = Some(b.model(r, spec, &plain)?);
+                        }
+                    }
+                }
+                let sub = stack.subset(&active);
+                stack = sub.with_tensors(sub.tensors().into_iter().map(|t| t.autodiff()).collect());
+                optim.keep_rows(&Tensor::<1, Int>::from_data(
+                    TensorData::new(
+                        active.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                        [active.len()],
+                    ),
+                    &plain,
+                ));
+                best = best.take().map(|b| b.subset(&active));
+                rows = active.iter().map(|&r| rows[r]).collect();
+                #[cfg(test)]
+                tests::COMPACTIONS.with(|c| c.set(c.get() + 1));
             }
         }
         // Let the producer end (it stops when the channel closes or every run has stopped).
@@ -545,12 +714,12 @@ fn train_stacked_inner(
         Ok(())
     })?;
 
-    let mut best_models: Vec<Option<PaperCnn>> = Vec::with_capacity(m);
-    for (i, s) in states.iter().enumerate() {
-        best_models.push(match (&best, s.has_best) {
-            (Some(b), true) => Some(b.model(i, spec, &plain)?),
-            _ => None,
-        });
+    if let Some(b) = &best {
+        for (r, &i) in rows.iter().enumerate() {
+            if states[i].has_best && best_models[i].is_none() {
+                best_models[i] = Some(b.model(r, spec, &plain)?);
+            }
+        }
     }
     let mut out = Vec::with_capacity(m);
     for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
@@ -581,9 +750,14 @@ fn train_stacked_inner(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::train::{ImageCache, Split, TrainConfig, train};
+
+    thread_local! {
+        /// Times a stack was compacted by `train_stacked` on this thread.
+        pub(crate) static COMPACTIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     /// The proof at the level of whole runs: three runs with different training-set
     /// sizes (so their epochs end at different steps), trained stacked, give the histories,
@@ -600,6 +774,54 @@ mod tests {
     fn stacked_runs_on_the_gpu_equal_one_at_a_time_runs_on_the_cpu() {
         if let Some(gpu) = crate::gpu_block::tests::gpu() {
             stacked_on_equals_alone_on_the_cpu(&gpu);
+        }
+    }
+
+    /// The stack's own RMSprop and Adam step exactly as burn's optimisers with the same settings.
+    #[test]
+    fn the_stack_optimiser_steps_as_burns() {
+        use crate::stacked::tests::{S, images};
+        use crate::stacked::{stack_input, stacked_loss};
+        use burn::optim::GradientsParams;
+        let dev = Device::flex();
+        let ad = dev.clone().autodiff();
+        let spec = ModelSpec {
+            input_size: S as u32,
+            n_classes: 2,
+        };
+        for kind in [
+            super::super::Optimizer::RmsProp,
+            super::super::Optimizer::Adam,
+        ] {
+            let cfg = TrainConfig {
+                optimizer: kind,
+                ..TrainConfig::quick()
+            };
+            let nets: Vec<PaperCnn> = (0..2)
+                .map(|i| PaperCnn::new(spec, i, &dev).unwrap())
+                .collect();
+            let mut ours = StackedCnn::from_models(&nets, &ad).unwrap();
+            let mut theirs = StackedCnn::from_models(&nets, &ad).unwrap();
+            let mut opt_ours = StackOptimizer::new(kind);
+            let mut opt_theirs = super::super::optimizer(&cfg);
+            let y = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 1, 1, 0], [2, 2]), &ad);
+            let w = Tensor::<2>::ones([2, 2], &ad);
+            for step in 0..3 {
+                let per: Vec<Vec<f32>> = (0..2).map(|i| images(10 * i + step, 2)).collect();
+                let x = stack_input(&per, 2, S, &ad);
+                let loss = stacked_loss(ours.forward(x.clone()), y.clone(), w.clone());
+                ours = opt_ours.step(1e-3, &ours, &loss.backward()).unwrap();
+                let loss = stacked_loss(theirs.forward(x), y.clone(), w.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &theirs);
+                theirs = opt_theirs.step(1e-3, theirs, grads);
+            }
+            for i in 0..2 {
+                let a = ours.model(i, spec, &dev).unwrap().parameters();
+                let b = theirs.model(i, spec, &dev).unwrap().parameters();
+                crate::stacked::tests::close(&a, &b, 1e-6);
+                let fresh = nets[i].parameters();
+                assert_ne!(a, fresh, "{kind:?} changed nothing");
+            }
         }
     }
 
@@ -702,12 +924,18 @@ mod tests {
             .map(|r| train(r, &dev, &no, &mut |_| {}))
             .collect();
         let mut epochs_seen = vec![0usize; 3];
+        COMPACTIONS.with(|c| c.set(0));
         let stacked = train_stacked(&reqs, stack_dev, &no, &mut |i, e| {
             if let TrainEvent::Epoch(_) = e {
                 epochs_seen[i] += 1;
             }
         });
         assert_eq!(stacked.len(), 3);
+        // Runs stopped at different epochs, and the ones that stopped left the stack.
+        assert!(
+            COMPACTIONS.with(|c| c.get()) >= 1,
+            "the stack was never compacted"
+        );
         for (a, s) in alone.iter().zip(&stacked) {
             let (a, s) = (&a.summary, &s.summary);
             assert_eq!(a.status, RunStatus::Completed);
