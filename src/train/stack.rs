@@ -825,16 +825,47 @@ pub(crate) mod tests {
         }
     }
 
+    /// Demo cells (classes 1 and 4 alternating) as a cache, with their 0/1 targets.
+    fn cells(n: usize, side: u32, seed: u64) -> (ImageCache, Vec<usize>) {
+        let images: Vec<image::RgbImage> = (0..n)
+            .map(|k| {
+                crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, seed + k as u64)
+            })
+            .collect();
+        (
+            ImageCache::from_images(&images, side),
+            (0..n).map(|k| k % 2).collect(),
+        )
+    }
+
+    /// One binary request per split, seeds `seed`, `seed + 1`, …
+    fn requests<'a>(
+        cfg: &'a TrainConfig,
+        cache: &'a ImageCache,
+        targets: &'a [usize],
+        splits: &'a [Split],
+        seed: u64,
+    ) -> Vec<TrainRequest<'a>> {
+        splits
+            .iter()
+            .enumerate()
+            .map(|(i, split)| TrainRequest {
+                config: cfg,
+                cache,
+                targets,
+                n_classes: 2,
+                split,
+                seed: seed + i as u64,
+            })
+            .collect()
+    }
+
     /// Diverging runs in a stack end as failed, with the reason, as one at a time (the stacked
     /// loop reads its losses only when an epoch ends).
     #[test]
     fn diverging_stacked_runs_fail_with_the_reason() {
         let side = 190u32;
-        let images: Vec<image::RgbImage> = (0..12)
-            .map(|k| crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, k as u64))
-            .collect();
-        let cache = ImageCache::from_images(&images, side);
-        let targets: Vec<usize> = (0..12).map(|k| k % 2).collect();
+        let (cache, targets) = cells(12, side, 0);
         let cfg = TrainConfig {
             input_size: side,
             max_epochs: 3,
@@ -850,18 +881,7 @@ pub(crate) mod tests {
                 test: (9..12).collect(),
             })
             .collect();
-        let reqs: Vec<TrainRequest> = splits
-            .iter()
-            .enumerate()
-            .map(|(i, split)| TrainRequest {
-                config: &cfg,
-                cache: &cache,
-                targets: &targets,
-                n_classes: 2,
-                split,
-                seed: 7 + i as u64,
-            })
-            .collect();
+        let reqs = requests(&cfg, &cache, &targets, &splits, 7);
         let mut finished = 0;
         let out = train_stacked(
             &reqs,
@@ -885,11 +905,7 @@ pub(crate) mod tests {
 
     fn stacked_on_equals_alone_on_the_cpu(stack_dev: &Device) {
         let side = 190u32;
-        let images: Vec<image::RgbImage> = (0..30)
-            .map(|k| crate::demo::render_cell(if k % 2 == 0 { 1 } else { 4 }, side, 40 + k as u64))
-            .collect();
-        let cache = ImageCache::from_images(&images, side);
-        let targets: Vec<usize> = (0..30).map(|k| k % 2).collect();
+        let (cache, targets) = cells(30, side, 40);
         let cfg = TrainConfig {
             input_size: side,
             max_epochs: 6,
@@ -905,18 +921,7 @@ pub(crate) mod tests {
                 test: (24..30).collect(),
             })
             .collect();
-        let reqs: Vec<TrainRequest> = splits
-            .iter()
-            .enumerate()
-            .map(|(i, split)| TrainRequest {
-                config: &cfg,
-                cache: &cache,
-                targets: &targets,
-                n_classes: 2,
-                split,
-                seed: 100 + i as u64,
-            })
-            .collect();
+        let reqs = requests(&cfg, &cache, &targets, &splits, 100);
         let dev = Device::flex();
         let no = AtomicBool::new(false);
         let alone: Vec<TrainOutcome> = reqs
