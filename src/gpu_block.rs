@@ -439,6 +439,12 @@ impl Dims {
         for t in [x, weight, bias] {
             assert_eq!(t.dtype, DType::F32, "the fused GPU block is f32 only");
         }
+        // The kernels address with 32 bits; the stacked trainer's 1 GiB buffer cap keeps every
+        // tensor far below this.
+        assert!(
+            xs.num_elements() < 1 << 31 && ws.num_elements() < 1 << 31,
+            "fused GPU block: input {xs:?} is too large for 32-bit addressing"
+        );
         Self {
             m: xs[0],
             batch: xs[1],
@@ -537,11 +543,12 @@ fn grad_input(dy: &CubeTensor, win: &CubeTensor, weight: &CubeTensor, dims: Dims
 }
 
 /// How many interleaved shares each weight gradient is split into: enough threads to fill a
-/// large GPU (about 2^18 in all), at least 16 windows per share where there are that many.
+/// large GPU (about 2^18 in all), at least 16 windows per share where there are that many, and
+/// at most 1,024 shares, which the second kernel adds one by one.
 fn shares(dims: Dims) -> usize {
     let threads_per_share = (dims.m * dims.c_out * dims.c_in).max(1);
     let by_fill = (1usize << 18).div_ceil(threads_per_share);
-    by_fill.clamp(1, (dims.windows() / 16).max(1)).min(4096)
+    by_fill.clamp(1, (dims.windows() / 16).max(1)).min(1024)
 }
 
 /// Gradients of the weights `[M, F, C, 3, 3]` and bias `[M, F]`.

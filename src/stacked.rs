@@ -336,6 +336,7 @@ impl StackedCnn {
     /// A stack with these tensors (in the order of [`Self::tensors`]) as its parameters.
     pub(crate) fn with_tensors(&self, tensors: Vec<Tensor<3>>) -> Self {
         let l = self.conv_w.len();
+        assert_eq!(tensors.len(), 2 * l + 4, "one tensor per parameter");
         let mut it = tensors.into_iter().map(Param::from_tensor);
         let conv_w = it.by_ref().take(l).collect();
         let conv_b = it.by_ref().take(l).collect();

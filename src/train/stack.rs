@@ -222,8 +222,9 @@ fn predict_stacked(
     let side = first.cache.side() as usize;
     let plane = side * side;
     let vmax = sets.iter().map(|s| s.len()).max().unwrap_or(0);
-    let per_chunk_image = e * 3 * plane * 4;
-    let vb = (crate::stacked::MAX_TENSOR_BYTES / per_chunk_image.max(1)).clamp(1, vmax.max(1));
+    let fused = crate::model::FusedPath::for_device(device) != crate::model::FusedPath::None;
+    let per_image = crate::stacked::largest_tensor_bytes(e, 1, side, fused);
+    let vb = (crate::stacked::MAX_TENSOR_BYTES / per_image.max(1)).clamp(1, vmax.max(1));
     let mut v0 = 0;
     while v0 < vmax {
         let n = vb.min(vmax - v0);
@@ -443,6 +444,18 @@ fn train_stacked_inner(
         if r.split.train.is_empty() || r.split.val.is_empty() {
             return Err("every stacked run needs training and validation images".into());
         }
+        // As one at a time (`train_inner`): an index or target out of range is an error, not an
+        // unchecked read on the GPU.
+        if let Some(&bad) = r
+            .split
+            .train
+            .iter()
+            .chain(&r.split.val)
+            .chain(&r.split.test)
+            .find(|&&i| i >= r.cache.len() || r.targets[i] >= r.n_classes)
+        {
+            return Err(format!("sample {bad} is out of range"));
+        }
     }
     let m = reqs.len();
     let spec = ModelSpec {
@@ -497,8 +510,9 @@ fn train_stacked_inner(
     let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
     // Every run's best-validation weights, as a stack without autodiff.
     let mut best: Option<StackedCnn> = None;
-    // Σ loss × real samples per row since the losses were last read (see below).
-    let mut pending: Option<Tensor<1>> = None;
+    // Each step's losses per row (on the device) and real samples per row, since the losses
+    // were last read (see below).
+    let mut pending: Vec<(Tensor<1>, Vec<f32>)> = Vec::new();
     // Stack row r trains run rows[r]; runs leave the stack as they stop (see below).
     let mut rows: Vec<usize> = (0..m).collect();
     // Best weights of the runs that left the stack (the others are rows of `best`).
@@ -519,7 +533,9 @@ fn train_stacked_inner(
                 break;
             }
             let Ok(batch) = rx.recv() else {
-                // The producer has nothing more: every run reached its last epoch.
+                // The producer has nothing more. It ends normally only after every run's last
+                // batch, so a run still training here means the producer saw a cancel first.
+                cancelled |= cancel.load(Ordering::Relaxed) || states.iter().any(|s| !s.done);
                 break;
             };
             let rn = rows.len();
@@ -552,10 +568,11 @@ fn train_stacked_inner(
             let yt = Tensor::<2, Int>::from_data(TensorData::new(y, [rn, bs]), &train_dev);
             let wt = Tensor::<2>::from_data(TensorData::new(w, [rn, bs]), &train_dev);
             let losses = stacked_losses(stack.forward(x), yt, wt);
-            // Each run's loss × its real samples is summed on the device and read only when an
-            // epoch ends: no step waits for the device to report back, so the host prepares the
-            // next step while the device computes. A loss that became NaN or infinite stays so
-            // in the sum; only the diverged network sees it (the networks share no values).
+            // Each step's losses stay on the device and are read together only when an epoch
+            // ends: no step waits for the device to report back, so the host prepares the next
+            // step while the device computes. They are then added in f64 in step order, as one
+            // at a time. A diverged network's NaN or infinite loss is its own: the networks
+            // share no values.
             let taken: Vec<f32> = rows
                 .iter()
                 .map(|&i| {
@@ -566,14 +583,7 @@ fn train_stacked_inner(
                     }
                 })
                 .collect();
-            let weighted = losses
-                .clone()
-                .without_autodiff()
-                .mul(Tensor::<1>::from_data(TensorData::new(taken, [rn]), &plain));
-            pending = Some(match pending.take() {
-                None => weighted,
-                Some(p) => p.add(weighted),
-            });
+            pending.push((losses.clone().without_autodiff(), taken));
             let grads = losses.sum().backward();
             stack = optim.step(cfg.learning_rate, &stack, &grads)?;
 
@@ -592,28 +602,29 @@ fn train_stacked_inner(
             if ending.is_empty() {
                 continue;
             }
-            let sums = pending
-                .take()
-                .map(|p| p.try_into_vec_as::<f32>())
-                .transpose()
-                .map_err(|e| format!("reading the losses failed: {e:?}"))?
-                .unwrap_or_default();
-            for (r, &i) in rows.iter().enumerate() {
-                let s = &mut states[i];
-                if s.done {
-                    continue;
+            let steps: Vec<(Tensor<1>, Vec<f32>)> = std::mem::take(&mut pending);
+            let (tensors, taken): (Vec<Tensor<1>>, Vec<Vec<f32>>) = steps.into_iter().unzip();
+            let values = Tensor::stack::<2>(tensors, 0)
+                .try_into_vec_as::<f32>()
+                .map_err(|e| format!("reading the losses failed: {e:?}"))?;
+            for (k, taken) in taken.iter().enumerate() {
+                for (r, &i) in rows.iter().enumerate() {
+                    let s = &mut states[i];
+                    if s.done || taken[r] == 0.0 {
+                        continue;
+                    }
+                    let v = values[k * rn + r] as f64;
+                    if !v.is_finite() {
+                        s.failed = Some(format!(
+                            "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
+                            s.epoch
+                        ));
+                        s.done = true;
+                        stopped[i].store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    s.loss_sum += v * taken[r] as f64;
                 }
-                let v = sums.get(r).copied().unwrap_or(0.0) as f64;
-                if !v.is_finite() {
-                    s.failed = Some(format!(
-                        "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
-                        s.epoch
-                    ));
-                    s.done = true;
-                    stopped[i].store(true, Ordering::Relaxed);
-                    continue;
-                }
-                s.loss_sum += v;
             }
             ending.retain(|&r| !states[rows[r]].done);
             if ending.is_empty() {
@@ -724,7 +735,8 @@ fn train_stacked_inner(
     let mut out = Vec::with_capacity(m);
     for (i, (s, r)) in states.into_iter().zip(reqs).enumerate() {
         let summary = if let Some(msg) = s.failed {
-            no_results(RunStatus::Failed(msg), s.history, s.best_epoch)
+            // As one at a time, where a diverged run ends with an error and no history.
+            no_results(RunStatus::Failed(msg), Vec::new(), 0)
         } else if let Some(best) = best_models[i].as_ref() {
             let test = predict(best, r.cache, &r.split.test, r.targets, &plain)?;
             let status = if cancelled && !s.done {
@@ -900,6 +912,30 @@ pub(crate) mod tests {
                 other => panic!("expected a failed run, got {other}"),
             }
             assert!(o.model.is_none());
+            // As one at a time: a diverged run keeps no history.
+            assert!(o.summary.history.is_empty());
+        }
+
+        // A sample index past the cache fails the runs with the reason, and nothing panics.
+        let bad = vec![Split {
+            train: vec![0, 1, 99],
+            val: vec![6],
+            test: vec![9],
+        }];
+        let cfg = TrainConfig {
+            learning_rate: 1e-3,
+            ..cfg
+        };
+        let reqs = requests(&cfg, &cache, &targets, &bad, 1);
+        let out = train_stacked(
+            &reqs,
+            &Device::flex(),
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        );
+        match &out[0].summary.status {
+            RunStatus::Failed(m) => assert!(m.contains("sample 99 is out of range"), "{m}"),
+            other => panic!("expected a failed run, got {other}"),
         }
     }
 
