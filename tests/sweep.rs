@@ -306,6 +306,51 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
     }
 }
 
+/// A sweep on the GPU (fused kernels, stacked runs ordered by size, pixels unpacked there,
+/// stopped runs leaving the stack) gives the CPU's one-at-a-time results. Runs on lavapipe where
+/// no GPU exists, and says "skipped" where no Vulkan adapter does.
+#[test]
+fn a_sweep_on_the_gpu_equals_the_cpu_sweep() {
+    let mut gpu = match leukolens::backend::resolve(leukolens::backend::BackendChoice::Gpu) {
+        Ok(b) => b,
+        Err(why) => {
+            eprintln!("skipped: no GPU adapter ({why})");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = demo(dir.path());
+    let cfg = config(&project);
+    let cpu = sweep(&project, &path, &cfg, None, Some(&dir.path().join("cpu")));
+    let no = AtomicBool::new(false);
+    let on_gpu = run::run_sweep(
+        &project,
+        &path,
+        &cfg,
+        &mut gpu,
+        None,
+        Some(&dir.path().join("gpu")),
+        &no,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(on_gpu.len(), cpu.len());
+    for (a, g) in cpu.iter().zip(&on_gpu) {
+        assert_eq!(a.key, g.key);
+        assert!(g.device.contains("stack of 4"), "{}", g.device);
+        assert_eq!((a.epochs, a.best_epoch), (g.epochs, g.best_epoch));
+        for (x, y) in a.val_loss.iter().zip(&g.val_loss) {
+            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+        }
+        for (p, q) in a.predictions.iter().zip(&g.predictions) {
+            assert_eq!((p.0, p.1), (q.0, q.1));
+            for (u, v) in p.2.iter().zip(&q.2) {
+                assert!((u - v).abs() < 1e-3, "{u} vs {v}");
+            }
+        }
+    }
+}
+
 /// Runs trained at the same time on worker threads (the CPU's way of filling a machine) give the
 /// results of the same runs one at a time; cancelling stops the runs in flight, and none is stored.
 #[test]
