@@ -39,6 +39,15 @@ struct RunState {
     failed: Option<String>,
 }
 
+impl RunState {
+    /// Ends the run as failed, and tells the batch producer to stop drawing for it.
+    fn fail(&mut self, why: String, stopped: &AtomicBool) {
+        self.failed = Some(why);
+        self.done = true;
+        stopped.store(true, Ordering::Relaxed);
+    }
+}
+
 /// One step's input for every run of the stack, in the stacked layout.
 struct Batch {
     /// The pixels (zeros where a run has fewer samples).
@@ -615,12 +624,11 @@ fn train_stacked_inner(
                     }
                     let v = values[k * rn + r] as f64;
                     if !v.is_finite() {
-                        s.failed = Some(format!(
+                        let why = format!(
                             "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
                             s.epoch
-                        ));
-                        s.done = true;
-                        stopped[i].store(true, Ordering::Relaxed);
+                        );
+                        s.fail(why, &stopped[i]);
                         continue;
                     }
                     s.loss_sum += v * taken[r] as f64;
@@ -647,12 +655,11 @@ fn train_stacked_inner(
                 let s = &mut states[i];
                 let val_loss = mean_cross_entropy(&val);
                 if !val_loss.is_finite() {
-                    s.failed = Some(format!(
+                    let why = format!(
                         "training diverged: the validation loss became {val_loss} in epoch {}",
                         s.epoch
-                    ));
-                    s.done = true;
-                    stopped[i].store(true, Ordering::Relaxed);
+                    );
+                    s.fail(why, &stopped[i]);
                     continue;
                 }
                 if val_loss < s.best_loss {
