@@ -41,9 +41,9 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     if fused {
         // The same step with burn's own conv2d, relu and max_pool2d, for comparison.
-        set_fused(false);
+        crate::model::set_fused(false);
         let burn_ops = train_rate(&b.device, size, 5, budget);
-        set_fused(true);
+        crate::model::set_fused(true);
         println!(
             "train  batch   5: {:>8.1} images/s  with burn's own conv2d/relu/max_pool2d instead",
             burn_ops?.1
@@ -73,13 +73,6 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     Ok(())
 }
 
-/// Switches the fused conv blocks (CPU and GPU) on or off, for the comparisons.
-fn set_fused(on: bool) {
-    crate::cpu_block::set_enabled(on);
-    #[cfg(feature = "gpu")]
-    crate::gpu_block::set_enabled(on);
-}
-
 fn synthetic(batch: usize, size: u32, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     let s = size as usize;
     let n = batch * 3 * s * s;
@@ -102,27 +95,49 @@ fn train_rate(
         input_size: size,
         n_classes: 2,
     };
-    let mut model = PaperCnn::new(spec, 1, &ad)?;
+    let model = PaperCnn::new(spec, 1, &ad)?;
     let mut optim = RmsPropConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let (x, y) = synthetic(batch, size, &ad);
-    let mut step = |model: PaperCnn| -> Result<PaperCnn, String> {
+    let step = |model: PaperCnn| -> Result<PaperCnn, String> {
         let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let m = optim.step(1e-3, model, grads);
         device.sync().map_err(|e| format!("{e:?}"))?;
         Ok(m)
     };
+    let t = timed(model, budget, step)?;
+    Ok((t.cold, (t.calls * batch) as f64 / t.seconds))
+}
+
+/// How long the first (cold) call of a step took, and how many later calls ran in how long.
+struct Timing {
+    cold: Duration,
+    calls: usize,
+    seconds: f64,
+}
+
+/// Calls `step` once (cold), then again until `budget` has passed, at least twice; each call
+/// takes the state the previous one returned.
+fn timed<S>(
+    state: S,
+    budget: Duration,
+    mut step: impl FnMut(S) -> Result<S, String>,
+) -> Result<Timing, String> {
     let t0 = Instant::now();
-    model = step(model)?;
+    let mut state = step(state)?;
     let cold = t0.elapsed();
     let t1 = Instant::now();
-    let mut steps = 0usize;
-    while t1.elapsed() < budget || steps < 2 {
-        model = step(model)?;
-        steps += 1;
+    let mut calls = 0usize;
+    while t1.elapsed() < budget || calls < 2 {
+        state = step(state)?;
+        calls += 1;
     }
-    Ok((cold, (steps * batch) as f64 / t1.elapsed().as_secs_f64()))
+    Ok(Timing {
+        cold,
+        calls,
+        seconds: t1.elapsed().as_secs_f64(),
+    })
 }
 
 fn infer_rate(
@@ -137,21 +152,13 @@ fn infer_rate(
     };
     let model = PaperCnn::new(spec, 1, device)?;
     let (x, _) = synthetic(batch, size, device);
-    let run = || -> Result<(), String> {
+    let run = |()| -> Result<(), String> {
         let out = model.forward(x.clone());
         out.try_into_vec_as::<f32>().map_err(|e| format!("{e:?}"))?;
         Ok(())
     };
-    let t0 = Instant::now();
-    run()?;
-    let cold = t0.elapsed();
-    let t1 = Instant::now();
-    let mut n = 0usize;
-    while t1.elapsed() < budget || n < 2 {
-        run()?;
-        n += 1;
-    }
-    Ok((cold, (n * batch) as f64 / t1.elapsed().as_secs_f64()))
+    let t = timed((), budget, run)?;
+    Ok((t.cold, (t.calls * batch) as f64 / t.seconds))
 }
 
 /// Training images/s of M paper networks trained together as one stacked network
@@ -200,9 +207,9 @@ pub fn stack_throughput(
         .max()
         .filter(|_| fused)
     {
-        set_fused(false);
+        crate::model::set_fused(false);
         let r = measure_stack(&b.device, spec, m, batch, budget);
-        set_fused(true);
+        crate::model::set_fused(true);
         match r {
             Ok(r) => println!(
                 "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  with im2col and burn's relu/max_pool2d instead of the fused blocks",
@@ -250,7 +257,7 @@ fn measure_stack(
     let nets: Vec<PaperCnn> = (0..m)
         .map(|i| PaperCnn::new(spec, i as u64, device))
         .collect::<Result<_, _>>()?;
-    let mut stack = StackedCnn::from_models(&nets, &ad)?;
+    let stack = StackedCnn::from_models(&nets, &ad)?;
     let per: Vec<Vec<f32>> = (0..m)
         .map(|i| {
             (0..batch * 3 * side * side)
@@ -279,20 +286,12 @@ fn measure_stack(
             .map_err(|e| format!("{e:?}"))?[0];
         Ok(s)
     };
-    let t0 = Instant::now();
-    stack = step(stack)?;
-    let cold = t0.elapsed();
-    let t1 = Instant::now();
-    let mut steps = 0usize;
-    while t1.elapsed() < budget || steps < 2 {
-        stack = step(stack)?;
-        steps += 1;
-    }
-    let secs = t1.elapsed().as_secs_f64();
+    let t = timed(stack, budget, &mut step)?;
+    drop(step);
     Ok(StackRate {
-        rate: (steps * batch * m) as f64 / secs,
-        ms_per_step: 1e3 * secs / steps as f64,
-        cold: cold.as_secs_f64(),
+        rate: (t.calls * batch * m) as f64 / t.seconds,
+        ms_per_step: 1e3 * t.seconds / t.calls as f64,
+        cold: t.cold.as_secs_f64(),
         loss: last_loss / m as f32,
     })
 }
@@ -498,7 +497,8 @@ pub fn op_profile(
             "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
             l + 1
         );
-        if crate::cpu_block::applies_to(&b.device) {
+        let path = crate::model::FusedPath::for_device(&b.device);
+        if path == crate::model::FusedPath::Cpu {
             let (weight, bias) = (
                 blk.conv.weight.val(),
                 blk.conv.bias.as_ref().map(|p| p.val()),
@@ -527,7 +527,7 @@ pub fn op_profile(
             );
         }
         #[cfg(feature = "gpu")]
-        if crate::gpu_block::applies_to(&b.device) {
+        if path == crate::model::FusedPath::Gpu {
             let bias = blk
                 .conv
                 .bias

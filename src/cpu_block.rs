@@ -14,7 +14,7 @@
 //! The arithmetic is plain Rust over contiguous rows; the hot loops are compiled twice, once with
 //! AVX2+FMA enabled and chosen at run time where the processor has them. Work is split over
 //! rayon's pool by image and channel. Results equal burn's conv2d → relu → max_pool2d within
-//! float rounding (tests below); [`set_enabled`] switches back to burn's operations for
+//! float rounding (tests below); `model::set_fused(false)` switches back to burn's operations for
 //! comparison (`leukolens bench train` measures both).
 
 use std::sync::Arc;
@@ -27,38 +27,13 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
-
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
-/// Use the fused kernel for CPU (flex) tensors (the default), or burn's own operations.
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
-}
-
-/// Whether the fused kernel is in use for CPU tensors.
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Whether `conv_relu_pool` would run the fused kernel for tensors on `device`.
-pub fn applies_to(device: &Device) -> bool {
-    applies(device, enabled())
-}
-
-fn applies(device: &Device, enabled: bool) -> bool {
-    enabled
-        && matches!(
-            device.clone().inner().as_dispatch(),
-            DispatchDevice::Flex(_)
-        )
-}
 
 /// conv3×3 (valid) + bias → ReLU → max-pool 2×2 through the fused CPU kernel.
 /// `x`: [batch, c_in, h, w]; `weight`: [c_out, c_in, 3, 3]; `bias`: [c_out].
-/// Call only where [`applies_to`] holds for the tensors' device and they are f32.
+/// Call only where `FusedPath::for_device` is `Cpu` for the tensors' device and they are f32.
 pub fn conv_relu_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as FusedBlockBackend>::conv_relu_pool(
         x.into_dispatch(),
@@ -443,6 +418,7 @@ mod tests {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::Device;
     use burn::tensor::Tolerance;
 
     /// burn's own conv2d → relu → max_pool2d, for reference.
@@ -540,13 +516,6 @@ mod tests {
             &positive.float().reshape([4]).into_data(),
             Tolerance::absolute(1e-6),
         );
-    }
-
-    #[test]
-    fn applies_to_cpu_devices_only_when_enabled() {
-        assert!(applies(&Device::flex(), true));
-        assert!(applies(&Device::flex().autodiff(), true));
-        assert!(!applies(&Device::flex(), false));
     }
 
     #[test]

@@ -19,47 +19,22 @@
 //! Results equal burn's conv2d → relu → max_pool2d per network within float rounding (tests
 //! below, on whatever adapter is present, lavapipe included).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{
-    Autodiff, Backend, Cube, Dispatch, DispatchDevice, TensorMetadata, backend_extension,
-};
-use burn::tensor::{DType, Device, Int, Shape, Tensor};
+use burn::backend::{Autodiff, Backend, Cube, Dispatch, TensorMetadata, backend_extension};
+use burn::tensor::{DType, Int, Shape, Tensor};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::calculate_cube_count_elemwise;
 use cubecl::prelude::{CubeCount, CubeDim};
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
-/// Use the fused kernels for GPU tensors (the default), or burn's operations / im2col.
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
-}
-
-/// Whether the fused kernels are in use for GPU tensors.
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Whether [`conv_relu_pool`] runs for tensors on `device` (a cubecl device and enabled).
-pub fn applies_to(device: &Device) -> bool {
-    enabled()
-        && matches!(
-            device.clone().inner().as_dispatch(),
-            DispatchDevice::Cube(_)
-        )
-}
-
 /// conv3×3 (valid) + bias → ReLU → max-pool 2×2 of M networks through the fused GPU kernels.
 /// `x`: `[M, B, C, H, W]`; `weight`: `[M, F, C, 3, 3]`; `bias`: `[M, F]`; returns
-/// `[M, B, F, (H-2)/2, (W-2)/2]`. Call only where [`applies_to`] holds; f32 only.
+/// `[M, B, F, (H-2)/2, (W-2)/2]`. Call only where `FusedPath::for_device` is `Gpu`; f32 only.
 pub fn conv_relu_pool(x: Tensor<5>, weight: Tensor<5>, bias: Tensor<2>) -> Tensor<5> {
     Tensor::from_dispatch(<Dispatch as GpuBlockBackend>::gpu_conv_relu_pool(
         x.into_dispatch(),
@@ -366,7 +341,7 @@ use kernels::*;
 /// Pixels in bytes (values 0–255, 4 per `i32` word, little-endian: `TensorData::from_bytes_vec`
 /// of the bytes with dtype I32) as `[4 × words]` floats in [0, 1], unpacked on the GPU: the
 /// stacked trainer uploads a quarter of the data and the host converts nothing. Call only where
-/// [`applies_to`] holds for the tensor's device.
+/// `FusedPath::for_device` is `Gpu` for the tensor's device.
 pub fn unpack_unit_bytes(packed: Tensor<1, Int>) -> Tensor<1> {
     Tensor::from_dispatch(<Dispatch as UnpackBackend>::unpack_unit_bytes(
         packed.without_autodiff().into_dispatch(),
@@ -656,6 +631,7 @@ pub(crate) mod tests {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::pool::MaxPool2dConfig;
+    use burn::tensor::Device;
     use burn::tensor::{TensorData, activation};
 
     /// A GPU device (lavapipe counts), or `None` where there is none: the test then says so

@@ -7,6 +7,9 @@
 //! thread, independent of burn's global generators.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::DispatchDevice;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -46,16 +49,31 @@ pub enum FusedPath {
     Gpu,
 }
 
+static FUSED: AtomicBool = AtomicBool::new(true);
+
+/// Switches the fused conv blocks (CPU and GPU) on (the default) or off. Off, networks use
+/// burn's own conv2d, relu and max_pool2d, and stacks im2col: for benchmark comparisons.
+pub fn set_fused(on: bool) {
+    FUSED.store(on, Ordering::Relaxed);
+}
+
 impl FusedPath {
+    /// The fused block for the backend of `device`, unless switched off with [`set_fused`].
     pub fn for_device(device: &Device) -> Self {
-        if crate::cpu_block::applies_to(device) {
-            return Self::Cpu;
+        Self::of(device, FUSED.load(Ordering::Relaxed))
+    }
+
+    fn of(device: &Device, enabled: bool) -> Self {
+        if !enabled {
+            return Self::None;
         }
-        #[cfg(feature = "gpu")]
-        if crate::gpu_block::applies_to(device) {
-            return Self::Gpu;
+        #[allow(unreachable_patterns)]
+        match device.clone().inner().as_dispatch() {
+            DispatchDevice::Flex(_) => Self::Cpu,
+            #[cfg(feature = "gpu")]
+            DispatchDevice::Cube(_) => Self::Gpu,
+            _ => Self::None,
         }
-        Self::None
     }
 }
 
@@ -287,6 +305,16 @@ impl PaperCnn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fused_path_follows_the_device_and_the_switch() {
+        assert_eq!(FusedPath::of(&Device::flex(), true), FusedPath::Cpu);
+        assert_eq!(
+            FusedPath::of(&Device::flex().autodiff(), true),
+            FusedPath::Cpu
+        );
+        assert_eq!(FusedPath::of(&Device::flex(), false), FusedPath::None);
+    }
 
     #[test]
     fn parameter_counts_match_the_paper() {

@@ -288,19 +288,26 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
     .unwrap();
     run::set_stack_size(0);
     assert_eq!(started, 4);
-    assert_eq!(stacked.len(), alone.len());
-    for (a, s) in alone.iter().zip(&stacked) {
+    assert_same_runs(&alone, &stacked, "stack of 4", 1e-4);
+}
+
+/// `other` has the runs of `alone`, trained on a device whose description contains `device`,
+/// with the same epochs and best epoch, and validation losses and test probabilities within
+/// `tol`.
+fn assert_same_runs(alone: &[RunRecord], other: &[RunRecord], device: &str, tol: f64) {
+    assert_eq!(other.len(), alone.len());
+    for (a, s) in alone.iter().zip(other) {
         assert_eq!(a.key, s.key);
-        assert!(s.device.contains("stack of 4"), "{}", s.device);
+        assert!(s.device.contains(device), "{}", s.device);
         assert_eq!((a.epochs, a.best_epoch), (s.epochs, s.best_epoch));
         for (x, y) in a.val_loss.iter().zip(&s.val_loss) {
-            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            assert!((x - y).abs() < tol, "{x} vs {y}");
         }
         assert_eq!(a.predictions.len(), s.predictions.len());
         for (p, q) in a.predictions.iter().zip(&s.predictions) {
             assert_eq!((p.0, p.1), (q.0, q.1));
             for (u, v) in p.2.iter().zip(&q.2) {
-                assert!((u - v).abs() < 1e-4, "{u} vs {v}");
+                assert!(((u - v).abs() as f64) < tol, "{u} vs {v}");
             }
         }
     }
@@ -334,21 +341,7 @@ fn a_sweep_on_the_gpu_equals_the_cpu_sweep() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(on_gpu.len(), cpu.len());
-    for (a, g) in cpu.iter().zip(&on_gpu) {
-        assert_eq!(a.key, g.key);
-        assert!(g.device.contains("stack of 4"), "{}", g.device);
-        assert_eq!((a.epochs, a.best_epoch), (g.epochs, g.best_epoch));
-        for (x, y) in a.val_loss.iter().zip(&g.val_loss) {
-            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
-        }
-        for (p, q) in a.predictions.iter().zip(&g.predictions) {
-            assert_eq!((p.0, p.1), (q.0, q.1));
-            for (u, v) in p.2.iter().zip(&q.2) {
-                assert!((u - v).abs() < 1e-3, "{u} vs {v}");
-            }
-        }
-    }
+    assert_same_runs(&cpu, &on_gpu, "stack of 4", 1e-3);
 }
 
 /// Runs trained at the same time on worker threads (the CPU's way of filling a machine) give the
