@@ -182,13 +182,14 @@ pub fn stack_throughput(
     };
     let side = size as usize;
     let fused = crate::model::FusedPath::for_device(&b.device) != crate::model::FusedPath::None;
-    let cap = crate::stacked::max_stack(batch, side, fused);
+    let limit = crate::stacked::buffer_limit(&b.device);
+    let cap = crate::stacked::max_stack(batch, side, fused, limit);
     let mut best = 0f64;
     for &m in stacks {
         if m > cap {
             println!(
                 "stack {m:>4}: skipped (over the cap of {cap} networks per stack: every buffer under {} MiB, at most {})",
-                crate::stacked::MAX_TENSOR_BYTES >> 20,
+                limit >> 20,
                 crate::stacked::MAX_STACK
             );
             continue;
@@ -203,7 +204,7 @@ pub fn stack_throughput(
     // The largest measured stack again through im2col and burn's relu/pooling, for comparison.
     if let Some(&m) = stacks
         .iter()
-        .filter(|&&m| m <= crate::stacked::max_stack(batch, side, false))
+        .filter(|&&m| m <= crate::stacked::max_stack(batch, side, false, limit))
         .max()
         .filter(|_| fused)
     {

@@ -749,6 +749,63 @@ pub(crate) mod tests {
         }
     }
 
+    /// A block whose output fills a buffer of the device's limit ([`crate::stacked::
+    /// buffer_limit`], the size stacks are planned for; lavapipe: 128 MiB) runs, and its forward
+    /// values and input gradient equal the CPU block's everywhere.
+    #[test]
+    fn a_block_at_the_devices_buffer_limit_equals_the_cpu_block() {
+        let Some(gpu) = gpu() else { return };
+        let limit = crate::stacked::buffer_limit(&gpu);
+        // One image, one channel, 8 filters: the output, 8 × hp² floats, is the largest buffer
+        // (twice the input's size); capped at 128 MiB to keep the CPU reference quick.
+        let (c, f) = (1usize, 8usize);
+        let hp = ((limit.min(1 << 27) / (4 * f)) as f64).sqrt() as usize;
+        let h = 2 * hp + 2;
+        // Eighths: every convolution value is exact in f32 whatever the order of the sums, so
+        // among 33 M windows no near-tie can pick a different winner on the two devices (exact
+        // ties, frequent here, go to the first maximum on both).
+        let eighths = |n, seed| -> Vec<f32> {
+            host(n, seed)
+                .iter()
+                .map(|v| (v * 8.0).round() / 8.0)
+                .collect()
+        };
+        let xs = eighths(c * h * h, 11);
+        let ws = eighths(f * c * 9, 12);
+        let bs = eighths(f, 13);
+        let gs = host(f * hp * hp, 14);
+        let run = |dev: &Device, gpu: bool| {
+            let ad = dev.clone().autodiff();
+            let x = tensor(xs.clone(), [1, c, h, h], &ad).require_grad();
+            let wt = tensor(ws.clone(), [f, c, 3, 3], &ad).require_grad();
+            let bt = tensor(bs.clone(), [f], &ad).require_grad();
+            let y = if gpu {
+                conv_relu_pool(
+                    x.clone().unsqueeze_dim(0),
+                    wt.clone().unsqueeze_dim(0),
+                    bt.clone().unsqueeze_dim(0),
+                )
+                .squeeze_dim::<4>(0)
+            } else {
+                crate::cpu_block::conv_relu_pool(x.clone(), wt.clone(), bt.clone())
+            };
+            let grads = y
+                .clone()
+                .mul(tensor(gs.clone(), [1, f, hp, hp], &ad))
+                .sum()
+                .backward();
+            (
+                y.try_into_vec_as::<f32>().unwrap(),
+                x.grad(&grads).unwrap().try_into_vec_as::<f32>().unwrap(),
+            )
+        };
+        let (got_y, got_dx) = run(&gpu, true);
+        let (want_y, want_dx) = run(&Device::flex(), false);
+        close("forward", &got_y, &want_y, 1e-4);
+        close("input gradient", &got_dx, &want_dx, 1e-4);
+        assert!(got_dx[got_dx.len() - 3 * h..].iter().any(|&v| v != 0.0));
+    }
+
     /// A strided view as input (the stacked network passes one) reads the same values as its
     /// contiguous copy.
     #[test]

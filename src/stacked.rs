@@ -126,14 +126,31 @@ pub fn largest_tensor_bytes(m: usize, batch: usize, side: usize, fused: bool) ->
 /// (burn then computes garbage with only a log warning), so stacks are cut to stay below.
 pub const MAX_TENSOR_BYTES: usize = 1 << 30;
 
+/// The largest single buffer to plan for on `device`: [`MAX_TENSOR_BYTES`], or less where the
+/// device allocates less at once (lavapipe: 128 MiB; a larger request fails when the step runs).
+pub fn buffer_limit(device: &Device) -> usize {
+    #[allow(unused_mut)]
+    let mut limit = MAX_TENSOR_BYTES;
+    #[cfg(feature = "gpu")]
+    if let burn::backend::DispatchDevice::Cube(d) = device.clone().without_autodiff().as_dispatch()
+    {
+        let most = d.client().properties().memory.max_page_size;
+        limit = limit.min(usize::try_from(most).unwrap_or(usize::MAX));
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = device;
+    limit
+}
+
 /// Most networks in one stack, whatever the memory allows: a stack trains as long as its
 /// longest run, so very large stacks mostly wait for their last member.
 pub const MAX_STACK: usize = 256;
 
-/// How many networks fit in one stack at this batch and input size.
-pub fn max_stack(batch: usize, side: usize, fused: bool) -> usize {
+/// How many networks fit in one stack at this batch and input size, with no buffer over
+/// `limit` bytes ([`buffer_limit`]).
+pub fn max_stack(batch: usize, side: usize, fused: bool, limit: usize) -> usize {
     let per = largest_tensor_bytes(1, batch.max(1), side, fused).max(1);
-    (MAX_TENSOR_BYTES / per).clamp(1, MAX_STACK)
+    (limit / per).clamp(1, MAX_STACK)
 }
 
 impl StackedCnn {
@@ -511,6 +528,34 @@ pub(crate) mod tests {
         (0..m)
             .map(|i| stack.model(i, spec(), &cpu).unwrap().parameters())
             .collect()
+    }
+
+    /// Stacks are sized to the largest buffer the device allocates: on a GPU a buffer of
+    /// `buffer_limit` bytes exists and reads back (a limit above the device's would fail here, as
+    /// lavapipe's 128 MiB did for a 1 GiB plan), and the stack count follows the limit.
+    #[test]
+    fn stacks_are_sized_to_the_devices_largest_buffer() {
+        assert_eq!(buffer_limit(&Device::flex()), MAX_TENSOR_BYTES);
+        // The fused input of one paper network at batch 5: 3 × 5 × 257² floats = 3,962,940 B.
+        assert_eq!(largest_tensor_bytes(1, 5, 257, true), 3_962_940);
+        assert_eq!(max_stack(5, 257, true, 1 << 30), MAX_STACK); // 270 fit
+        assert_eq!(max_stack(5, 257, true, 1 << 27), 33);
+        assert_eq!(max_stack(5, 257, false, 1 << 30), 30); // 27 × 5 × 255² floats each
+        assert_eq!(max_stack(5, 257, true, 1000), 1);
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = crate::gpu_block::tests::gpu() {
+            let limit = buffer_limit(&gpu);
+            assert!(limit <= MAX_TENSOR_BYTES);
+            let n = limit / 4;
+            let total = Tensor::<1>::ones([n], &gpu)
+                .sum()
+                .try_into_scalar::<f32>()
+                .expect("a buffer of the planned size");
+            assert!(
+                (total - n as f32).abs() <= n as f32 * 1e-3,
+                "{total} vs {n}"
+            );
+        }
     }
 
     #[test]

@@ -224,8 +224,9 @@ fn train_inner(
 
     'epochs: for epoch in 1..=cfg.max_epochs {
         let order = epoch_order(&split.train, req.targets, req.n_classes, cfg, &mut rng);
-        let mut loss_sum = 0.0;
-        let mut seen = 0usize;
+        // Each step's loss stays on the device until the epoch ends: no step waits for the
+        // device to report back, so the next batch is augmented while the device computes.
+        let mut step_losses: Vec<(Tensor<1>, usize)> = Vec::new();
         for batch in order.chunks(cfg.batch_size) {
             if cancel.load(Ordering::Relaxed) {
                 cancelled = true;
@@ -260,17 +261,28 @@ fn train_inner(
             let xt = Tensor::<4>::from_data(TensorData::new(x, [b, 3, side, side]), &train_dev);
             let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &train_dev);
             let loss = loss_fn.forward(model.forward(xt), yt);
-            let loss_value: f64 =
-                loss.clone()
-                    .try_into_scalar::<f32>()
-                    .map_err(|e| format!("reading the loss failed: {e:?}"))? as f64;
+            step_losses.push((loss.clone().without_autodiff().reshape([1]), b));
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+        }
+        // Read together, then added in f64 in step order; the first non-finite loss ends the run.
+        let (tensors, sizes): (Vec<Tensor<1>>, Vec<usize>) = step_losses.into_iter().unzip();
+        let values = if tensors.is_empty() {
+            Vec::new()
+        } else {
+            Tensor::cat(tensors, 0)
+                .try_into_vec_as::<f32>()
+                .map_err(|e| format!("reading the losses failed: {e:?}"))?
+        };
+        let mut loss_sum = 0.0;
+        let mut seen = 0usize;
+        for (&v, &b) in values.iter().zip(&sizes) {
+            let loss_value = v as f64;
             if !loss_value.is_finite() {
                 return Err(format!(
                     "training diverged: the loss became {loss_value} in epoch {epoch}; try a smaller learning rate"
                 ));
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
             loss_sum += loss_value * b as f64;
             seen += b;
         }

@@ -58,6 +58,9 @@ struct Batch {
     taken: Vec<usize>,
     /// Whether this batch is the last of the run's epoch.
     epoch_end: Vec<bool>,
+    /// The runs whose pixels `x` holds, in its row order: the stack's rows when the batch was
+    /// drawn (`x` has no rows for runs that had already left the stack).
+    rows: Vec<usize>,
 }
 
 /// A batch's pixels as the device takes them.
@@ -71,15 +74,20 @@ enum Pixels {
     Bytes(Vec<u8>),
 }
 
-/// The blocks of rows `rows` (each `block` values) of a batch with `m` rows, in that order.
-fn take_rows<T: Copy>(v: Vec<T>, block: usize, rows: &[usize], m: usize) -> Vec<T> {
-    if rows.len() == m {
-        // Rows only ever leave, in order: all of them means every row, unchanged.
+/// The blocks (each `block` values) of runs `rows` from `v`, whose blocks are those of runs
+/// `had`, in that order. Runs only ever leave the stack, keeping their order, so `rows` is a
+/// subsequence of `had`; the same runs mean the same buffer, unchanged.
+fn take_rows<T: Copy>(v: Vec<T>, block: usize, rows: &[usize], had: &[usize]) -> Vec<T> {
+    if rows == had {
         return v;
     }
     let mut out = Vec::with_capacity(rows.len() * block);
+    let mut k = 0;
     for &i in rows {
-        out.extend_from_slice(&v[i * block..(i + 1) * block]);
+        while had[k] != i {
+            k += 1;
+        }
+        out.extend_from_slice(&v[k * block..(k + 1) * block]);
     }
     out
 }
@@ -233,7 +241,7 @@ fn predict_stacked(
     let vmax = sets.iter().map(|s| s.len()).max().unwrap_or(0);
     let fused = crate::model::FusedPath::for_device(device) != crate::model::FusedPath::None;
     let per_image = crate::stacked::largest_tensor_bytes(e, 1, side, fused);
-    let vb = (crate::stacked::MAX_TENSOR_BYTES / per_image.max(1)).clamp(1, vmax.max(1));
+    let vb = (crate::stacked::buffer_limit(device) / per_image.max(1)).clamp(1, vmax.max(1));
     let mut v0 = 0;
     while v0 < vmax {
         let n = vb.min(vmax - v0);
@@ -281,6 +289,7 @@ fn produce(
     stopped: &[AtomicBool],
     cancel: &AtomicBool,
     bytes: bool,
+    live_rows: &std::sync::Mutex<Vec<usize>>,
     tx: std::sync::mpsc::SyncSender<Batch>,
 ) {
     struct Draw {
@@ -349,20 +358,34 @@ fn produce(
         if !any {
             return;
         }
+        // Pixels only for the runs still in the stack (the others have stopped and are masked).
+        let rows = live_rows
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        let mut slot_of = vec![None; m];
+        for (r, &i) in rows.iter().enumerate() {
+            slot_of[i] = Some(r);
+        }
+        let jobs: Vec<(usize, usize, usize, AugmentParams)> = jobs
+            .into_iter()
+            .filter_map(|(i, b, idx, p)| Some((slot_of[i]?, b, idx, p)))
+            .collect();
+        let rn = rows.len();
         // The pixel work of all images in parallel; the draws above were sequential per run.
         let x = if bytes {
             // Image-major `[M, B, 3, S, S]`: every image is one contiguous block, augmented in
             // place by its own task on rayon's pool, with no copy afterwards.
-            let mut x = vec![0u8; (m * bs * per_image).div_ceil(4) * 4];
+            let mut x = vec![0u8; (rn * bs * per_image).div_ceil(4) * 4];
             {
-                let mut slots: Vec<Option<&mut [u8]>> = x[..m * bs * per_image]
+                let mut slots: Vec<Option<&mut [u8]>> = x[..rn * bs * per_image]
                     .chunks_mut(per_image)
                     .map(Some)
                     .collect();
                 let work: Vec<(&[u8], &mut [u8], AugmentParams)> = jobs
                     .iter()
-                    .filter_map(|&(i, b, idx, p)| {
-                        Some((reqs[i].cache.image(idx), slots[i * bs + b].take()?, p))
+                    .filter_map(|&(r, b, idx, p)| {
+                        Some((reqs[rows[r]].cache.image(idx), slots[r * bs + b].take()?, p))
                     })
                     .collect();
                 use rayon::prelude::*;
@@ -372,17 +395,17 @@ fn produce(
             Pixels::Bytes(x)
         } else {
             let pictures = crate::dataset::par_map(jobs.len(), &|_, _| {}, |k| {
-                let (i, _, idx, p) = jobs[k];
+                let (r, _, idx, p) = jobs[k];
                 let mut buf = vec![0u8; per_image];
-                augment_into(reqs[i].cache.image(idx), &mut buf, 3, side, p);
+                augment_into(reqs[rows[r]].cache.image(idx), &mut buf, 3, side, p);
                 buf
             });
-            let mut x = vec![0f32; m * per_image * bs];
+            let mut x = vec![0f32; rn * per_image * bs];
             for (k, pic) in pictures.into_iter().enumerate() {
-                let (i, b, _, _) = jobs[k];
+                let (r, b, _, _) = jobs[k];
                 let Some(pic) = pic else { continue };
                 for c in 0..3 {
-                    let to = ((i * 3 + c) * bs + b) * plane;
+                    let to = ((r * 3 + c) * bs + b) * plane;
                     for (d, &v) in x[to..to + plane]
                         .iter_mut()
                         .zip(&pic[c * plane..(c + 1) * plane])
@@ -399,6 +422,7 @@ fn produce(
                 y,
                 taken,
                 epoch_end,
+                rows,
             })
             .is_err()
         {
@@ -524,16 +548,18 @@ fn train_stacked_inner(
     let mut pending: Vec<(Tensor<1>, Vec<f32>)> = Vec::new();
     // Stack row r trains run rows[r]; runs leave the stack as they stop (see below).
     let mut rows: Vec<usize> = (0..m).collect();
+    let live_rows = std::sync::Mutex::new(rows.clone());
     // Best weights of the runs that left the stack (the others are rows of `best`).
     let mut best_models: Vec<Option<PaperCnn>> = (0..m).map(|_| None).collect();
 
     std::thread::scope(|scope| -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
         let stopped = &stopped;
+        let live_rows = &live_rows;
         std::thread::Builder::new()
             .name("stack-batches".into())
             .spawn_scoped(scope, move || {
-                produce(reqs, cfg, stopped, cancel, bytes, tx)
+                produce(reqs, cfg, stopped, cancel, bytes, live_rows, tx)
             })
             .map_err(|e| e.to_string())?;
         while states.iter().any(|s| !s.done) {
@@ -557,13 +583,16 @@ fn train_stacked_inner(
             let block = bs * 3 * side * side;
             let x = match batch.x {
                 Pixels::Floats(v) => Tensor::<5>::from_data(
-                    TensorData::new(take_rows(v, block, &rows, m), [rn, 3, bs, side, side]),
+                    TensorData::new(
+                        take_rows(v, block, &rows, &batch.rows),
+                        [rn, 3, bs, side, side],
+                    ),
                     &train_dev,
                 ),
                 // [R, B, 3, S, S] seen as [R, 3, B, S, S] (the stacked network's input view;
                 // its fused path swaps it back without a copy).
                 Pixels::Bytes(v) => bytes_to_device(
-                    take_rows(v, block, &rows, m),
+                    take_rows(v, block, &rows, &batch.rows),
                     [rn, bs, 3, side, side],
                     &plain,
                 )?
@@ -720,6 +749,11 @@ fn train_stacked_inner(
                 ));
                 best = best.take().map(|b| b.subset(&active));
                 rows = active.iter().map(|&r| rows[r]).collect();
+                // The producer draws pixels for these rows only from its next batch on.
+                match live_rows.lock() {
+                    Ok(mut l) => *l = rows.clone(),
+                    Err(p) => *p.into_inner() = rows.clone(),
+                }
                 #[cfg(test)]
                 tests::COMPACTIONS.with(|c| c.set(c.get() + 1));
             }
@@ -944,6 +978,20 @@ pub(crate) mod tests {
             RunStatus::Failed(m) => assert!(m.contains("sample 99 is out of range"), "{m}"),
             other => panic!("expected a failed run, got {other}"),
         }
+    }
+
+    #[test]
+    fn a_batch_drawn_before_runs_left_gives_the_rows_that_remain() {
+        // Runs 0..4, two values each; runs 1 and 3 have left the stack since.
+        let v: Vec<u8> = (0..8).collect();
+        assert_eq!(
+            take_rows(v.clone(), 2, &[0, 2], &[0, 1, 2, 3]),
+            [0, 1, 4, 5]
+        );
+        assert_eq!(take_rows(v.clone(), 2, &[3], &[0, 1, 2, 3]), [6, 7]);
+        // A batch drawn after the change holds exactly the remaining runs.
+        assert_eq!(take_rows(vec![4u8, 5], 2, &[2], &[2]), [4, 5]);
+        assert_eq!(take_rows(v.clone(), 2, &[0, 1, 2, 3], &[0, 1, 2, 3]), v);
     }
 
     fn stacked_on_equals_alone_on_the_cpu(stack_dev: &Device) {
