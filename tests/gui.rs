@@ -590,6 +590,42 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     assert_eq!(s.progress, (4, 4));
     assert!(s.records.iter().all(|r| r.test_auc.is_some()));
     assert!(h.query_by_label_contains("4 of 4 runs finished").is_some());
+    // With nothing training, the learning curve is the last finished run's; clicking a run in
+    // the table shows that run's instead, and clicking it again goes back.
+    let last = s.records.last().unwrap().key;
+    assert!(
+        h.query_by_label_contains(&format!(
+            "Last run: fold {}, {} training images",
+            last.fold + 1,
+            last.size
+        ))
+        .is_some()
+    );
+    // The runs table is at the bottom of the (scrolling) window, as a user scrolls to it.
+    h.get_all_by_label("fold 2").next().unwrap().scroll_to_me();
+    for _ in 0..10 {
+        h.step();
+    }
+    h.get_all_by_label("fold 2").next().unwrap().click();
+    h.step();
+    h.step();
+    let chosen = h.state().sweep.shown_run.expect("a run was chosen");
+    assert_eq!(chosen.fold, 1);
+    assert!(
+        h.query_by_label_contains(&format!(
+            "Chosen run: fold 2, {} training images",
+            chosen.size
+        ))
+        .is_some()
+    );
+    h.get_by_label("last run").scroll_to_me();
+    for _ in 0..10 {
+        h.step();
+    }
+    h.get_by_label("last run").click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().sweep.shown_run, None);
     // The runs are stored in the project folder.
     let sweep_dir = leukolens::sweep::run::sweep_dir(&path, "test");
     assert_eq!(leukolens::sweep::run::load_runs(&sweep_dir).len(), 4);

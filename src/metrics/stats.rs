@@ -37,10 +37,15 @@ pub fn mean_sd(values: &[f64]) -> Option<MeanSd> {
 
 /// Formats as `"0.970 ± 0.020"`: three decimals by default, or the
 /// formatter's precision if one is given (`format!("{:.1}", m)` → `"1.0 ± 0.0"`).
+/// A single value has no spread to show: it formats as `"0.970 (n = 1)"`, not `"± 0.000"`.
 impl fmt::Display for MeanSd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = f.precision().unwrap_or(3);
-        write!(f, "{:.p$} ± {:.p$}", self.mean, self.sd)
+        if self.n == 1 {
+            write!(f, "{:.p$} (n = 1)", self.mean)
+        } else {
+            write!(f, "{:.p$} ± {:.p$}", self.mean, self.sd)
+        }
     }
 }
 
@@ -158,6 +163,8 @@ mod tests {
         };
         assert_eq!(m.to_string(), "0.970 ± 0.020");
         assert_eq!(format!("{m:.1}"), "1.0 ± 0.0");
+        let one = mean_sd(&[0.9]).unwrap();
+        assert_eq!(one.to_string(), "0.900 (n = 1)");
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub enum Command {
     Notify(String, bool),
     /// Which training size's confusion matrix the sweep screen shows.
     SetSweepMatrixSize(usize),
+    /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
+    /// the last finished one).
+    ShowSweepRun(Option<crate::sweep::design::RunKey>),
 }
 
 /// Taxonomy edits from the editor.
@@ -397,6 +400,7 @@ impl LeukoApp {
                 }
             }
             Command::SetSweepMatrixSize(n) => self.sweep.matrix_size = Some(n),
+            Command::ShowSweepRun(key) => self.sweep.shown_run = key,
             Command::OpenViewer => self.viewer_open = self.project.is_some(),
             Command::OpenExplain => self.explain.open = self.project.is_some(),
             Command::CloseViewer => self.viewer_open = false,

@@ -28,15 +28,61 @@ impl Figure {
     }
 }
 
-pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
-    ui.strong("Current run: loss per epoch");
+/// The learning curve of the run chosen in the runs table, else of the run training now, else
+/// of the run that finished last; the chosen or finished run's best epoch is marked.
+pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> egui::Rect {
+    let chosen = v
+        .shown_run
+        .and_then(|k| v.records.iter().find(|r| r.key == k));
+    let record = chosen.or(if v.is_running() && v.current.is_some() {
+        None
+    } else {
+        v.records.last()
+    });
+    let (curve, best): (Vec<(f64, f64)>, Option<usize>) = match record {
+        Some(r) => (
+            r.train_loss
+                .iter()
+                .copied()
+                .zip(r.val_loss.iter().copied())
+                .collect(),
+            (r.best_epoch > 0).then_some(r.best_epoch),
+        ),
+        None => (v.curve.clone(), None),
+    };
+    ui.horizontal(|ui| {
+        match record {
+            Some(r) => ui.strong(format!(
+                "{} run: fold {}, {} training images: loss per epoch",
+                if chosen.is_some() { "Chosen" } else { "Last" },
+                r.key.fold + 1,
+                r.key.size
+            )),
+            None => ui.strong("Current run: loss per epoch"),
+        };
+        if chosen.is_some()
+            && ui
+                .small_button(if v.is_running() {
+                    "current run"
+                } else {
+                    "last run"
+                })
+                .on_hover_text("stop showing the run chosen in the runs table")
+                .clicked()
+        {
+            cmds.push(Command::ShowSweepRun(None));
+        }
+    });
     Plot::new("learning-curve")
         .legend(Legend::default())
         .height(200.0)
         .x_axis_label("epoch")
+        .y_axis_label("loss")
+        // Wide enough for "0.6931" from the first frame (egui_plot widens the axis a frame late).
+        .y_axis_min_width(40.0)
         .show(ui, |p| {
             let pts = |f: fn(&(f64, f64)) -> f64| -> PlotPoints {
-                v.curve
+                curve
                     .iter()
                     .enumerate()
                     .map(|(i, c)| [i as f64 + 1.0, f(c)])
@@ -44,6 +90,13 @@ pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
             };
             p.line(Line::new("train", pts(|c| c.0)));
             p.line(Line::new("validation", pts(|c| c.1)));
+            if let Some(b) = best {
+                p.vline(
+                    egui_plot::VLine::new("best validation (weights kept)", b as f64)
+                        .color(egui::Color32::from_gray(150))
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
+            }
         })
         .response
         .rect
@@ -69,9 +122,11 @@ pub fn score_vs_size(v: &SweepView, ui: &mut egui::Ui) -> egui::Rect {
         means.push([s as f64, b.mean]);
     }
     Plot::new("auc-vs-size")
-        .legend(Legend::default())
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .height(200.0)
         .x_axis_label("training images")
+        .y_axis_label(if v.binary() { "ROC-AUC" } else { "weighted F1" })
+        .y_axis_min_width(30.0)
         .include_y(0.5)
         .include_y(1.0)
         .show(ui, |p| {
@@ -90,12 +145,13 @@ pub fn roc(v: &SweepView, ui: &mut egui::Ui) -> Option<egui::Rect> {
         Some(a) => format!("mean ROC, AUC {a}"),
         None => "mean ROC".into(),
     };
+    let folds = r.folds.len();
     ui.strong(format!(
-        "ROC at {size} training images ({} folds)",
-        r.folds.len()
+        "ROC at {size} training images ({folds} fold{})",
+        if folds == 1 { "" } else { "s" }
     ));
     let resp = Plot::new("roc")
-        .legend(Legend::default())
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .height(240.0)
         .data_aspect(1.0)
         .include_x(0.0)
@@ -250,36 +306,40 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
     Some(rect)
 }
 
-pub fn runs_table(v: &SweepView, ui: &mut egui::Ui) {
-    egui::ScrollArea::vertical()
-        .id_salt("runs")
-        .max_height(160.0)
-        .show(ui, |ui| {
-            egui::Grid::new("runs-grid").striped(true).show(ui, |ui| {
-                for h in [
-                    "fold", "size", "score", "epochs", "status", "device", "seconds",
-                ] {
-                    ui.strong(h);
-                }
-                ui.end_row();
-                let mut recs: Vec<_> = v.records.iter().collect();
-                recs.sort_by_key(|r| (r.key.size, r.key.fold));
-                for r in recs {
-                    ui.label((r.key.fold + 1).to_string());
-                    ui.label(r.key.size.to_string());
-                    ui.label(
-                        results::score(r)
-                            .map(|x| format!("{x:.3}"))
-                            .unwrap_or_default(),
-                    );
-                    ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
-                    ui.label(&r.status);
-                    ui.label(short(&r.device, 28));
-                    ui.label(format!("{:.0}", r.seconds));
-                    ui.end_row();
-                }
-            });
-        });
+/// Every finished run; clicking a run's fold shows its learning curve (again: the current run).
+pub fn runs_table(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    // No scroll area of its own: the window scrolls (a nested one would catch the wheel).
+    egui::Grid::new("runs-grid").striped(true).show(ui, |ui| {
+        for h in [
+            "run", "size", "score", "epochs", "status", "device", "seconds",
+        ] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        let mut recs: Vec<_> = v.records.iter().collect();
+        recs.sort_by_key(|r| (r.key.size, r.key.fold));
+        for r in recs {
+            let chosen = v.shown_run == Some(r.key);
+            if ui
+                .selectable_label(chosen, format!("fold {}", r.key.fold + 1))
+                .on_hover_text("show this run's learning curve")
+                .clicked()
+            {
+                cmds.push(Command::ShowSweepRun((!chosen).then_some(r.key)));
+            }
+            ui.label(r.key.size.to_string());
+            ui.label(
+                results::score(r)
+                    .map(|x| format!("{x:.3}"))
+                    .unwrap_or_default(),
+            );
+            ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
+            ui.label(&r.status);
+            ui.label(short(&r.device, 28));
+            ui.label(format!("{:.0}", r.seconds));
+            ui.end_row();
+        }
+    });
 }
 
 fn short(name: &str, n: usize) -> String {

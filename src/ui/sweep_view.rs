@@ -36,6 +36,9 @@ pub struct SweepView {
     pub current: Option<RunKey>,
     /// Train and validation loss per epoch of the current run.
     pub curve: Vec<(f64, f64)>,
+    /// A finished run chosen in the runs table: the learning curve shows it instead of the
+    /// current run.
+    pub shown_run: Option<RunKey>,
     pub notes: Vec<String>,
     pub finished: bool,
     /// Names of the network outputs (classes of the task).
@@ -422,9 +425,12 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
     let mut figures = Vec::new();
     let project = app.project.as_ref().map(|p| p.project());
     let v = &mut app.sweep;
+    // Never taller than the screen, so that its own scroll bar reaches the runs table.
+    let max_h = (ui.ctx().content_rect().height() - 60.0).max(200.0);
     egui::Window::new("Training-size sweep")
         .open(&mut open)
-        .default_size([820.0, 680.0])
+        .default_size([820.0, 680.0f32.min(max_h)])
+        .max_height(max_h)
         .vscroll(true)
         .show(ui.ctx(), |ui| {
             controls(v, ui, &mut cmds);
@@ -460,7 +466,14 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     );
                 }
             }
-            for n in v.notes.iter().rev().take(3) {
+            // The device notice is shown once, under the progress bar, while the sweep runs.
+            for n in v
+                .notes
+                .iter()
+                .rev()
+                .filter(|n| !(v.is_running() && n.starts_with("device: ")))
+                .take(3)
+            {
                 ui.label(egui::RichText::new(n).weak());
             }
             if v.records.is_empty() && !v.is_running() {
@@ -469,7 +482,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
             ui.columns(2, |cols| {
                 figures.push((
                     Figure::LearningCurve,
-                    sweep_plots::learning_curve(v, &mut cols[0]),
+                    sweep_plots::learning_curve(v, &mut cols[0], &mut cmds),
                 ));
                 figures.push((
                     Figure::ScoreVsSize,
@@ -512,7 +525,7 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                 }
             }
             ui.separator();
-            sweep_plots::runs_table(v, ui);
+            sweep_plots::runs_table(v, ui, &mut cmds);
         });
     app.sweep.figures = figures;
     if !open {
