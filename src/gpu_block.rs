@@ -56,7 +56,7 @@ pub trait GpuBlockBackend: Backend {
 
 impl GpuBlockBackend for Cube {
     fn gpu_conv_relu_pool(x: CubeTensor, weight: CubeTensor, bias: CubeTensor) -> CubeTensor {
-        forward(x, weight, bias).0
+        forward(x, weight, bias, false).0
     }
 }
 
@@ -71,6 +71,7 @@ mod kernels {
         b: &Tensor<f32>,
         out: &mut Tensor<f32>,
         win: &mut Tensor<u32>,
+        #[comptime] keep_winners: bool,
     ) {
         let pos = ABSOLUTE_POS;
         if pos >= out.len() {
@@ -132,13 +133,18 @@ mod kernels {
             best = v11;
             code = 3u32;
         }
+        // Without a backward pass to come (inference), no codes are written.
         if best > 0.0f32 || best.is_nan() {
             out[pos] = best;
-            win[pos] = code;
+            if keep_winners {
+                win[pos] = code;
+            }
         } else {
             out[pos] = 0.0f32;
             // No winner: the maximum was ≤ 0, ReLU made it 0 and no gradient flows.
-            win[pos] = 4u32;
+            if keep_winners {
+                win[pos] = 4u32;
+            }
         }
     }
 
@@ -455,17 +461,25 @@ fn empty_like(of: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
     empty_device_contiguous_dtype(of.client.clone(), of.device.clone(), shape, dtype)
 }
 
-/// The forward pass: output, winner codes, and the (untiled) input and weights it read.
+/// The forward pass: output, winner codes, and the (untiled) input and weights it read. Without
+/// `keep_winners` (no backward to come) the codes are not written and a one-value placeholder
+/// is returned in their place.
 fn forward(
     x: CubeTensor,
     weight: CubeTensor,
     bias: CubeTensor,
+    keep_winners: bool,
 ) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor, Dims) {
     let dims = Dims::of(&x, &weight, &bias);
     // Views keep their strides (the kernels index through them); storage-tiled buffers do not.
     let (x, weight, bias) = (readable(x), readable(weight), readable(bias));
     let out = empty_like(&x, dims.out_shape(), DType::F32);
-    let win = empty_like(&x, dims.out_shape(), DType::U32);
+    let win_shape = if keep_winners {
+        dims.out_shape()
+    } else {
+        Shape::new([1])
+    };
+    let win = empty_like(&x, win_shape, DType::U32);
     let n = dims.out_shape().num_elements();
     if n > 0 {
         let (count, dim) = launch_grid(&x, n);
@@ -480,6 +494,7 @@ fn forward(
                 bias.into_tensor_arg(),
                 out.clone().into_tensor_arg(),
                 win.clone().into_tensor_arg(),
+                keep_winners,
             );
         }
     }
@@ -612,6 +627,7 @@ impl<C: CheckpointStrategy> GpuBlockBackend for Autodiff<Cube, C> {
                     x.primitive().clone(),
                     weight.primitive().clone(),
                     bias.primitive().clone(),
+                    true,
                 );
                 prep.finish((x, w, win, dims), out)
             }

@@ -903,7 +903,10 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             .filter_map(|r| r.test_auc.or(r.test_weighted_f1))
             .collect();
         if let Some(m) = leukolens::metrics::mean_sd(&vals) {
-            println!("size {s:>4}: {m} over {} fold(s)", m.n);
+            match m.n {
+                1 => println!("size {s:>4}: {m}, one fold"),
+                n => println!("size {s:>4}: {m} over {n} folds"),
+            }
         }
     }
     Ok(())

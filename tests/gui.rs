@@ -595,7 +595,7 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     let last = s.records.last().unwrap().key;
     assert!(
         h.query_by_label_contains(&format!(
-            "Last run: fold {}, {} training images",
+            "Run: fold {}, {} training images",
             last.fold + 1,
             last.size
         ))
@@ -612,17 +612,14 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     let chosen = h.state().sweep.shown_run.expect("a run was chosen");
     assert_eq!(chosen.fold, 1);
     assert!(
-        h.query_by_label_contains(&format!(
-            "Chosen run: fold 2, {} training images",
-            chosen.size
-        ))
-        .is_some()
+        h.query_by_label_contains(&format!("Run: fold 2, {} training images", chosen.size))
+            .is_some()
     );
-    h.get_by_label("last run").scroll_to_me();
+    h.get_by_label("unpin").scroll_to_me();
     for _ in 0..10 {
         h.step();
     }
-    h.get_by_label("last run").click();
+    h.get_by_label("unpin").click();
     h.step();
     h.step();
     assert_eq!(h.state().sweep.shown_run, None);

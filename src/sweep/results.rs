@@ -494,6 +494,7 @@ pub fn svg_roc(roc: &SizeRoc) -> String {
         .collect();
     s.push_str(&polyline(&ax, &mean, "#c33", 2.5));
     let legend = match roc.auc {
+        Some(a) if a.n == 1 => format!("mean ROC, AUC {a}"),
         Some(a) => format!("mean ROC, AUC {a} (n = {} folds)", a.n),
         None => "mean ROC".into(),
     };

@@ -160,6 +160,32 @@ pub fn train(
     }
 }
 
+/// An epoch's step losses (each with its batch size), read from the device together and added
+/// in f64 in step order: (sum of loss × batch size, samples). The first non-finite loss is the
+/// run's divergence error.
+fn epoch_losses(steps: Vec<(Tensor<1>, usize)>, epoch: usize) -> Result<(f64, usize), String> {
+    if steps.is_empty() {
+        return Ok((0.0, 0));
+    }
+    let (tensors, sizes): (Vec<Tensor<1>>, Vec<usize>) = steps.into_iter().unzip();
+    let values = Tensor::cat(tensors, 0)
+        .try_into_vec_as::<f32>()
+        .map_err(|e| format!("reading the losses failed: {e:?}"))?;
+    let mut sum = 0.0;
+    let mut seen = 0usize;
+    for (&v, &b) in values.iter().zip(&sizes) {
+        let loss = v as f64;
+        if !loss.is_finite() {
+            return Err(format!(
+                "training diverged: the loss became {loss} in epoch {epoch}; try a smaller learning rate"
+            ));
+        }
+        sum += loss * b as f64;
+        seen += b;
+    }
+    Ok((sum, seen))
+}
+
 fn train_inner(
     req: &TrainRequest<'_>,
     device: &Device,
@@ -229,6 +255,8 @@ fn train_inner(
         let mut step_losses: Vec<(Tensor<1>, usize)> = Vec::new();
         for batch in order.chunks(cfg.batch_size) {
             if cancel.load(Ordering::Relaxed) {
+                // A loss that diverged before the cancel still ends the run as diverged.
+                epoch_losses(std::mem::take(&mut step_losses), epoch)?;
                 cancelled = true;
                 break 'epochs;
             }
@@ -265,27 +293,7 @@ fn train_inner(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
         }
-        // Read together, then added in f64 in step order; the first non-finite loss ends the run.
-        let (tensors, sizes): (Vec<Tensor<1>>, Vec<usize>) = step_losses.into_iter().unzip();
-        let values = if tensors.is_empty() {
-            Vec::new()
-        } else {
-            Tensor::cat(tensors, 0)
-                .try_into_vec_as::<f32>()
-                .map_err(|e| format!("reading the losses failed: {e:?}"))?
-        };
-        let mut loss_sum = 0.0;
-        let mut seen = 0usize;
-        for (&v, &b) in values.iter().zip(&sizes) {
-            let loss_value = v as f64;
-            if !loss_value.is_finite() {
-                return Err(format!(
-                    "training diverged: the loss became {loss_value} in epoch {epoch}; try a smaller learning rate"
-                ));
-            }
-            loss_sum += loss_value * b as f64;
-            seen += b;
-        }
+        let (loss_sum, seen) = epoch_losses(step_losses, epoch)?;
         let valid = model.valid();
         let val = predict(&valid, req.cache, &split.val, req.targets, device)?;
         let val_loss = mean_cross_entropy(&val);

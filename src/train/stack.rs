@@ -67,7 +67,8 @@ struct Batch {
 enum Pixels {
     /// Values in [0, 1].
     Floats(Vec<f32>),
-    /// The bytes themselves, image-major `[M, B, 3, S, S]` and padded to a multiple of 4, for
+    /// The bytes themselves, image-major `[R, B, 3, S, S]` (R: the batch's `rows`) and padded to
+    /// a multiple of 4, for
     /// the GPU to unpack (`gpu_block::unpack_unit_bytes`): a quarter of the upload, no
     /// conversion on the host.
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
@@ -374,7 +375,7 @@ fn produce(
         let rn = rows.len();
         // The pixel work of all images in parallel; the draws above were sequential per run.
         let x = if bytes {
-            // Image-major `[M, B, 3, S, S]`: every image is one contiguous block, augmented in
+            // Image-major `[R, B, 3, S, S]`: every image is one contiguous block, augmented in
             // place by its own task on rayon's pool, with no copy afterwards.
             let mut x = vec![0u8; (rn * bs * per_image).div_ceil(4) * 4];
             {

@@ -29,7 +29,8 @@ impl Figure {
 }
 
 /// The learning curve of the run chosen in the runs table, else of the run training now, else
-/// of the run that finished last; the chosen or finished run's best epoch is marked.
+/// of a finished run (the one finished last while watching; for a sweep opened from disk, the
+/// last of the table: last fold of the largest size); a finished run's best epoch is marked.
 pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> egui::Rect {
     let chosen = v
         .shown_run
@@ -53,20 +54,17 @@ pub fn learning_curve(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>)
     ui.horizontal(|ui| {
         match record {
             Some(r) => ui.strong(format!(
-                "{} run: fold {}, {} training images: loss per epoch",
-                if chosen.is_some() { "Chosen" } else { "Last" },
+                "Run: fold {}, {} training images: loss per epoch",
                 r.key.fold + 1,
                 r.key.size
             )),
-            None => ui.strong("Current run: loss per epoch"),
+            None if v.is_running() => ui.strong("Current run: loss per epoch"),
+            // The partial curve of a run stopped before it finished.
+            None => ui.strong("Unfinished run: loss per epoch"),
         };
         if chosen.is_some()
             && ui
-                .small_button(if v.is_running() {
-                    "current run"
-                } else {
-                    "last run"
-                })
+                .small_button("unpin")
                 .on_hover_text("stop showing the run chosen in the runs table")
                 .clicked()
         {
