@@ -685,11 +685,15 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
             if v.tab == Tab::Cell
                 && let (Some(c), Some(tex)) = (&v.cell, &tex)
             {
+                // As large as the window allows, beside a column of text.
+                let side = (ui.available_width() - 300.0)
+                    .min(ui.available_height() - 8.0)
+                    .clamp(220.0, 640.0);
                 ui.horizontal(|ui| {
-                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(220.0, 220.0)));
+                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(side, side)));
                     ui.vertical(|ui| {
                         ui.strong(format!(
-                            "{} of {} (output “{}”)",
+                            "{} of {} (output {})",
                             c.key.method.label(),
                             c.probs.get(c.class).map(|p| p.0.as_str()).unwrap_or("?"),
                             c.class
