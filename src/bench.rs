@@ -184,6 +184,10 @@ pub fn stack_throughput(
     let fused = crate::model::FusedPath::for_device(&b.device) != crate::model::FusedPath::None;
     let limit = crate::stacked::buffer_limit(&b.device);
     let cap = crate::stacked::max_stack(batch, side, fused, limit);
+    println!(
+        "largest buffer planned: {} MiB on this device, so at most {cap} networks per stack",
+        limit >> 20
+    );
     let mut best = 0f64;
     for &m in stacks {
         if m > cap {
