@@ -53,29 +53,30 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                         {
                             cmds.push(TaxonomyEdit::Recolor(c.id, color));
                         }
-                        let name = ui.add(
-                            egui::TextEdit::singleline(&mut buf.0)
-                                .desired_width(200.0)
-                                .id_salt(("name", c.id.0)),
+                        // Sized explicitly: in a grid a text field only gets the width its
+                        // column had the frame before, which starts narrow.
+                        let h = ui.spacing().interact_size.y;
+                        let name = ui.add_sized(
+                            [200.0, h],
+                            egui::TextEdit::singleline(&mut buf.0).id_salt(("name", c.id.0)),
                         );
                         let name = name.on_hover_text(format!("name of {}", c.name));
                         if commit(&name, ui) && buf.0 != c.name {
                             cmds.push(TaxonomyEdit::Rename(c.id, buf.0.clone()));
                         }
                         let code = ui
-                            .add(
-                                egui::TextEdit::singleline(&mut buf.1)
-                                    .desired_width(60.0)
-                                    .id_salt(("code", c.id.0)),
+                            .add_sized(
+                                [60.0, h],
+                                egui::TextEdit::singleline(&mut buf.1).id_salt(("code", c.id.0)),
                             )
                             .on_hover_text(format!("code of {}", c.name));
                         if commit(&code, ui) && buf.1 != c.code {
                             cmds.push(TaxonomyEdit::SetCode(c.id, buf.1.clone()));
                         }
                         let key = ui
-                            .add(
+                            .add_sized(
+                                [30.0, h],
                                 egui::TextEdit::singleline(&mut buf.2)
-                                    .desired_width(30.0)
                                     .char_limit(1)
                                     .id_salt(("key", c.id.0)),
                             )
