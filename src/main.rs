@@ -654,9 +654,6 @@ fn cmd_demo(
             project_path.display()
         );
     } else {
-        if per_class == 0 {
-            bail!("--per-class must be at least 1");
-        }
         let started = Instant::now();
         demo::create_demo_project(output, per_class, size, seed).map_err(anyhow::Error::msg)?;
         let n = per_class * demo::DEMO_CLASSES.len();

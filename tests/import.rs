@@ -171,6 +171,58 @@ fn imagefolder_with_every_format_and_every_kind_of_bad_file() {
     assert_eq!((p[0], p[1], p[2]), (60, 60, 60));
 }
 
+/// A link back up the tree is not followed (its images would come again, under the wrong
+/// class), and a file whose name is not UTF-8 is skipped with a reason instead of being stored
+/// under a name that no longer finds it.
+#[cfg(unix)]
+#[test]
+fn link_loops_and_non_utf8_names_are_not_imported() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    write_png(&root.join("monocyte/m1.png"), 1);
+    write_png(&root.join("monocyte/m2.png"), 2);
+    write_png(&root.join("basophil/b1.png"), 3);
+    std::os::unix::fs::symlink("..", root.join("monocyte/loop")).unwrap();
+    // A linked folder elsewhere is followed as before.
+    write_png(&dir.path().join("elsewhere/b2.png"), 4);
+    std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("basophil/more")).unwrap();
+    let bad = root
+        .join("basophil")
+        .join(std::ffi::OsStr::from_bytes(b"\xff.png"));
+    cell(5)
+        .save_with_format(&bad, image::ImageFormat::Png)
+        .unwrap();
+
+    let out = dataset::import(
+        &root,
+        Some(Layout::ImageFolder),
+        Taxonomy::default_allidb(),
+        &none,
+    )
+    .unwrap();
+    let mut names: Vec<&str> = out.images.iter().map(|i| i.rel_path.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "basophil/b1.png",
+            "basophil/more/b2.png",
+            "monocyte/m1.png",
+            "monocyte/m2.png"
+        ]
+    );
+    let monocyte = out.taxonomy.find("Monocyte").unwrap();
+    assert_eq!(out.images.iter().filter(|i| i.class == monocyte).count(), 2);
+    assert!(
+        out.report.duplicates.is_empty(),
+        "{:?}",
+        out.report.duplicates
+    );
+    assert_eq!(out.report.skipped.len(), 1, "{:?}", out.report.skipped);
+    assert!(out.report.skipped[0].1.contains("not valid UTF-8"));
+}
+
 #[test]
 fn allidb_layout() {
     let dir = tempfile::tempdir().unwrap();

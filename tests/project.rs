@@ -278,3 +278,20 @@ fn the_command_line_reports_a_missing_project_once_and_survives_a_closed_pipe() 
         assert_ne!(status.code(), Some(101), "{err}");
     }
 }
+
+/// A damaged sequence number (at its maximum) is a clear error when the project opens, not an
+/// overflow panic, and the labels on disk stay as they were.
+#[test]
+fn an_exhausted_journal_sequence_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut project) = fixture(dir.path());
+    project.journal_seq = u64::MAX;
+    project.save(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = match Workspace::open(&path) {
+        Ok(_) => panic!("opened a project whose journal cannot grow"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("maximum"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

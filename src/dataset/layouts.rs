@@ -80,7 +80,8 @@ pub(crate) struct Scan {
 const MAX_DEPTH: usize = 8;
 
 /// All regular files under `dir`, sorted, skipping hidden entries; follows no deeper than
-/// [`MAX_DEPTH`] levels (guards against link loops).
+/// [`MAX_DEPTH`] levels, and never into a linked folder that contains the folder the link is in
+/// (a link loop would list the same images again, under the wrong class).
 pub(crate) fn walk_files(
     dir: &Path,
     depth: usize,
@@ -89,8 +90,17 @@ pub(crate) fn walk_files(
     if depth > MAX_DEPTH {
         return Ok(());
     }
+    let here = dir.canonicalize().ok();
     for entry in sorted_entries(dir)? {
         if entry.is_dir() {
+            let is_link =
+                std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+            if is_link
+                && let (Some(here), Ok(target)) = (&here, entry.canonicalize())
+                && here.starts_with(&target)
+            {
+                continue;
+            }
             walk_files(&entry, depth + 1, out)?;
         } else if entry.is_file() {
             out.push(entry);

@@ -192,6 +192,20 @@ pub fn import(
     let mut images = Vec::with_capacity(checked.len());
     let mut first_by_hash: std::collections::HashMap<String, PathBuf> = Default::default();
     for (cand, res) in scan.candidates.iter().zip(checked) {
+        // A path is stored as text: one that is not valid UTF-8 could not be found again.
+        if cand
+            .path
+            .strip_prefix(&root)
+            .unwrap_or(&cand.path)
+            .to_str()
+            .is_none()
+        {
+            report.skipped.push((
+                cand.path.clone(),
+                "the file or folder name is not valid UTF-8; rename it to import it".into(),
+            ));
+            continue;
+        }
         match res {
             Err(e) => report.skipped.push((cand.path.clone(), e.to_string())),
             Ok((hash, width, height)) => {

@@ -78,10 +78,11 @@ impl Journal {
     pub fn open(path: &Path, after_seq: u64) -> std::io::Result<Self> {
         let existing = Self::read(path)?;
         let max = existing.entries.iter().map(|e| e.seq).max().unwrap_or(0);
+        let next_seq = max.max(after_seq).checked_add(1).ok_or_else(exhausted)?;
         Ok(Self {
             path: path.to_path_buf(),
             file: None,
-            next_seq: max.max(after_seq) + 1,
+            next_seq,
         })
     }
 
@@ -119,6 +120,11 @@ impl Journal {
             }
             self.file = Some(f);
         }
+        // Checked before anything is written.
+        let after = self
+            .next_seq
+            .checked_add(changes.len() as u64)
+            .ok_or_else(exhausted)?;
         let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let mut buf = String::new();
         let mut entries = Vec::with_capacity(changes.len());
@@ -139,7 +145,17 @@ impl Journal {
         let f = self.file.as_mut().expect("opened above");
         f.write_all(buf.as_bytes())?;
         f.sync_data()?;
-        self.next_seq += entries.len() as u64;
+        self.next_seq = after;
         Ok(entries)
     }
+}
+
+/// The error for a sequence number that cannot grow (a damaged or hand-edited journal or
+/// project file: real use never comes near 2^64 changes).
+fn exhausted() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "the journal's sequence numbers are at their maximum (18446744073709551615): the journal \
+         or the project file's journal_seq is damaged",
+    )
 }
