@@ -161,10 +161,10 @@ enum BenchWhat {
     /// The gallery on a generated project: first paint, frame times while scrolling, memory.
     Gallery {
         /// Number of images (18,365 = AML-Cytomorphology_LMU).
-        #[arg(long, default_value_t = 18_365)]
+        #[arg(long, default_value_t = 18_365, value_parser = at_least_one)]
         images: usize,
         /// Frames to scroll.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 600, value_parser = at_least_one)]
         frames: usize,
         /// Keep (and reuse) the generated project in this folder.
         #[arg(long)]
@@ -175,26 +175,26 @@ enum BenchWhat {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
         /// Input side in pixels.
-        #[arg(long, default_value_t = 257)]
+        #[arg(long, default_value_t = 257, value_parser = bench_side)]
         size: u32,
         /// Seconds to measure each figure.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, value_parser = seconds_arg)]
         seconds: f64,
     },
     /// Training images/s of many networks trained together as one stacked network.
     Stack {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
-        #[arg(long, default_value_t = 257)]
+        #[arg(long, default_value_t = 257, value_parser = bench_side)]
         size: u32,
         /// Images per network per step (the paper's batch is 5).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
         batch: usize,
         /// Stack sizes to measure.
-        #[arg(long, value_delimiter = ',', default_value = "1,8,32,200")]
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32,200", value_parser = at_least_one)]
         models: Vec<usize>,
         /// Seconds to measure each stack size.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, value_parser = seconds_arg)]
         seconds: f64,
     },
     /// Every training figure in one run: one model (train), stacks of 1, 8, 32 and 200, the
@@ -203,10 +203,10 @@ enum BenchWhat {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
         /// Seconds to measure each throughput figure.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, value_parser = seconds_arg)]
         seconds: f64,
         /// Fixed epoch count of the paper fold.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
         paper_epochs: usize,
     },
     /// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" on demo data.
@@ -214,7 +214,7 @@ enum BenchWhat {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
         /// Epoch cap for the paper fold (the paper: 500 with early stopping).
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 500, value_parser = at_least_one)]
         paper_epochs: usize,
         /// Only the quick demo sweep.
         #[arg(long)]
@@ -227,12 +227,12 @@ enum BenchWhat {
     Ops {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
         backend: BackendChoice,
-        #[arg(long, default_value_t = 257)]
+        #[arg(long, default_value_t = 257, value_parser = bench_side)]
         size: u32,
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = at_least_one)]
         batch: usize,
         /// Timed repetitions per figure.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
         reps: usize,
         /// Only the first N blocks.
         #[arg(long, default_value_t = 6)]
@@ -384,6 +384,36 @@ struct TrainArgs {
     /// Save this configuration in the project under this name.
     #[arg(long)]
     save_as: Option<String>,
+}
+
+/// A count that must be at least 1 (batch, repetitions, images, epochs, stack sizes).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Seconds to measure a benchmark figure: a finite number from 0.1 to 3600.
+fn seconds_arg(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && (0.1..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be from 0.1 to 3600 seconds ({s} given)"))
+    }
+}
+
+/// A benchmark's input side: the paper network takes 190 px and more; above 1024 px one batch
+/// would need gigabytes.
+fn bench_side(s: &str) -> Result<u32, String> {
+    let v: u32 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if (190..=1024).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be from 190 to 1024 px ({v} given)"))
+    }
 }
 
 fn main() {
@@ -1166,12 +1196,18 @@ fn cmd_relink(path: &Path, folder: &Path) -> Result<()> {
     let found = ws.project.relink(path, folder, &progress)?;
     pb.finish_and_clear();
     let total = ws.project.images.len();
+    if found == 0 {
+        bail!(
+            "none of the {total} images is in {} (compared by content); the project is unchanged",
+            folder.display()
+        );
+    }
     ws.mark_dirty();
     ws.save()?;
     println!("found {found} of {total} images in {}", folder.display());
     if found < total {
         println!(
-            "{} images were not found there; their old paths are kept",
+            "{} images were not found there; they keep pointing at their old files",
             total - found
         );
     }
@@ -1206,4 +1242,37 @@ fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathB
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Benchmark arguments that would panic or allocate without end are refused by the parser.
+    #[test]
+    fn bench_arguments_are_checked_before_anything_runs() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["leukolens", "bench"].iter().chain(args)).map(|_| ())
+        };
+        for bad in [
+            &["train", "--seconds", "inf"][..],
+            &["train", "--seconds", "NaN"],
+            &["train", "--seconds", "0"],
+            &["train", "--size", "100000"],
+            &["stack", "--batch", "0"],
+            &["stack", "--models", "1,0"],
+            &["ops", "--reps", "0"],
+            &["gallery", "--images", "0"],
+            &["sweep", "--paper-epochs", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        for good in [
+            &["train", "--seconds", "0.5", "--size", "190"][..],
+            &["stack", "--batch", "1", "--models", "1,8"],
+            &["ops", "--reps", "1"],
+        ] {
+            assert!(parse(good).is_ok(), "{good:?} was refused");
+        }
+    }
 }

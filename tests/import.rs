@@ -454,6 +454,46 @@ fn a_moved_dataset_is_relinked_by_content_hash_keeping_labels() {
     assert_eq!(im.path, "renamed_0.png");
 }
 
+/// Copies (the same content twice) keep two files after a relink; images not in the new folder
+/// keep their old files; a folder with none of the images changes nothing.
+#[test]
+fn relinking_keeps_copies_apart_and_unfound_images_where_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    write_png(&root.join("a/one.png"), 1);
+    write_png(&root.join("b/copy.png"), 1); // the same content as a/one.png
+    write_png(&root.join("c/other.png"), 2);
+    let project_path = dir.path().join("p.ron");
+    let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
+    let mut project = Project::from_import("p", &project_path, &out, 1);
+    assert_eq!(project.images.len(), 3);
+
+    // An empty folder: nothing found, nothing changed.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let before = project.clone();
+    assert_eq!(project.relink(&project_path, &empty, &none).unwrap(), 0);
+    assert_eq!(project, before);
+
+    // The copies move to a new folder; c/other.png stays where it was.
+    let moved = dir.path().join("moved");
+    for f in ["a/one.png", "b/copy.png"] {
+        std::fs::create_dir_all(moved.join(f).parent().unwrap()).unwrap();
+        std::fs::rename(root.join(f), moved.join(f)).unwrap();
+    }
+    assert_eq!(project.relink(&project_path, &moved, &none).unwrap(), 2);
+    let mut paths: Vec<String> = project.images.iter().map(|i| i.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, ["../data/c/other.png", "a/one.png", "b/copy.png"]);
+    for im in &project.images {
+        assert!(
+            project.image_path(&project_path, im).is_file(),
+            "{}",
+            im.path
+        );
+    }
+}
+
 #[test]
 fn decode_never_panics_on_garbage() {
     let mut seed = 12345u64;

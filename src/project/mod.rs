@@ -264,14 +264,52 @@ impl Project {
         new_root: &Path,
         tree: &[(String, String)],
     ) -> usize {
-        let by_hash: std::collections::HashMap<&str, &str> =
-            tree.iter().map(|(h, p)| (h.as_str(), p.as_str())).collect();
-        let mut found = 0;
-        for im in &mut self.images {
-            if let Some(p) = by_hash.get(im.hash.as_str()) {
-                im.path = p.to_string();
-                found += 1;
+        // Every file of each content, so that two images with the same content (copies) keep
+        // two files: an image takes the file with its own relative path, else one with its
+        // file name, else the first not yet taken.
+        let mut by_hash: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (h, p) in tree {
+            by_hash.entry(h.as_str()).or_default().push(p.as_str());
+        }
+        let mut taken: std::collections::HashSet<&str> = Default::default();
+        let mut new_path: Vec<Option<String>> = vec![None; self.images.len()];
+        let file_name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+        for pass in 0..3 {
+            for (k, im) in self.images.iter().enumerate() {
+                if new_path[k].is_some() {
+                    continue;
+                }
+                let Some(files) = by_hash.get(im.hash.as_str()) else {
+                    continue;
+                };
+                let pick =
+                    files
+                        .iter()
+                        .copied()
+                        .filter(|f| !taken.contains(f))
+                        .find(|f| match pass {
+                            0 => *f == im.path,
+                            1 => file_name(f) == file_name(&im.path),
+                            _ => true,
+                        });
+                if let Some(f) = pick {
+                    taken.insert(f);
+                    new_path[k] = Some(f.to_string());
+                }
             }
+        }
+        let found = new_path.iter().filter(|p| p.is_some()).count();
+        if found == 0 {
+            // Nothing is there: the project stays exactly as it was.
+            return 0;
+        }
+        // Images not found keep pointing at their old files, now relative to the new root.
+        let old_root = self.dataset_dir(project_path);
+        for (im, p) in self.images.iter_mut().zip(new_path) {
+            im.path = match p {
+                Some(p) => p,
+                None => relative_path(new_root, &old_root.join(&im.path)),
+            };
         }
         self.dataset_root = relative_path(project_dir(project_path), new_root);
         found

@@ -607,8 +607,15 @@ impl LeukoApp {
         let Some(p) = &mut self.project else { return };
         let path = p.ws.path.clone();
         let found = p.ws.project.relink_with(&path, dir, tree);
-        p.ws.mark_dirty();
         let total = p.ws.project.images.len();
+        if found == 0 {
+            self.error(format!(
+                "none of the {total} images is in {} (compared by content); nothing changed",
+                dir.display()
+            ));
+            return;
+        }
+        p.ws.mark_dirty();
         let saved = p.ws.save();
         p.thumbs = Thumbnails::new(&path);
         match saved {
