@@ -313,8 +313,8 @@ struct SweepArgs {
     /// Number of folds.
     #[arg(long, default_value_t = 10)]
     folds: usize,
-    /// Validation images per fold.
-    #[arg(long, default_value_t = 25)]
+    /// Validation images per fold (early stopping needs at least 1).
+    #[arg(long, default_value_t = 25, value_parser = at_least_one)]
     n_val: usize,
     /// Training sizes (default 10, 20, …, 200).
     #[arg(long, value_delimiter = ',')]
@@ -464,10 +464,14 @@ fn main() {
             name,
             shards,
         } => {
+            // The project must exist (and open): its sweep folder sits beside it.
             let dir = leukolens::sweep::run::sweep_dir(&project, &name);
-            leukolens::sweep::run::merge(&dir, &shards)
+            Workspace::open(&project)
+                .map_err(anyhow::Error::from)
+                .and_then(|_| {
+                    leukolens::sweep::run::merge(&dir, &shards).map_err(anyhow::Error::msg)
+                })
                 .map(|n| println!("merged {n} run(s) into {}", dir.display()))
-                .map_err(anyhow::Error::msg)
         }
         Command::Report {
             project,
@@ -744,7 +748,7 @@ fn classes_of(taxonomy: &Taxonomy, names: &[String]) -> Result<Vec<ClassId>> {
 
 fn task_from_args(tax: &Taxonomy, a: &TaskArgs) -> Result<Task> {
     let (classes, positive, negative) = (&a.classes, &a.positive, &a.negative);
-    Ok(match a.task {
+    let task = match a.task {
         TaskArg::Binary => {
             if !tax.classes.iter().any(|c| c.positive) {
                 bail!("no class is marked positive (blast) in this project; use --task groups");
@@ -768,7 +772,9 @@ fn task_from_args(tax: &Taxonomy, a: &TaskArgs) -> Result<Task> {
                 negative: classes_of(tax, negative)?,
             }
         }
-    })
+    };
+    task.check(tax).map_err(anyhow::Error::msg)?;
+    Ok(task)
 }
 
 /// Command-line changes to a preset.
@@ -834,6 +840,24 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                 train,
                 design,
             };
+            // Checked before it is saved: a sweep that cannot run is not kept.
+            let dir = run::sweep_dir(&args.project, &c.name);
+            if let Some(other) = ws
+                .project
+                .sweeps
+                .iter()
+                .find(|s| run::sweep_dir(&args.project, &s.name) == dir)
+            {
+                bail!(
+                    "the name \"{}\" would share its folder with the saved sweep \"{}\"; choose \
+                     another name",
+                    c.name,
+                    other.name
+                );
+            }
+            let snap = run::take_snapshot(&ws.project, &c).map_err(anyhow::Error::msg)?;
+            leukolens::sweep::plan(&snap.targets, snap.output_names.len(), &snap.config.design)
+                .map_err(|e| anyhow::anyhow!("the sweep cannot run: {e}"))?;
             ws.project.sweeps.push(c.clone());
             ws.mark_dirty();
             ws.save()?;
@@ -899,7 +923,13 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                     r.epochs,
                     r.best_epoch,
                     r.seconds,
-                    if r.collapsed { "COLLAPSED" } else { "" }
+                    if r.collapsed {
+                        "COLLAPSED"
+                    } else if r.status.starts_with("failed") {
+                        r.status.as_str()
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
@@ -918,6 +948,23 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     runs_bar.finish_and_clear();
+    let failed: Vec<&run::RunRecord> = records
+        .iter()
+        .filter(|r| r.status.starts_with("failed"))
+        .collect();
+    if let Some(first) = failed.first() {
+        println!(
+            "{} of {} runs failed; the first (fold {}, size {}): {}",
+            failed.len(),
+            records.len(),
+            first.key.fold + 1,
+            first.key.size,
+            first.status
+        );
+        if failed.len() == records.len() {
+            bail!("every run of the sweep failed");
+        }
+    }
     // AUC (or weighted F1) per training size over the folds.
     let mut sizes: Vec<usize> = records.iter().map(|r| r.key.size).collect();
     sizes.sort();

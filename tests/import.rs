@@ -398,6 +398,18 @@ fn missing_or_unrecognisable_sources_are_clear_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("no usable images"), "{err}");
+    // And says why.
+    assert!(err.to_string().contains("x.png"), "{err}");
+    // A CSV whose rows all point at missing files says so.
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, "path,label\nnope/a.png,Basophil\n").unwrap();
+    let err = dataset::import(&csv, Some(Layout::Csv), Taxonomy::default_allidb(), &none)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no usable images") && err.contains("a.png"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -196,6 +196,18 @@ fn a_corrupt_project_file_gives_line_and_column_and_touches_nothing() {
         backup_before,
         "backup untouched"
     );
+
+    // Without a backup, the message does not name one; an empty file says it is empty.
+    let lone = dir.path().join("lone.ron");
+    std::fs::write(&lone, &broken).unwrap();
+    let msg = Project::load(&lone).unwrap_err().to_string();
+    assert!(msg.contains("no backup") && !msg.contains(".bak"), "{msg}");
+    std::fs::write(&lone, "  \n").unwrap();
+    let msg = Project::load(&lone).unwrap_err().to_string();
+    assert!(
+        msg.contains("empty") && !msg.contains("VersionProbe"),
+        "{msg}"
+    );
 }
 
 #[test]

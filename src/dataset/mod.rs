@@ -81,8 +81,8 @@ pub enum ImportError {
     UnknownLayout(PathBuf),
     #[error("{path}: {message}")]
     Csv { path: PathBuf, message: String },
-    #[error("{0}: no usable images found")]
-    NoImages(PathBuf),
+    #[error("{0}: no usable images found{1}")]
+    NoImages(PathBuf, String),
 }
 
 /// A file found by a layout scan, with the label its source gives it.
@@ -229,7 +229,26 @@ pub fn import(
     report.notes.extend(mapper.notes());
     report.imported = images.len();
     if images.is_empty() {
-        return Err(ImportError::NoImages(source.to_path_buf()));
+        // Why, in short: the first reasons files were skipped and the layout's notes.
+        let mut why: Vec<String> = report
+            .skipped
+            .iter()
+            .take(5)
+            .map(|(p, r)| format!("{}: {r}", p.display()))
+            .collect();
+        if report.skipped.len() > 5 {
+            why.push(format!(
+                "… and {} more skipped files",
+                report.skipped.len() - 5
+            ));
+        }
+        why.extend(report.notes.iter().take(5).cloned());
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(":\n  {}", why.join("\n  "))
+        };
+        return Err(ImportError::NoImages(source.to_path_buf(), why));
     }
     Ok(ImportOutcome {
         root,

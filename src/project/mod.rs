@@ -90,14 +90,15 @@ pub enum ProjectError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: line {line}, column {column}: {message} (the file was left untouched; its last backup is {backup})"
+        "{path}: line {line}, column {column}: {message} (the file was left untouched; {backup})"
     )]
     Syntax {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
-        backup: PathBuf,
+        /// Where the last backup is, or that there is none.
+        backup: String,
     },
     #[error(
         "{path} was written by a newer leukolens (format version {found}; this build reads up to {PROJECT_VERSION})"
@@ -112,6 +113,7 @@ pub enum ProjectError {
 }
 
 #[derive(Deserialize)]
+#[serde(rename = "Project")]
 struct VersionProbe {
     version: u32,
 }
@@ -158,12 +160,24 @@ impl Project {
 
     /// Parses a project file's text; `path` is used in messages only.
     pub fn from_ron(text: &str, path: &Path) -> Result<Self, ProjectError> {
+        let backup = backup_path(path);
+        let backup = if backup.is_file() {
+            format!("its last backup is {}", backup.display())
+        } else {
+            "there is no backup of it".to_string()
+        };
+        if text.trim().is_empty() {
+            return Err(ProjectError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("the file is empty ({backup})"),
+            });
+        }
         let syntax = |e: ron::error::SpannedError| ProjectError::Syntax {
             path: path.to_path_buf(),
             line: e.span.start.line,
             column: e.span.start.col,
             message: e.code.to_string(),
-            backup: backup_path(path),
+            backup: backup.clone(),
         };
         let probe: VersionProbe = ron::from_str(text).map_err(syntax)?;
         let migrated = migrate(probe.version, text, path)?;

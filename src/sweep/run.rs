@@ -106,6 +106,7 @@ pub fn run_seed(seed: u64, key: RunKey) -> u64 {
 /// Takes the snapshot of the current labels for a sweep (classes with fewer than 5 images are
 /// left out of a multiclass task with a notice).
 pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot, String> {
+    config.task.check(&project.taxonomy)?;
     let mut task = config.task.clone();
     let mut notices = Vec::new();
     if let Task::Multiclass { classes } = &mut task {

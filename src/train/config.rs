@@ -44,6 +44,36 @@ impl Task {
         }
     }
 
+    /// Checks that no class is listed twice, within a list or in both groups (the first
+    /// listing would silently win and the task would not be what was asked).
+    pub fn check(&self, taxonomy: &Taxonomy) -> Result<(), String> {
+        let twice = |v: &[ClassId]| {
+            v.iter()
+                .enumerate()
+                .find(|(i, c)| v[..*i].contains(c))
+                .map(|(_, c)| *c)
+        };
+        match self {
+            Task::Binary => Ok(()),
+            Task::Multiclass { classes } => match twice(classes) {
+                Some(c) => Err(format!("\"{}\" is listed twice", taxonomy.name(c))),
+                None => Ok(()),
+            },
+            Task::Groups { positive, negative } => {
+                if let Some(c) = twice(positive).or(twice(negative)) {
+                    return Err(format!("\"{}\" is listed twice", taxonomy.name(c)));
+                }
+                match positive.iter().find(|c| negative.contains(c)) {
+                    Some(c) => Err(format!(
+                        "\"{}\" is in both the positive and the negative group",
+                        taxonomy.name(*c)
+                    )),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     /// Human-readable names of the outputs.
     pub fn output_names(&self, taxonomy: &Taxonomy) -> Vec<String> {
         match self {
@@ -169,4 +199,35 @@ pub struct ExperimentConfig {
     pub n_test: Option<usize>,
     /// Seed of this experiment (derived from the project seed unless set).
     pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_listed_twice_or_in_both_groups_is_refused() {
+        let t = Taxonomy::default_allidb();
+        let lbl = t.find("Lymphoblast").unwrap();
+        let mon = t.find("Monocyte").unwrap();
+        let bas = t.find("Basophil").unwrap();
+        let multi = |classes: Vec<ClassId>| Task::Multiclass { classes }.check(&t);
+        assert!(multi(vec![lbl, mon]).is_ok());
+        assert!(
+            multi(vec![lbl, mon, lbl])
+                .unwrap_err()
+                .contains("listed twice")
+        );
+        let groups = |positive: Vec<ClassId>, negative: Vec<ClassId>| {
+            Task::Groups { positive, negative }.check(&t)
+        };
+        assert!(groups(vec![lbl], vec![mon, bas]).is_ok());
+        assert!(groups(vec![lbl], vec![lbl]).unwrap_err().contains("both"));
+        assert!(
+            groups(vec![lbl, lbl], vec![mon])
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(Task::Binary.check(&t).is_ok());
+    }
 }
