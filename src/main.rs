@@ -1048,10 +1048,32 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
     let data = experiment::prepare(&ws.project, &args.project, &exp, &progress)
         .map_err(anyhow::Error::msg)?;
     pb.finish_and_clear();
-    for (id, why) in &data.unreadable {
+    for (id, why) in data.unreadable.iter().take(10) {
         println!("skipped image {}: {why}", id.0);
     }
+    if data.unreadable.len() > 10 {
+        println!(
+            "… {} more images skipped; if the dataset moved, run `leukolens relink`",
+            data.unreadable.len() - 10
+        );
+    }
     let split = experiment::split_for(&exp, &data);
+    if split.train.len() < exp.n_train {
+        println!(
+            "note: {} training images asked, {} used: the task has {} images in all",
+            exp.n_train,
+            split.train.len(),
+            data.targets.len()
+        );
+    }
+    if split.val.is_empty() {
+        bail!(
+            "no image is left for validation (the task has {} images, {} of them for training); \
+             ask for fewer training images (--n-train)",
+            data.targets.len(),
+            split.train.len()
+        );
+    }
     println!(
         "task: {} | train {} · validation {} · test {} | {} px, {:?} lr {}, batch {}, ≤ {} epochs, patience {}",
         data.output_names.join(" vs "),
@@ -1142,6 +1164,12 @@ fn cmd_train(args: TrainArgs) -> Result<()> {
         ));
         write_predictions(&csv, &ws.project, &data, s)?;
         println!("model: {}\npredictions: {}", path.display(), csv.display());
+        if args.save_as.is_none() && args.experiment.is_none() {
+            println!(
+                "note: its settings were not saved in the project, so `leukolens explain` cannot \
+                 use this model; train with --save-as NAME to keep them"
+            );
+        }
     }
     if let train::RunStatus::Failed(m) = &s.status {
         bail!("training failed: {m}");

@@ -377,3 +377,33 @@ fn training_runs_as_a_background_job_and_cancels_mid_run() {
         "the best weights so far are still tested"
     );
 }
+
+/// A project whose dataset folder has gone says so, and how to fix it, before anything trains.
+#[test]
+fn a_missing_dataset_folder_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo::create_demo_project(&dir.path().join("d"), 2, 48, 3).unwrap();
+    let project = Project::load(&path).unwrap();
+    let t = &project.taxonomy;
+    let exp = ExperimentConfig {
+        name: "x".into(),
+        task: Task::Groups {
+            positive: vec![t.find("Lymphoblast").unwrap()],
+            negative: vec![t.find("Monocyte").unwrap()],
+        },
+        train: TrainConfig {
+            input_size: 190,
+            ..TrainConfig::quick()
+        },
+        n_train: 2,
+        n_val: 1,
+        n_test: None,
+        seed: 1,
+    };
+    assert!(experiment::prepare(&project, &path, &exp, &|_, _| {}).is_ok());
+    std::fs::rename(dir.path().join("d/images"), dir.path().join("gone")).unwrap();
+    let err = experiment::prepare(&project, &path, &exp, &|_, _| {})
+        .err()
+        .expect("an error");
+    assert!(err.contains("missing") && err.contains("relink"), "{err}");
+}

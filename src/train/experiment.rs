@@ -28,6 +28,15 @@ pub fn prepare(
     progress: Progress<'_>,
 ) -> Result<PreparedData, String> {
     exp.train.validate()?;
+    exp.task.check(&project.taxonomy)?;
+    let root = project.dataset_dir(project_path);
+    if !root.is_dir() {
+        return Err(format!(
+            "the dataset folder {} is missing; if the images moved, point the project at them \
+             (`leukolens relink <project> <folder>`, or Project → Locate dataset… in the app)",
+            root.display()
+        ));
+    }
     let mut ids = Vec::new();
     let mut targets = Vec::new();
     let mut paths = Vec::new();
