@@ -1303,8 +1303,20 @@ fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathB
     let snapshot: run::Snapshot =
         ron::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", snap_path.display()))?;
     let records = run::load_runs(&dir);
+    for (path, why) in run::damaged_runs(&dir) {
+        println!(
+            "note: {} left out, it cannot be read ({why}); resuming the sweep trains that run again",
+            path.display()
+        );
+    }
     if records.is_empty() {
         anyhow::bail!("the sweep \"{name}\" has no finished run yet");
+    }
+    if let Some(s) = size {
+        let sizes = leukolens::sweep::results::sizes(&records);
+        if !sizes.contains(&s) {
+            anyhow::bail!("no finished run has {s} training images; the sizes are {sizes:?}");
+        }
     }
     let out = out.unwrap_or_else(|| dir.join("report"));
     let files =

@@ -150,6 +150,15 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
     assert_eq!(essence(&run::load_runs(&merged_dir)), essence(&full));
     // Merging again copies nothing new.
     assert_eq!(run::merge(&merged_dir, &[s1, s2]).unwrap(), 0);
+
+    // A damaged run file is left out of the results and named, not silently dropped.
+    assert!(run::damaged_runs(&merged_dir).is_empty());
+    let bad = merged_dir.join("runs/f09-n0999.ron");
+    std::fs::write(&bad, "RunRecord(key: (fold: 9, si").unwrap();
+    assert_eq!(run::load_runs(&merged_dir).len(), 4);
+    let damaged = run::damaged_runs(&merged_dir);
+    assert_eq!(damaged.len(), 1);
+    assert_eq!(damaged[0].0, bad);
 }
 
 #[test]

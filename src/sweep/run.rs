@@ -182,6 +182,23 @@ pub fn load_or_snapshot(
 }
 
 /// The finished runs stored in a sweep folder.
+/// Run files in the sweep folder `dir` that cannot be read, with the reason ([`load_runs`]
+/// leaves them out; resuming the sweep trains those runs again).
+pub fn damaged_runs(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir.join("runs")) {
+        for e in rd.flatten() {
+            if e.path().extension().is_some_and(|x| x == "ron")
+                && let Err(why) = read_ron::<RunRecord>(&e.path())
+            {
+                out.push((e.path(), why));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn load_runs(dir: &Path) -> Vec<RunRecord> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir.join("runs")) {
