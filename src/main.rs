@@ -720,7 +720,8 @@ fn cmd_demo(
             no_augment: false,
             seed: None,
             backend,
-            save_as: None,
+            // Saved, so that `leukolens explain <project> --experiment demo …` works next.
+            save_as: Some("demo".into()),
         };
         cmd_train(args)?;
     }
