@@ -272,6 +272,22 @@ impl Taxonomy {
         Ok(())
     }
 
+    /// Moves a class one place up (`up`) or down in the list: the order of tables, menus and the
+    /// by-class sort. Ids, and so every label, hotkeys and colours stay as they are; a class
+    /// already at that end stays put.
+    pub fn move_class(&mut self, id: ClassId, up: bool) -> Result<(), TaxonomyError> {
+        let i = self.index_of(id).ok_or(TaxonomyError::UnknownClass(id))?;
+        let j = if up {
+            i.checked_sub(1)
+        } else {
+            Some(i + 1).filter(|&j| j < self.classes.len())
+        };
+        if let Some(j) = j {
+            self.classes.swap(i, j);
+        }
+        Ok(())
+    }
+
     /// Checks the invariants (unique ids, names, codes, hotkeys). Used when loading a project.
     pub fn validate(&self) -> Result<(), TaxonomyError> {
         for (i, a) in self.classes.iter().enumerate() {
@@ -320,6 +336,33 @@ mod tests {
         assert!(t.classes[0].positive);
         assert_eq!(t.classes.iter().filter(|c| c.positive).count(), 1);
         assert_eq!(t.by_hotkey('0'), t.find("Smudge cell"));
+        t.validate().unwrap();
+    }
+
+    #[test]
+    fn moving_a_class_changes_only_the_order() {
+        let mut t = Taxonomy::default_allidb();
+        let before = t.clone();
+        let mono = t.find("Monocyte").unwrap();
+        let i = t.index_of(mono).unwrap();
+        t.move_class(mono, true).unwrap();
+        assert_eq!(t.index_of(mono), Some(i - 1));
+        t.move_class(mono, false).unwrap();
+        assert_eq!(t, before);
+        // At the ends nothing moves.
+        let first = t.classes[0].id;
+        let last = t.classes[t.len() - 1].id;
+        t.move_class(first, true).unwrap();
+        t.move_class(last, false).unwrap();
+        assert_eq!(t, before);
+        t.move_class(mono, false).unwrap();
+        let def = |t: &Taxonomy| t.get(mono).cloned();
+        assert_eq!(
+            def(&t),
+            def(&before),
+            "id, name, hotkey and colour unchanged"
+        );
+        assert!(t.move_class(ClassId(999), true).is_err());
         t.validate().unwrap();
     }
 

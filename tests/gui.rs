@@ -311,6 +311,21 @@ fn taxonomy_editor_refuses_a_duplicate_hotkey_with_a_message() {
             .text
             .contains("already exists")
     );
+    // The monocyte row's "down" button moves it one place down, saved; no label changes.
+    let labels = |p: &Project| {
+        p.images
+            .iter()
+            .map(|i| (i.current, i.original))
+            .collect::<Vec<_>>()
+    };
+    let before = Project::load(&path).unwrap();
+    let at = before.taxonomy.index_of(mono).unwrap();
+    h.get_all_by_label("down").nth(at).unwrap().click();
+    step(&mut h);
+    let after = Project::load(&path).unwrap();
+    assert_eq!(after.taxonomy.index_of(mono), Some(at + 1));
+    assert_eq!(after.taxonomy.get(mono), before.taxonomy.get(mono));
+    assert_eq!(labels(&after), labels(&before));
 }
 
 #[test]

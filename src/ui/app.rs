@@ -87,6 +87,8 @@ pub enum TaxonomyEdit {
     Recolor(ClassId, [u8; 3]),
     SetHotkey(ClassId, Option<char>),
     SetPositive(ClassId, bool),
+    /// One place up (`true`) or down in the class list.
+    Move(ClassId, bool),
 }
 
 /// What a background job of the UI hands back to the UI thread.
@@ -529,6 +531,7 @@ impl LeukoApp {
                     TaxonomyEdit::Recolor(id, c) => t.recolor(id, c),
                     TaxonomyEdit::SetHotkey(id, k) => t.set_hotkey(id, k),
                     TaxonomyEdit::SetPositive(id, b) => t.set_positive(id, b),
+                    TaxonomyEdit::Move(id, up) => t.move_class(id, up),
                 };
                 match r {
                     Ok(()) => {

@@ -36,8 +36,10 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                     ui.strong("code");
                     ui.strong("hotkey");
                     ui.strong("blast");
+                    ui.strong("order");
                     ui.end_row();
-                    for c in &t.classes {
+                    let last = t.classes.len().saturating_sub(1);
+                    for (row, c) in t.classes.iter().enumerate() {
                         let buf = ed.buffers.entry(c.id).or_insert_with(|| {
                             (
                                 c.name.clone(),
@@ -102,6 +104,24 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
                         {
                             cmds.push(TaxonomyEdit::SetPositive(c.id, positive));
                         }
+                        // The order of tables, menus and the by-class sort; labels do not change.
+                        ui.horizontal(|ui| {
+                            for (up, arrow, able) in
+                                [(true, "up", row > 0), (false, "down", row < last)]
+                            {
+                                if ui
+                                    .add_enabled(able, egui::Button::new(arrow).small())
+                                    .on_hover_text(format!(
+                                        "move {} {}",
+                                        c.name,
+                                        if up { "up" } else { "down" }
+                                    ))
+                                    .clicked()
+                                {
+                                    cmds.push(TaxonomyEdit::Move(c.id, up));
+                                }
+                            }
+                        });
                         ui.end_row();
                     }
                 });
