@@ -307,3 +307,40 @@ fn an_exhausted_journal_sequence_is_an_error_not_a_crash() {
     assert!(err.contains("maximum"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+/// Another process (the command line while the app is open) adds an experiment and saves; the
+/// app's next save keeps it, and its own labels too.
+#[test]
+fn a_save_keeps_what_another_process_saved_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let mut app = Workspace::create(&path, project).unwrap();
+    let bas = app.project.taxonomy.find("Basophil").unwrap();
+    let first = app.project.images[0].id;
+
+    // The other process: reads the file, adds an experiment, writes it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut other = Project::load(&path).unwrap();
+    other.experiments.push(ExperimentConfig {
+        name: "from-the-cli".into(),
+        task: Task::Binary,
+        train: TrainConfig::paper_binary(),
+        n_train: 10,
+        n_val: 5,
+        n_test: None,
+        seed: 1,
+    });
+    other.annotators.push("cli-user".into());
+    other.save(&path).unwrap();
+
+    app.set_labels(&[first], bas, "anna").unwrap();
+    app.save().unwrap();
+    let on_disk = Project::load(&path).unwrap();
+    assert!(on_disk.experiments.iter().any(|e| e.name == "from-the-cli"));
+    assert!(on_disk.annotators.contains(&"cli-user".to_string()));
+    assert_eq!(on_disk.image(first).unwrap().current, bas);
+    // Saving again adds nothing twice.
+    app.save().unwrap();
+    let again = Project::load(&path).unwrap();
+    assert_eq!(again.experiments.len(), on_disk.experiments.len());
+}

@@ -393,6 +393,15 @@ pub struct Workspace {
     dirty: bool,
     /// Messages about the opening (journal entries replayed, damaged lines ignored).
     pub open_notes: Vec<String>,
+    /// The project file as this workspace last read or wrote it (path, length, modification
+    /// time): a different file on disk at the next save means another process wrote it.
+    disk: Option<(PathBuf, u64, std::time::SystemTime)>,
+}
+
+/// Length and modification time of a file, for noticing that someone else wrote it.
+fn disk_stamp(path: &Path) -> Option<(PathBuf, u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((path.to_path_buf(), m.len(), m.modified().ok()?))
 }
 
 impl Workspace {
@@ -415,6 +424,7 @@ impl Workspace {
             journal,
             dirty: false,
             open_notes: Vec::new(),
+            disk: disk_stamp(path),
         })
     }
 
@@ -486,6 +496,7 @@ impl Workspace {
             journal,
             dirty,
             open_notes: notes,
+            disk: disk_stamp(path),
         })
     }
 
@@ -570,9 +581,44 @@ impl Workspace {
     /// Saves the project file (atomically). The journal stays: it is the audit trail.
     pub fn save(&mut self) -> Result<(), ProjectError> {
         self.project.journal_seq = self.journal.last_seq();
+        self.keep_what_others_saved();
         self.project.save(&self.path)?;
+        self.disk = disk_stamp(&self.path);
         self.dirty = false;
         Ok(())
+    }
+
+    /// When another process (the command line beside the app, say) has written this project
+    /// file since this workspace read it, the experiments, sweeps and annotators it added are
+    /// kept: this save would otherwise drop them. Labels need nothing here: this workspace's
+    /// are current, and the other's are in the shared journal, replayed at the next opening.
+    fn keep_what_others_saved(&mut self) {
+        let now = disk_stamp(&self.path);
+        if now.is_none() || self.disk.is_none() || now == self.disk {
+            return;
+        }
+        if self.disk.as_ref().map(|d| &d.0) != Some(&self.path) {
+            return; // saved under a new name: that file is not this project's past
+        }
+        let Ok(theirs) = Project::load(&self.path) else {
+            return;
+        };
+        let p = &mut self.project;
+        for e in theirs.experiments {
+            if !p.experiments.iter().any(|x| x.name == e.name) {
+                p.experiments.push(e);
+            }
+        }
+        for w in theirs.sweeps {
+            if !p.sweeps.iter().any(|x| x.name == w.name) {
+                p.sweeps.push(w);
+            }
+        }
+        for a in theirs.annotators {
+            if !p.annotators.contains(&a) {
+                p.annotators.push(a);
+            }
+        }
     }
 
     /// Marks the project as changed in ways the journal does not cover (taxonomy, experiments).
