@@ -926,7 +926,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                     r.seconds,
                     if r.collapsed {
                         "COLLAPSED"
-                    } else if r.status.starts_with("failed") {
+                    } else if r.failed() {
                         r.status.as_str()
                     } else {
                         ""
@@ -949,10 +949,7 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     runs_bar.finish_and_clear();
-    let failed: Vec<&run::RunRecord> = records
-        .iter()
-        .filter(|r| r.status.starts_with("failed"))
-        .collect();
+    let failed: Vec<&run::RunRecord> = records.iter().filter(|r| r.failed()).collect();
     if let Some(first) = failed.first() {
         println!(
             "{} of {} runs failed; the first (fold {}, size {}): {}",
@@ -1303,8 +1300,8 @@ fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathB
     })?;
     let snapshot: run::Snapshot =
         ron::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", snap_path.display()))?;
-    let records = run::load_runs(&dir);
-    for (path, why) in run::damaged_runs(&dir) {
+    let (records, damaged) = run::read_runs(&dir);
+    for (path, why) in damaged {
         println!(
             "note: {} left out, it cannot be read ({why}); resuming the sweep trains that run again",
             path.display()

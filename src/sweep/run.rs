@@ -57,6 +57,13 @@ pub struct RunRecord {
     pub seconds: f64,
 }
 
+impl RunRecord {
+    /// Whether the run ended with an error (its status is `RunStatus::Failed`'s text).
+    pub fn failed(&self) -> bool {
+        self.status.starts_with("failed")
+    }
+}
+
 /// What a running sweep reports.
 #[derive(Clone, Debug)]
 pub enum SweepEvent {
@@ -182,36 +189,34 @@ pub fn load_or_snapshot(
 }
 
 /// The finished runs stored in a sweep folder.
-/// Run files in the sweep folder `dir` that cannot be read, with the reason ([`load_runs`]
-/// leaves them out; resuming the sweep trains those runs again).
-pub fn damaged_runs(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
+/// The finished runs of the sweep folder `dir` (by key), and the run files there that cannot
+/// be read, with the reason (left out; resuming the sweep trains those runs again). One pass
+/// over the folder.
+pub fn read_runs(dir: &Path) -> (Vec<RunRecord>, Vec<(PathBuf, String)>) {
+    let (mut runs, mut damaged) = (Vec::new(), Vec::new());
     if let Ok(rd) = std::fs::read_dir(dir.join("runs")) {
         for e in rd.flatten() {
-            if e.path().extension().is_some_and(|x| x == "ron")
-                && let Err(why) = read_ron::<RunRecord>(&e.path())
-            {
-                out.push((e.path(), why));
+            if e.path().extension().is_some_and(|x| x == "ron") {
+                match read_ron::<RunRecord>(&e.path()) {
+                    Ok(r) => runs.push(r),
+                    Err(why) => damaged.push((e.path(), why)),
+                }
             }
         }
     }
-    out.sort();
-    out
+    runs.sort_by_key(|r| r.key);
+    damaged.sort();
+    (runs, damaged)
 }
 
+/// The finished runs of the sweep folder `dir` ([`read_runs`] without the damaged files).
 pub fn load_runs(dir: &Path) -> Vec<RunRecord> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir.join("runs")) {
-        for e in rd.flatten() {
-            if e.path().extension().is_some_and(|x| x == "ron")
-                && let Ok(r) = read_ron::<RunRecord>(&e.path())
-            {
-                out.push(r);
-            }
-        }
-    }
-    out.sort_by_key(|r| r.key);
-    out
+    read_runs(dir).0
+}
+
+/// The run files of `dir` that cannot be read ([`read_runs`]).
+pub fn damaged_runs(dir: &Path) -> Vec<(PathBuf, String)> {
+    read_runs(dir).1
 }
 
 /// Runs (or resumes) a sweep. Finished runs are skipped; with `shard = Some((i, n))` only that

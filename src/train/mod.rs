@@ -160,6 +160,19 @@ pub fn train(
     }
 }
 
+/// The failure of a run whose training loss became `loss` (NaN or infinite) in `epoch`; one at
+/// a time and stacked runs fail with the same words.
+pub(crate) fn diverged(loss: f64, epoch: usize) -> String {
+    format!(
+        "training diverged: the loss became {loss} in epoch {epoch}; try a smaller learning rate"
+    )
+}
+
+/// As [`diverged`], for the validation loss.
+pub(crate) fn diverged_in_validation(loss: f64, epoch: usize) -> String {
+    format!("training diverged: the validation loss became {loss} in epoch {epoch}")
+}
+
 /// An epoch's step losses (each with its batch size), read from the device together and added
 /// in f64 in step order: (sum of loss × batch size, samples). The first non-finite loss is the
 /// run's divergence error.
@@ -176,9 +189,7 @@ fn epoch_losses(steps: Vec<(Tensor<1>, usize)>, epoch: usize) -> Result<(f64, us
     for (&v, &b) in values.iter().zip(&sizes) {
         let loss = v as f64;
         if !loss.is_finite() {
-            return Err(format!(
-                "training diverged: the loss became {loss} in epoch {epoch}; try a smaller learning rate"
-            ));
+            return Err(diverged(loss, epoch));
         }
         sum += loss * b as f64;
         seen += b;
@@ -298,9 +309,7 @@ fn train_inner(
         let val = predict(&valid, req.cache, &split.val, req.targets, device)?;
         let val_loss = mean_cross_entropy(&val);
         if !val_loss.is_finite() {
-            return Err(format!(
-                "training diverged: the validation loss became {val_loss} in epoch {epoch}"
-            ));
+            return Err(diverged_in_validation(val_loss, epoch));
         }
         if val_loss < best_loss {
             best_loss = val_loss;

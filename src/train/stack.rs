@@ -654,10 +654,7 @@ fn train_stacked_inner(
                     }
                     let v = values[k * rn + r] as f64;
                     if !v.is_finite() {
-                        let why = format!(
-                            "training diverged: the loss became {v} in epoch {}; try a smaller learning rate",
-                            s.epoch
-                        );
+                        let why = super::diverged(v, s.epoch);
                         s.fail(why, &stopped[i]);
                         continue;
                     }
@@ -685,10 +682,7 @@ fn train_stacked_inner(
                 let s = &mut states[i];
                 let val_loss = mean_cross_entropy(&val);
                 if !val_loss.is_finite() {
-                    let why = format!(
-                        "training diverged: the validation loss became {val_loss} in epoch {}",
-                        s.epoch
-                    );
+                    let why = super::diverged_in_validation(val_loss, s.epoch);
                     s.fail(why, &stopped[i]);
                     continue;
                 }
