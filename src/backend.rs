@@ -188,11 +188,11 @@ fn one_step(device: &Device) -> Result<(), String> {
     use burn::optim::{GradientsParams, RmsPropConfig};
     use burn::tensor::{Int, Tensor, TensorData};
     let ad = device.clone().autodiff();
-    let spec = crate::model::ModelSpec {
-        input_size: crate::model::MIN_INPUT,
+    let spec = crate::nn::ModelSpec {
+        input_size: crate::nn::MIN_INPUT,
         n_classes: 2,
     };
-    let model = crate::model::PaperCnn::new(spec, 0, &ad)?;
+    let model = crate::nn::PaperCnn::new(spec, 0, &ad)?;
     let s = spec.input_size as usize;
     let x = Tensor::<4>::from_data(
         TensorData::new(vec![0.5f32; 2 * 3 * s * s], [2, 3, s, s]),

@@ -7,7 +7,7 @@ use burn::optim::{GradientsParams, RmsPropConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::backend::{self, BackendChoice};
-use crate::model::{ModelSpec, PaperCnn};
+use crate::nn::{ModelSpec, PaperCnn};
 
 /// Prints training and inference images/s of the paper network at batch 5 and 32 on synthetic
 /// input, the first (cold) step separately from the steady state.
@@ -19,16 +19,16 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     println!("paper network, {size}×{size} px, 2 classes, RMSprop, synthetic data");
     let budget = Duration::from_secs_f64(seconds.max(0.1));
-    let path = crate::model::FusedPath::for_device(&b.device);
-    let fused = path != crate::model::FusedPath::None;
+    let path = crate::nn::FusedPath::for_device(&b.device);
+    let fused = path != crate::nn::FusedPath::None;
     match path {
-        crate::model::FusedPath::Cpu => {
-            println!("each conv block runs as one fused CPU operation (src/cpu_block.rs)")
+        crate::nn::FusedPath::Cpu => {
+            println!("each conv block runs as one fused CPU operation (src/nn/cpu_block.rs)")
         }
-        crate::model::FusedPath::Gpu => {
-            println!("each conv block runs as fused GPU kernels (src/gpu_block.rs)")
+        crate::nn::FusedPath::Gpu => {
+            println!("each conv block runs as fused GPU kernels (src/nn/gpu_block.rs)")
         }
-        crate::model::FusedPath::None => {}
+        crate::nn::FusedPath::None => {}
     }
     let mut train = Vec::new();
     for batch in [5usize, 32] {
@@ -41,9 +41,9 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     if fused {
         // The same step with burn's own conv2d, relu and max_pool2d, for comparison.
-        crate::model::set_fused(false);
+        crate::nn::set_fused(false);
         let burn_ops = train_rate(&b.device, size, 5, budget);
-        crate::model::set_fused(true);
+        crate::nn::set_fused(true);
         println!(
             "train  batch   5: {:>8.1} images/s  with burn's own conv2d/relu/max_pool2d instead",
             burn_ops?.1
@@ -181,9 +181,9 @@ pub fn stack_throughput(
         n_classes: 2,
     };
     let side = size as usize;
-    let fused = crate::model::FusedPath::for_device(&b.device) != crate::model::FusedPath::None;
-    let limit = crate::stacked::buffer_limit(&b.device);
-    let cap = crate::stacked::max_stack(batch, side, fused, limit);
+    let fused = crate::nn::FusedPath::for_device(&b.device) != crate::nn::FusedPath::None;
+    let limit = crate::nn::stacked::buffer_limit(&b.device);
+    let cap = crate::nn::stacked::max_stack(batch, side, fused, limit);
     println!(
         "largest buffer planned: {} MiB on this device, so at most {cap} networks per stack",
         limit >> 20
@@ -194,7 +194,7 @@ pub fn stack_throughput(
             println!(
                 "stack {m:>4}: skipped (over the cap of {cap} networks per stack: every buffer under {} MiB, at most {})",
                 limit >> 20,
-                crate::stacked::MAX_STACK
+                crate::nn::stacked::MAX_STACK
             );
             continue;
         }
@@ -208,13 +208,13 @@ pub fn stack_throughput(
     // The largest measured stack again through im2col and burn's relu/pooling, for comparison.
     if let Some(&m) = stacks
         .iter()
-        .filter(|&&m| m <= crate::stacked::max_stack(batch, side, false, limit))
+        .filter(|&&m| m <= crate::nn::stacked::max_stack(batch, side, false, limit))
         .max()
         .filter(|_| fused)
     {
-        crate::model::set_fused(false);
+        crate::nn::set_fused(false);
         let r = measure_stack(&b.device, spec, m, batch, budget);
-        crate::model::set_fused(true);
+        crate::nn::set_fused(true);
         match r {
             Ok(r) => println!(
                 "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  with im2col and burn's relu/max_pool2d instead of the fused blocks",
@@ -256,7 +256,7 @@ fn measure_stack(
     batch: usize,
     budget: Duration,
 ) -> Result<StackRate, String> {
-    use crate::stacked::{StackedCnn, stack_input, stacked_loss};
+    use crate::nn::stacked::{StackedCnn, stack_input, stacked_loss};
     let side = spec.input_size as usize;
     let ad = device.clone().autodiff();
     let nets: Vec<PaperCnn> = (0..m)
@@ -400,7 +400,7 @@ pub fn op_profile(
     let mut c_in = 3;
     let sync = |d: &Device| d.sync().map_err(|e| format!("{e:?}"));
     for (l, blk) in net.blocks.iter().enumerate().take(blocks) {
-        let f = crate::model::FILTERS[l];
+        let f = crate::nn::FILTERS[l];
         let n = batch * c_in * side * side;
         let data: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 97.0).collect();
         let x0 = Tensor::<4>::from_data(
@@ -476,15 +476,18 @@ pub fn op_profile(
             };
             let y = blk
                 .act
-                .forward(crate::stacked::conv3x3(x, w.val(), bias.val()));
+                .forward(crate::nn::stacked::conv3x3(x, w.val(), bias.val()));
             let [m, ff, n, h, wd] = y.dims();
             let y = blk.pool.forward(y.reshape([m * ff, n, h, wd]));
             let _g = y.sum().backward();
             sync(&b.device)
         })?;
         let im2col_fwd = time(&mut || {
-            let _ =
-                crate::stacked::conv3x3(x5.clone().inner(), w.val().inner(), bias.val().inner());
+            let _ = crate::nn::stacked::conv3x3(
+                x5.clone().inner(),
+                w.val().inner(),
+                bias.val().inner(),
+            );
             sync(&b.device)
         })?;
         let im2col_conv = time(&mut || {
@@ -493,7 +496,7 @@ pub fn op_profile(
             } else {
                 x5.clone().require_grad()
             };
-            let _g = crate::stacked::conv3x3(x, w.val(), bias.val())
+            let _g = crate::nn::stacked::conv3x3(x, w.val(), bias.val())
                 .sum()
                 .backward();
             sync(&b.device)
@@ -502,15 +505,15 @@ pub fn op_profile(
             "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
             l + 1
         );
-        let path = crate::model::FusedPath::for_device(&b.device);
-        if path == crate::model::FusedPath::Cpu {
+        let path = crate::nn::FusedPath::for_device(&b.device);
+        if path == crate::nn::FusedPath::Cpu {
             let (weight, bias) = (
                 blk.conv.weight.val(),
                 blk.conv.bias.as_ref().map(|p| p.val()),
             );
             let bias = bias.ok_or("the network's convolutions have no bias")?;
             let fused_fwd = time(&mut || {
-                let _ = crate::cpu_block::conv_relu_pool(
+                let _ = crate::nn::cpu_block::conv_relu_pool(
                     x0.clone(),
                     weight.clone().inner(),
                     bias.clone().inner(),
@@ -523,7 +526,7 @@ pub fn op_profile(
                 } else {
                     x_ad.clone().require_grad()
                 };
-                let y = crate::cpu_block::conv_relu_pool(x, weight.clone(), bias.clone());
+                let y = crate::nn::cpu_block::conv_relu_pool(x, weight.clone(), bias.clone());
                 let _g = y.sum().backward();
                 sync(&b.device)
             })?;
@@ -532,7 +535,7 @@ pub fn op_profile(
             );
         }
         #[cfg(feature = "gpu")]
-        if path == crate::model::FusedPath::Gpu {
+        if path == crate::nn::FusedPath::Gpu {
             let bias = blk
                 .conv
                 .bias
@@ -543,7 +546,7 @@ pub fn op_profile(
             let bias = || bias.val().unsqueeze_dim::<2>(0);
             let x5 = x_ad.clone().unsqueeze_dim::<5>(0);
             let fused_fwd = time(&mut || {
-                let _ = crate::gpu_block::conv_relu_pool(
+                let _ = crate::nn::gpu_block::conv_relu_pool(
                     x5.clone().inner(),
                     weight().inner(),
                     bias().inner(),
@@ -556,7 +559,7 @@ pub fn op_profile(
                 } else {
                     x5.clone().require_grad()
                 };
-                let y = crate::gpu_block::conv_relu_pool(x, weight(), bias());
+                let y = crate::nn::gpu_block::conv_relu_pool(x, weight(), bias());
                 let _g = y.sum().backward();
                 sync(&b.device)
             })?;

@@ -6,17 +6,13 @@
 
 pub mod backend;
 pub mod bench;
-pub mod cpu_block;
 pub mod dataset;
 pub mod demo;
 pub mod explain;
-#[cfg(feature = "gpu")]
-pub mod gpu_block;
 pub mod jobs;
 pub mod metrics;
-pub mod model;
+pub mod nn;
 pub mod project;
-pub mod stacked;
 pub mod sweep;
 pub mod taxonomy;
 pub mod train;

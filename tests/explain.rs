@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use leukolens::backend::Backend;
 use leukolens::explain::{self, ExplainRequest, Method, Preset, colour, source};
-use leukolens::model::{ModelSpec, PaperCnn};
+use leukolens::nn::{ModelSpec, PaperCnn};
 use leukolens::project::{Project, Workspace};
 use leukolens::sweep::run::{self, SweepConfig};
 use leukolens::sweep::{RunKey, SweepDesign, ValSize};

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use burn::tensor::Device;
 use leukolens::dataset::{self, Layout};
 use leukolens::demo;
-use leukolens::model::{ModelSpec, PaperCnn};
+use leukolens::nn::{ModelSpec, PaperCnn};
 use leukolens::project::Project;
 use leukolens::taxonomy::Taxonomy;
 use leukolens::train::{

@@ -13,7 +13,7 @@
 //! window's winner, and flattening only reorders.
 
 use super::check_image;
-use crate::model::{FILTERS, PaperCnn, final_side};
+use crate::nn::{FILTERS, PaperCnn, final_side};
 
 /// Stabiliser that keeps the denominators of the non-ε rules away from zero.
 const TINY: f64 = 1e-9;
@@ -694,7 +694,7 @@ pub fn lrp(
 mod tests {
     use super::*;
     use crate::explain::saliency::input_gradient;
-    use crate::model::ModelSpec;
+    use crate::nn::ModelSpec;
     use burn::module::Param;
     use burn::tensor::{Device, Tensor, TensorData};
     use rand::{RngExt, SeedableRng};

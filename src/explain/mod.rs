@@ -23,7 +23,7 @@ use burn::tensor::{Tensor, TensorData, activation};
 pub use lrp::{LayerRules, Preset, Relevance, Rule};
 pub use tsne::{Embedding, TsneParams};
 
-use crate::model::{HIDDEN, MIN_INPUT, PaperCnn};
+use crate::nn::{HIDDEN, MIN_INPUT, PaperCnn};
 use crate::project::{ImageId, Workspace};
 use crate::train::ImageCache;
 
@@ -156,8 +156,8 @@ pub(crate) fn check_image(image: &[f32]) -> Result<usize, String> {
 /// Checks that `model` takes `side`-pixel inputs (another size would make burn panic on the
 /// dense layer's shape).
 pub(crate) fn check_model_side(model: &PaperCnn, side: usize) -> Result<(), String> {
-    let s = crate::model::final_side(side as u32);
-    let flat = crate::model::FILTERS[crate::model::FILTERS.len() - 1] * s * s;
+    let s = crate::nn::final_side(side as u32);
+    let flat = crate::nn::FILTERS[crate::nn::FILTERS.len() - 1] * s * s;
     let expected = model.dense.weight.dims()[0];
     if flat != expected {
         return Err(format!(
@@ -390,7 +390,7 @@ pub fn explain_to_png(req: &ExplainRequest) -> Result<ExplainReport, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelSpec;
+    use crate::nn::ModelSpec;
     use burn::tensor::Device;
 
     #[test]

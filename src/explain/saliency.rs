@@ -4,7 +4,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use super::check_image;
-use crate::model::PaperCnn;
+use crate::nn::PaperCnn;
 
 /// The gradient of the logit of `class` with respect to `image` (`[3, S, S]`, values in
 /// [0, 1]); the same layout as the image.
@@ -62,7 +62,7 @@ pub fn saliency_from_gradient(g: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelSpec;
+    use crate::nn::ModelSpec;
     use burn::tensor::Device;
 
     const S: usize = 190;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use image::RgbImage;
 
-use crate::model::{ModelSpec, PaperCnn};
+use crate::nn::{ModelSpec, PaperCnn};
 use crate::project::{ImageId, Project};
 use crate::sweep::RunKey;
 use crate::sweep::run::{Snapshot, sweep_dir};

@@ -667,10 +667,9 @@ fn worker_count(backend: &crate::backend::Backend) -> usize {
 pub const AUTO_GPU_STACK: usize = 64;
 
 fn stack_size(backend: &crate::backend::Backend, cfg: &TrainConfig) -> usize {
-    let fused =
-        crate::model::FusedPath::for_device(&backend.device) != crate::model::FusedPath::None;
-    let limit = crate::stacked::buffer_limit(&backend.device);
-    let cap = crate::stacked::max_stack(cfg.batch_size, cfg.input_size as usize, fused, limit);
+    let fused = crate::nn::FusedPath::for_device(&backend.device) != crate::nn::FusedPath::None;
+    let limit = crate::nn::stacked::buffer_limit(&backend.device);
+    let cap = crate::nn::stacked::max_stack(cfg.batch_size, cfg.input_size as usize, fused, limit);
     match STACK_OVERRIDE.with(|c| c.get()) {
         0 if backend.kind == crate::backend::BackendKind::Gpu => cap.min(AUTO_GPU_STACK),
         0 => 1,

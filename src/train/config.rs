@@ -158,11 +158,11 @@ impl TrainConfig {
 
     /// Checks the numbers a user may have typed.
     pub fn validate(&self) -> Result<(), String> {
-        if self.input_size < crate::model::MIN_INPUT {
+        if self.input_size < crate::nn::MIN_INPUT {
             return Err(format!(
                 "input size {} px is too small: six conv 3×3 + pool 2×2 blocks need at least {} px",
                 self.input_size,
-                crate::model::MIN_INPUT
+                crate::nn::MIN_INPUT
             ));
         }
         if self.input_size > 1024 {

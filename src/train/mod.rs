@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::metrics;
-use crate::model::{ModelSpec, PaperCnn};
+use crate::nn::{ModelSpec, PaperCnn};
 pub use augment::{AugmentParams, augment_into};
 pub use cache::ImageCache;
 pub use config::{ExperimentConfig, Optimizer, Task, TrainConfig};

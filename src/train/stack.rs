@@ -21,8 +21,8 @@ use super::{
     derive_seed, epoch_order, is_collapsed, mean_cross_entropy, no_results, predict, quality,
     summarise,
 };
-use crate::model::{ModelSpec, PaperCnn};
-use crate::stacked::{StackedCnn, stacked_losses};
+use crate::nn::stacked::{StackedCnn, stacked_losses};
+use crate::nn::{ModelSpec, PaperCnn};
 
 /// One run's progress inside the stack.
 struct RunState {
@@ -210,7 +210,7 @@ fn bytes_to_device(
         TensorData::from_bytes_vec(v, [words], burn::tensor::DType::I32),
         device,
     );
-    Ok(crate::gpu_block::unpack_unit_bytes(packed)
+    Ok(crate::nn::gpu_block::unpack_unit_bytes(packed)
         .narrow(0, 0, shape.iter().product())
         .reshape(shape))
 }
@@ -240,9 +240,9 @@ fn predict_stacked(
     let side = first.cache.side() as usize;
     let plane = side * side;
     let vmax = sets.iter().map(|s| s.len()).max().unwrap_or(0);
-    let fused = crate::model::FusedPath::for_device(device) != crate::model::FusedPath::None;
-    let per_image = crate::stacked::largest_tensor_bytes(e, 1, side, fused);
-    let vb = (crate::stacked::buffer_limit(device) / per_image.max(1)).clamp(1, vmax.max(1));
+    let fused = crate::nn::FusedPath::for_device(device) != crate::nn::FusedPath::None;
+    let per_image = crate::nn::stacked::largest_tensor_bytes(e, 1, side, fused);
+    let vb = (crate::nn::stacked::buffer_limit(device) / per_image.max(1)).clamp(1, vmax.max(1));
     let mut v0 = 0;
     while v0 < vmax {
         let n = vb.min(vmax - v0);
@@ -541,7 +541,7 @@ fn train_stacked_inner(
     let stopped: Vec<AtomicBool> = (0..m).map(|_| AtomicBool::new(false)).collect();
     let mut cancelled = false;
     // On the GPU the pixels travel as bytes and are unpacked there.
-    let bytes = crate::model::FusedPath::for_device(device) == crate::model::FusedPath::Gpu;
+    let bytes = crate::nn::FusedPath::for_device(device) == crate::nn::FusedPath::Gpu;
     // Every run's best-validation weights, as a stack without autodiff.
     let mut best: Option<StackedCnn> = None;
     // Each step's losses per row (on the device) and real samples per row, since the losses
@@ -820,7 +820,7 @@ pub(crate) mod tests {
     #[cfg(feature = "gpu")]
     #[test]
     fn stacked_runs_on_the_gpu_equal_one_at_a_time_runs_on_the_cpu() {
-        if let Some(gpu) = crate::gpu_block::tests::gpu() {
+        if let Some(gpu) = crate::nn::gpu_block::tests::gpu() {
             stacked_on_equals_alone_on_the_cpu(&gpu);
         }
     }
@@ -828,8 +828,8 @@ pub(crate) mod tests {
     /// The stack's own RMSprop and Adam step exactly as burn's optimisers with the same settings.
     #[test]
     fn the_stack_optimiser_steps_as_burns() {
-        use crate::stacked::tests::{S, images};
-        use crate::stacked::{stack_input, stacked_loss};
+        use crate::nn::stacked::tests::{S, images};
+        use crate::nn::stacked::{stack_input, stacked_loss};
         use burn::optim::GradientsParams;
         let dev = Device::flex();
         let ad = dev.clone().autodiff();
@@ -866,7 +866,7 @@ pub(crate) mod tests {
             for i in 0..2 {
                 let a = ours.model(i, spec, &dev).unwrap().parameters();
                 let b = theirs.model(i, spec, &dev).unwrap().parameters();
-                crate::stacked::tests::close(&a, &b, 1e-6);
+                crate::nn::stacked::tests::close(&a, &b, 1e-6);
                 let fresh = nets[i].parameters();
                 assert_ne!(a, fresh, "{kind:?} changed nothing");
             }

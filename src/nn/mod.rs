@@ -6,6 +6,11 @@
 //! zero biases, as Keras does), so a seed gives the same network on every backend and in every
 //! thread, independent of burn's global generators.
 
+pub mod cpu_block;
+#[cfg(feature = "gpu")]
+pub mod gpu_block;
+pub mod stacked;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,9 +48,9 @@ pub fn final_side(input: u32) -> usize {
 pub enum FusedPath {
     /// burn's own conv2d, relu and max_pool2d (or im2col in a stack).
     None,
-    /// [`crate::cpu_block`] on flex.
+    /// [`crate::nn::cpu_block`] on flex.
     Cpu,
-    /// `crate::gpu_block` on burn's cubecl backend (wgpu).
+    /// `crate::nn::gpu_block` on burn's cubecl backend (wgpu).
     Gpu,
 }
 
@@ -201,7 +206,7 @@ impl PaperCnn {
     }
 
     /// The 32-d last hidden layer (after ReLU). Each block runs as one fused operation on the
-    /// CPU ([`crate::cpu_block`]) and on the GPU (`gpu_block`, CubeCL kernels); where neither
+    /// CPU ([`crate::nn::cpu_block`]) and on the GPU (`gpu_block`, CubeCL kernels); where neither
     /// applies (switched off for comparison) as burn's conv2d, relu and max_pool2d.
     pub fn hidden(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = x;
@@ -209,13 +214,13 @@ impl PaperCnn {
         for b in &self.blocks {
             x = match (&b.conv.bias, path) {
                 (Some(bias), FusedPath::Cpu) => {
-                    crate::cpu_block::conv_relu_pool(x, b.conv.weight.val(), bias.val())
+                    crate::nn::cpu_block::conv_relu_pool(x, b.conv.weight.val(), bias.val())
                 }
                 #[cfg(feature = "gpu")]
                 (Some(bias), FusedPath::Gpu) => {
                     let [n, _, h, w] = x.dims();
                     let f = bias.dims()[0];
-                    crate::gpu_block::conv_relu_pool(
+                    crate::nn::gpu_block::conv_relu_pool(
                         x.unsqueeze_dim(0),
                         b.conv.weight.val().unsqueeze_dim(0),
                         bias.val().unsqueeze_dim(0),

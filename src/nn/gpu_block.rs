@@ -765,13 +765,13 @@ pub(crate) mod tests {
         }
     }
 
-    /// A block whose output fills a buffer of the device's limit ([`crate::stacked::
+    /// A block whose output fills a buffer of the device's limit ([`crate::nn::stacked::
     /// buffer_limit`], the size stacks are planned for; lavapipe: 128 MiB) runs, and its forward
     /// values and input gradient equal the CPU block's everywhere.
     #[test]
     fn a_block_at_the_devices_buffer_limit_equals_the_cpu_block() {
         let Some(gpu) = gpu() else { return };
-        let limit = crate::stacked::buffer_limit(&gpu);
+        let limit = crate::nn::stacked::buffer_limit(&gpu);
         // One image, one channel, 8 filters: the output, 8 × hp² floats, is the largest buffer
         // (twice the input's size); capped at 128 MiB to keep the CPU reference quick.
         let (c, f) = (1usize, 8usize);
@@ -803,7 +803,7 @@ pub(crate) mod tests {
                 )
                 .squeeze_dim::<4>(0)
             } else {
-                crate::cpu_block::conv_relu_pool(x.clone(), wt.clone(), bt.clone())
+                crate::nn::cpu_block::conv_relu_pool(x.clone(), wt.clone(), bt.clone())
             };
             let grads = y
                 .clone()
@@ -849,8 +849,8 @@ pub(crate) mod tests {
     /// on the CPU through im2col, including a padded short batch.
     #[test]
     fn stacked_training_on_the_gpu_equals_the_cpu() {
-        use crate::model::FusedPath;
-        use crate::stacked::tests::{close, images, train_stack};
+        use crate::nn::FusedPath;
+        use crate::nn::stacked::tests::{close, images, train_stack};
         let Some(gpu) = gpu() else { return };
         let (m, steps, batch) = (2usize, 2usize, 2usize);
         let real = [2usize, 1];
@@ -867,8 +867,8 @@ pub(crate) mod tests {
     /// One network (the single-model path of `PaperCnn`) trains on the GPU as on the CPU.
     #[test]
     fn one_network_trains_on_the_gpu_as_on_the_cpu() {
-        use crate::model::{ModelSpec, PaperCnn};
-        use crate::stacked::tests::{S, close, images};
+        use crate::nn::stacked::tests::{S, close, images};
+        use crate::nn::{ModelSpec, PaperCnn};
         use burn::optim::{GradientsParams, RmsPropConfig};
         use burn::tensor::Int;
         let Some(gpu) = gpu() else { return };

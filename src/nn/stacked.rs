@@ -16,7 +16,7 @@ use burn::nn::Relu;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData, activation};
 
-use crate::model::{FILTERS, FusedPath, ModelSpec, PaperCnn};
+use crate::nn::{FILTERS, FusedPath, ModelSpec, PaperCnn};
 
 /// M paper networks as one. Activations are kept channel-major, `[M, C, B, H, W]`, so that a
 /// 3×3 valid convolution is nine shifted views stacked into `[M, 9C, B·H'·W']` (im2col) and one
@@ -261,13 +261,13 @@ impl StackedCnn {
             let b = b.val().reshape([m, f]);
             x = match path {
                 #[cfg(feature = "gpu")]
-                FusedPath::Gpu => crate::gpu_block::conv_relu_pool(x, w, b),
+                FusedPath::Gpu => crate::nn::gpu_block::conv_relu_pool(x, w, b),
                 // The CPU kernel is per network: one call per network of the stack.
                 _ => {
                     let outs: Vec<Tensor<5>> = (0..m)
                         .map(|i| {
                             let [_, n, c, h, wd] = x.dims();
-                            crate::cpu_block::conv_relu_pool(
+                            crate::nn::cpu_block::conv_relu_pool(
                                 x.clone().narrow(0, i, 1).reshape([n, c, h, wd]),
                                 w.clone().narrow(0, i, 1).reshape([f, c, 3, 3]),
                                 b.clone().narrow(0, i, 1).reshape([f]),
@@ -543,7 +543,7 @@ pub(crate) mod tests {
         assert_eq!(max_stack(5, 257, false, 1 << 30), 30); // 27 × 5 × 255² floats each
         assert_eq!(max_stack(5, 257, true, 1000), 1);
         #[cfg(feature = "gpu")]
-        if let Some(gpu) = crate::gpu_block::tests::gpu() {
+        if let Some(gpu) = crate::nn::gpu_block::tests::gpu() {
             let limit = buffer_limit(&gpu);
             assert!(limit <= MAX_TENSOR_BYTES);
             let n = limit / 4;
