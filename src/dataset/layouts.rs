@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::decode::has_image_extension;
-use super::{Candidate, ImportError, ImportReport, Layout};
+use super::types::{Candidate, ImportError, ImportReport, Layout};
 use crate::taxonomy::{ClassId, Taxonomy};
 
 /// AML-Cytomorphology_LMU codes: (code, class name in our taxonomy, positive).

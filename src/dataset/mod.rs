@@ -7,155 +7,16 @@
 pub mod decode;
 mod layouts;
 pub mod thumbs;
+mod types;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
-
-use crate::taxonomy::{ClassId, Taxonomy};
+use crate::taxonomy::Taxonomy;
 pub use decode::{DecodeError, content_hash, decode_rgb8, load_rgb8, to_chw_u8};
 pub use layouts::detect_layout;
-
-/// How a dataset is organised on disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Layout {
-    /// One folder per class; the class is the folder name.
-    ImageFolder,
-    /// ALL-IDB2: `ImNNN_L.tif`, L = 1 blast, L = 0 non-blast.
-    AllIdb,
-    /// AML-Cytomorphology_LMU: folders named by 3-letter codes (BAS, EBO, … PMO).
-    AmlLmu,
-    /// PBC (Acevedo et al. 2020): folder per class plus file-name prefix subclasses.
-    Pbc,
-    /// A CSV file with `path,label` rows, paths relative to the CSV's folder.
-    Csv,
-}
-
-impl Layout {
-    pub const ALL: [Layout; 5] = [
-        Layout::ImageFolder,
-        Layout::AllIdb,
-        Layout::AmlLmu,
-        Layout::Pbc,
-        Layout::Csv,
-    ];
-
-    /// The name used on the command line.
-    pub fn cli_name(self) -> &'static str {
-        match self {
-            Layout::ImageFolder => "imagefolder",
-            Layout::AllIdb => "allidb",
-            Layout::AmlLmu => "aml-lmu",
-            Layout::Pbc => "pbc",
-            Layout::Csv => "csv",
-        }
-    }
-
-    pub fn from_cli_name(s: &str) -> Option<Layout> {
-        Self::ALL.into_iter().find(|l| l.cli_name() == s)
-    }
-}
-
-impl std::fmt::Display for Layout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.cli_name())
-    }
-}
-
-/// Errors that stop an import as a whole (a missing folder, an unreadable CSV). Problems with
-/// single files never do: they go into the report.
-#[derive(Debug, Error)]
-pub enum ImportError {
-    #[error("{0}: no such file or folder")]
-    NotFound(PathBuf),
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "could not recognise the layout of {0}; name one with --layout (imagefolder, allidb, aml-lmu, pbc, csv)"
-    )]
-    UnknownLayout(PathBuf),
-    #[error("{path}: {message}")]
-    Csv { path: PathBuf, message: String },
-    #[error("{0}: no usable images found{1}")]
-    NoImages(PathBuf, String),
-}
-
-/// A file found by a layout scan, with the label its source gives it.
-#[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub path: PathBuf,
-    /// The label as the source spells it, e.g. "neutrophil/BNE" or "MYO".
-    pub source_label: String,
-}
-
-/// One usable image.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ImportedImage {
-    /// Path relative to the dataset root, '/'-separated.
-    pub rel_path: String,
-    pub hash: String,
-    pub source_label: String,
-    pub class: ClassId,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// What happened to the files that were not imported, and other notes.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ImportReport {
-    pub layout: Option<Layout>,
-    /// The layout was detected rather than given.
-    pub detected: bool,
-    pub imported: usize,
-    pub skipped: Vec<(PathBuf, String)>,
-    /// Files whose content equals an earlier file (kept, but listed).
-    pub duplicates: Vec<(PathBuf, PathBuf)>,
-    pub notes: Vec<String>,
-}
-
-impl std::fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(l) = self.layout {
-            writeln!(
-                f,
-                "layout: {l}{}",
-                if self.detected { " (detected)" } else { "" }
-            )?;
-        }
-        writeln!(f, "imported: {} images", self.imported)?;
-        if !self.skipped.is_empty() {
-            writeln!(f, "skipped: {} files", self.skipped.len())?;
-            for (p, why) in &self.skipped {
-                writeln!(f, "  {}: {why}", p.display())?;
-            }
-        }
-        if !self.duplicates.is_empty() {
-            writeln!(f, "identical content: {} files", self.duplicates.len())?;
-            for (a, b) in &self.duplicates {
-                writeln!(f, "  {} = {}", a.display(), b.display())?;
-            }
-        }
-        for n in &self.notes {
-            writeln!(f, "note: {n}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The result of an import: the dataset root, the images, the taxonomy extended with any
-/// classes the source has and the taxonomy lacked, and the report.
-#[derive(Clone, Debug)]
-pub struct ImportOutcome {
-    pub root: PathBuf,
-    pub images: Vec<ImportedImage>,
-    pub taxonomy: Taxonomy,
-    pub report: ImportReport,
-}
+pub(crate) use types::Candidate;
+pub use types::{ImportError, ImportOutcome, ImportReport, ImportedImage, Layout};
 
 /// Progress callback: (done, total).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);

@@ -6,7 +6,7 @@
 
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
-use super::Map;
+use super::map::Map;
 
 /// Anchors of the sequential map (matplotlib's inferno at eighths).
 const INFERNO: [[u8; 3]; 9] = [

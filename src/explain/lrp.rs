@@ -12,7 +12,7 @@
 //! ReLU passes relevance through unchanged, max-pooling gives each pooled relevance to the
 //! window's winner, and flattening only reorders.
 
-use super::check_image;
+use super::input::check_image;
 use crate::nn::{FILTERS, PaperCnn, final_side};
 
 /// Stabiliser that keeps the denominators of the non-ε rules away from zero.

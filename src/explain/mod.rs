@@ -11,7 +11,9 @@
 //! No GUI code: the desktop application builds its views on these functions.
 
 pub mod colour;
+mod input;
 pub mod lrp;
+mod map;
 pub mod saliency;
 pub mod source;
 pub mod tsne;
@@ -20,10 +22,13 @@ use std::path::PathBuf;
 
 use burn::tensor::{Tensor, TensorData, activation};
 
+pub use input::chw_u8_to_f32;
+pub(crate) use input::{check_image, check_model_side};
 pub use lrp::{LayerRules, Preset, Relevance, Rule};
+pub use map::Map;
 pub use tsne::{Embedding, TsneParams};
 
-use crate::nn::{HIDDEN, MIN_INPUT, PaperCnn};
+use crate::nn::{HIDDEN, PaperCnn};
 use crate::project::{ImageId, Workspace};
 use crate::train::ImageCache;
 
@@ -73,103 +78,6 @@ impl Method {
             )),
         }
     }
-}
-
-/// A map over the image: one value per pixel.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Map {
-    pub width: usize,
-    pub height: usize,
-    /// Row-major, `width × height`.
-    pub values: Vec<f32>,
-    /// Signed (LRP: positive = for the class) or non-negative (saliency).
-    pub signed: bool,
-}
-
-impl Map {
-    /// The magnitude shown at full colour: the maximum for a non-negative map; for a signed map
-    /// the 99.5th percentile of |value| (so that a few extreme pixels do not wash out the rest;
-    /// the maximum if that percentile is 0). 0 for an all-zero map.
-    pub fn scale(&self) -> f32 {
-        let mut mags: Vec<f32> = self
-            .values
-            .iter()
-            .map(|v| v.abs())
-            .filter(|v| v.is_finite())
-            .collect();
-        if mags.is_empty() {
-            return 0.0;
-        }
-        let max = mags.iter().copied().fold(0.0f32, f32::max);
-        if !self.signed {
-            return max;
-        }
-        let k = ((mags.len() as f64 * 0.995) as usize).min(mags.len() - 1);
-        let (_, q, _) = mags.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-        if *q > 0.0 { *q } else { max }
-    }
-
-    /// Values divided by [`Map::scale`] and clamped to [0, 1] (or [−1, 1] when signed).
-    pub fn normalised(&self) -> Vec<f32> {
-        let s = self.scale();
-        let lo = if self.signed { -1.0 } else { 0.0 };
-        self.values
-            .iter()
-            .map(|&v| {
-                if s > 0.0 && v.is_finite() {
-                    (v / s).clamp(lo, 1.0)
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    }
-
-    /// Whether every value is the same (nothing to see).
-    pub fn is_constant(&self) -> bool {
-        self.values.windows(2).all(|w| w[0] == w[1])
-    }
-}
-
-/// The side of a `[3, S, S]` image given as a flat slice; checks that it is square, large
-/// enough for the network, and finite.
-pub(crate) fn check_image(image: &[f32]) -> Result<usize, String> {
-    let n = image.len() / 3;
-    let side = (n as f64).sqrt().round() as usize;
-    if image.len() % 3 != 0 || side * side != n {
-        return Err(format!(
-            "expected a square 3-channel image, got {} values",
-            image.len()
-        ));
-    }
-    if side < MIN_INPUT as usize {
-        return Err(format!(
-            "the image is {side} px; the network needs at least {MIN_INPUT} px"
-        ));
-    }
-    if image.iter().any(|v| !v.is_finite()) {
-        return Err("the image has non-finite values".into());
-    }
-    Ok(side)
-}
-
-/// Checks that `model` takes `side`-pixel inputs (another size would make burn panic on the
-/// dense layer's shape).
-pub(crate) fn check_model_side(model: &PaperCnn, side: usize) -> Result<(), String> {
-    let s = crate::nn::final_side(side as u32);
-    let flat = crate::nn::FILTERS[crate::nn::FILTERS.len() - 1] * s * s;
-    let expected = model.dense.weight.dims()[0];
-    if flat != expected {
-        return Err(format!(
-            "the network was trained on another input size than {side} px"
-        ));
-    }
-    Ok(())
-}
-
-/// Planar CHW bytes (the training cache's format) as network input in [0, 1].
-pub fn chw_u8_to_f32(chw: &[u8]) -> Vec<f32> {
-    chw.iter().map(|&v| v as f32 / 255.0).collect()
 }
 
 /// The explanation of `image` (`[3, S, S]`, values in [0, 1], S the network's input size) for

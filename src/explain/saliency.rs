@@ -3,14 +3,14 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use super::check_image;
+use super::input::{check_image, check_model_side};
 use crate::nn::PaperCnn;
 
 /// The gradient of the logit of `class` with respect to `image` (`[3, S, S]`, values in
 /// [0, 1]); the same layout as the image.
 pub fn input_gradient(model: &PaperCnn, image: &[f32], class: usize) -> Result<Vec<f32>, String> {
     let side = check_image(image)?;
-    super::check_model_side(model, side)?;
+    check_model_side(model, side)?;
     let n = model.n_classes();
     if class >= n {
         return Err(format!(

@@ -229,7 +229,7 @@ pub fn load_image(path: &Path, side: u32) -> Result<(RgbImage, Vec<f32>), String
         let i = (y * side + x) as usize;
         image::Rgb([chw[i], chw[n + i], chw[2 * n + i]])
     });
-    Ok((rgb, super::chw_u8_to_f32(&chw)))
+    Ok((rgb, super::input::chw_u8_to_f32(&chw)))
 }
 
 #[cfg(test)]
