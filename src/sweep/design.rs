@@ -161,6 +161,31 @@ pub fn plan(
     n_classes: usize,
     design: &SweepDesign,
 ) -> Result<SweepPlan, String> {
+    let by_class = check_design(targets, n_classes, design)?;
+    let fold_of = assign_folds(&by_class, targets.len(), design);
+    let mut folds = Vec::with_capacity(design.k_folds);
+    let mut val_clips: Vec<(usize, usize)> = Vec::new(); // (asked, got), one per clipped fold
+    for f in 0..design.k_folds {
+        let (fold, clip) = split_fold(f, &by_class, &fold_of, design);
+        folds.push(fold);
+        val_clips.extend(clip);
+    }
+    let mut notices: Vec<String> = val_clip_notice(&val_clips).into_iter().collect();
+    let max = folds.iter().map(|f| f.pool.len()).min().unwrap_or(0);
+    let sizes = usable_sizes(&design.sizes, n_classes, max, &mut notices)?;
+    Ok(SweepPlan {
+        folds,
+        sizes,
+        notices,
+    })
+}
+
+/// Checks the samples and the design; returns the sample indices of each class.
+fn check_design(
+    targets: &[usize],
+    n_classes: usize,
+    design: &SweepDesign,
+) -> Result<Vec<Vec<usize>>, String> {
     if targets.is_empty() {
         return Err("there are no samples".into());
     }
@@ -202,82 +227,102 @@ pub fn plan(
             "the validation share must be between 0 and 1 (got {s})"
         ));
     }
+    Ok(by_class)
+}
 
-    // Fold assignment: shuffle each class, deal round-robin, continuing across classes.
-    let mut fold_of = vec![0usize; targets.len()];
+/// The test fold of every sample: each class shuffled, then dealt round-robin, continuing
+/// across classes.
+fn assign_folds(by_class: &[Vec<usize>], n_samples: usize, design: &SweepDesign) -> Vec<usize> {
+    let mut fold_of = vec![0usize; n_samples];
     let mut rng = rng_for(design.seed, 0);
     let mut next = 0usize;
-    for members in &by_class {
+    for members in by_class {
         let mut members = members.clone();
         members.shuffle(&mut rng);
         for s in members {
-            fold_of[s] = next % k;
+            fold_of[s] = next % design.k_folds;
             next += 1;
         }
     }
+    fold_of
+}
 
-    let mut folds = Vec::with_capacity(k);
-    let mut val_clips: Vec<(usize, usize)> = Vec::new(); // (asked, got), one per clipped fold
-    for f in 0..k {
-        let mut rng = rng_for(design.seed, f as u64 + 1);
-        let test: Vec<usize> = (0..targets.len()).filter(|&s| fold_of[s] == f).collect();
-        // The non-test samples of each class, shuffled.
-        let mut rest: Vec<Vec<usize>> = by_class
-            .iter()
-            .map(|m| m.iter().copied().filter(|&s| fold_of[s] != f).collect())
-            .collect();
-        for r in &mut rest {
-            r.shuffle(&mut rng);
-        }
-        let lens: Vec<usize> = rest.iter().map(Vec::len).collect();
-        let total: usize = lens.iter().sum();
-        let present = lens.iter().filter(|&&n| n > 0).count();
-        let asked = match design.val {
-            ValSize::Count(n) => n,
-            ValSize::Share(s) => (s * total as f64).round() as usize,
-        };
-        let n_val = asked.min(total - present);
-        if n_val < asked {
-            val_clips.push((asked, n_val));
-        }
-        let quota = val_quota(&lens, n_val);
-        let mut val = Vec::with_capacity(n_val);
-        for (r, &q) in rest.iter_mut().zip(&quota) {
-            val.extend(r.drain(..q));
-        }
-        val.sort_unstable();
-        let pool = interleave(rest, &mut rng);
-        folds.push(FoldPlan {
-            fold: f,
-            test,
-            val,
-            pool,
-        });
+/// Fold `f`'s test set, validation set and ordered training pool; with `(asked, got)` when
+/// its validation set had to be smaller than asked.
+fn split_fold(
+    f: usize,
+    by_class: &[Vec<usize>],
+    fold_of: &[usize],
+    design: &SweepDesign,
+) -> (FoldPlan, Option<(usize, usize)>) {
+    let mut rng = rng_for(design.seed, f as u64 + 1);
+    let test: Vec<usize> = (0..fold_of.len()).filter(|&s| fold_of[s] == f).collect();
+    // The non-test samples of each class, shuffled.
+    let mut rest: Vec<Vec<usize>> = by_class
+        .iter()
+        .map(|m| m.iter().copied().filter(|&s| fold_of[s] != f).collect())
+        .collect();
+    for r in &mut rest {
+        r.shuffle(&mut rng);
     }
+    let lens: Vec<usize> = rest.iter().map(Vec::len).collect();
+    let total: usize = lens.iter().sum();
+    let present = lens.iter().filter(|&&n| n > 0).count();
+    let asked = match design.val {
+        ValSize::Count(n) => n,
+        ValSize::Share(s) => (s * total as f64).round() as usize,
+    };
+    let n_val = asked.min(total - present);
+    let clip = (n_val < asked).then_some((asked, n_val));
+    let quota = val_quota(&lens, n_val);
+    let mut val = Vec::with_capacity(n_val);
+    for (r, &q) in rest.iter_mut().zip(&quota) {
+        val.extend(r.drain(..q));
+    }
+    val.sort_unstable();
+    let pool = interleave(rest, &mut rng);
+    let fold = FoldPlan {
+        fold: f,
+        test,
+        val,
+        pool,
+    };
+    (fold, clip)
+}
 
-    let mut notices = Vec::new();
-    if let (Some(&(asked, _)), Some(lo), Some(hi)) = (
+/// The notice for validation sets clipped so that every class keeps a training image.
+fn val_clip_notice(val_clips: &[(usize, usize)]) -> Option<String> {
+    let (Some(&(asked, _)), Some(lo), Some(hi)) = (
         val_clips.first(),
         val_clips.iter().map(|c| c.1).min(),
         val_clips.iter().map(|c| c.1).max(),
-    ) {
-        let got = if lo == hi {
-            lo.to_string()
-        } else {
-            format!("{lo}–{hi}")
-        };
-        notices.push(format!(
-            "validation sets of {} fold(s) clipped from {asked} to {got} images so that \
-             every class keeps at least one training image",
-            val_clips.len()
-        ));
-    }
+    ) else {
+        return None;
+    };
+    let got = if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}–{hi}")
+    };
+    Some(format!(
+        "validation sets of {} fold(s) clipped from {asked} to {got} images so that \
+         every class keeps at least one training image",
+        val_clips.len()
+    ))
+}
 
-    let max = folds.iter().map(|f| f.pool.len()).min().unwrap_or(0);
+/// The training sizes that can run, ascending: sizes above `max` (the smallest fold's pool)
+/// are clipped to it, sizes below one image per class are dropped, each with a notice.
+fn usable_sizes(
+    asked: &[usize],
+    n_classes: usize,
+    max: usize,
+    notices: &mut Vec<String>,
+) -> Result<Vec<usize>, String> {
     let mut sizes = BTreeSet::new();
     let mut above = Vec::new();
     let mut below = Vec::new();
-    for &s in &design.sizes {
+    for &s in asked {
         let s = if s > max {
             above.push(s);
             max
@@ -304,7 +349,7 @@ pub fn plan(
         ));
     }
     if sizes.is_empty() {
-        return Err(if design.sizes.is_empty() {
+        return Err(if asked.is_empty() {
             "no training-set size was given".into()
         } else {
             format!(
@@ -313,11 +358,7 @@ pub fn plan(
             )
         });
     }
-    Ok(SweepPlan {
-        folds,
-        sizes: sizes.into_iter().collect(),
-        notices,
-    })
+    Ok(sizes.into_iter().collect())
 }
 
 /// All runs of a plan, fold-major: fold 0 with every size ascending, then fold 1, and so
