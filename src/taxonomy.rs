@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::contrast::palette_colour;
+
 /// Stable identifier of a class inside one project. Never reused after removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -57,24 +59,6 @@ pub struct Taxonomy {
     pub next_id: u32,
 }
 
-/// A palette of well-separated colours (Okabe–Ito plus extras), used for defaults and new classes.
-const PALETTE: [[u8; 3]; 14] = [
-    [213, 94, 0],
-    [0, 114, 178],
-    [86, 180, 233],
-    [0, 158, 115],
-    [230, 159, 0],
-    [240, 228, 66],
-    [204, 121, 167],
-    [120, 80, 160],
-    [150, 150, 150],
-    [90, 60, 40],
-    [30, 30, 30],
-    [170, 40, 60],
-    [60, 140, 60],
-    [40, 60, 140],
-];
-
 impl Default for Taxonomy {
     fn default() -> Self {
         Self::default_allidb()
@@ -112,7 +96,7 @@ impl Taxonomy {
                 name: name.into(),
                 code: code.into(),
                 hotkey,
-                color: PALETTE[i % PALETTE.len()],
+                color: palette_colour(i),
                 positive,
             });
         }
@@ -199,7 +183,7 @@ impl Taxonomy {
         }
         let id = ClassId(self.next_id);
         self.next_id += 1;
-        let color = PALETTE[self.classes.len() % PALETTE.len()];
+        let color = palette_colour(self.classes.len());
         self.classes.push(ClassDef {
             id,
             name: name.into(),
