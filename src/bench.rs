@@ -7,7 +7,7 @@ use burn::optim::{GradientsParams, RmsPropConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::backend::{self, BackendChoice};
-use crate::nn::{ModelSpec, PaperCnn};
+use crate::nn::{Block, FusedPath, ModelSpec, PaperCnn};
 
 /// Prints training and inference images/s of the paper network at batch 5 and 32 on synthetic
 /// input, the first (cold) step separately from the steady state.
@@ -19,34 +19,31 @@ pub fn train_throughput(choice: BackendChoice, size: u32, seconds: f64) -> Resul
     }
     println!("paper network, {size}×{size} px, 2 classes, RMSprop, synthetic data");
     let budget = Duration::from_secs_f64(seconds.max(0.1));
-    let path = crate::nn::FusedPath::for_device(&b.device);
-    let fused = path != crate::nn::FusedPath::None;
+    let path = FusedPath::for_device(&b.device);
     match path {
-        crate::nn::FusedPath::Cpu => {
+        FusedPath::Cpu => {
             println!("each conv block runs as one fused CPU operation (src/nn/cpu_block.rs)")
         }
-        crate::nn::FusedPath::Gpu => {
+        FusedPath::Gpu => {
             println!("each conv block runs as fused GPU kernels (src/nn/gpu_block.rs)")
         }
-        crate::nn::FusedPath::None => {}
+        FusedPath::None => {}
     }
     let mut train = Vec::new();
     for batch in [5usize, 32] {
-        let (cold, rate) = train_rate(&b.device, size, batch, budget)?;
+        let (cold, rate) = train_rate(&b.device, size, batch, budget, path)?;
         println!(
             "train  batch {batch:>3}: {rate:>8.1} images/s  (first step {:.2} s)",
             cold.as_secs_f64()
         );
         train.push((batch, rate));
     }
-    if fused {
+    if path.is_fused() {
         // The same step with burn's own conv2d, relu and max_pool2d, for comparison.
-        crate::nn::set_fused(false);
-        let burn_ops = train_rate(&b.device, size, 5, budget);
-        crate::nn::set_fused(true);
+        let burn_ops = train_rate(&b.device, size, 5, budget, FusedPath::None)?;
         println!(
             "train  batch   5: {:>8.1} images/s  with burn's own conv2d/relu/max_pool2d instead",
-            burn_ops?.1
+            burn_ops.1
         );
     }
     for batch in [5usize, 32] {
@@ -84,11 +81,13 @@ fn synthetic(batch: usize, size: u32, device: &Device) -> (Tensor<4>, Tensor<1, 
     )
 }
 
+/// Training images/s of one paper network at `batch`, its conv blocks run through `path`.
 fn train_rate(
     device: &Device,
     size: u32,
     batch: usize,
     budget: Duration,
+    path: FusedPath,
 ) -> Result<(Duration, f64), String> {
     let ad = device.clone().autodiff();
     let spec = ModelSpec {
@@ -100,7 +99,7 @@ fn train_rate(
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let (x, y) = synthetic(batch, size, &ad);
     let step = |model: PaperCnn| -> Result<PaperCnn, String> {
-        let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
+        let loss = loss_fn.forward(model.forward_with(x.clone(), path), y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let m = optim.step(1e-3, model, grads);
         device.sync().map_err(|e| format!("{e:?}"))?;
@@ -181,9 +180,9 @@ pub fn stack_throughput(
         n_classes: 2,
     };
     let side = size as usize;
-    let fused = crate::nn::FusedPath::for_device(&b.device) != crate::nn::FusedPath::None;
+    let path = FusedPath::for_device(&b.device);
     let limit = crate::nn::stacked::buffer_limit(&b.device);
-    let cap = crate::nn::stacked::max_stack(batch, side, fused, limit);
+    let cap = crate::nn::stacked::max_stack(batch, side, path.is_fused(), limit);
     println!(
         "largest buffer planned: {} MiB on this device, so at most {cap} networks per stack",
         limit >> 20
@@ -198,7 +197,7 @@ pub fn stack_throughput(
             );
             continue;
         }
-        let r = measure_stack(&b.device, spec, m, batch, budget)?;
+        let r = measure_stack(&b.device, spec, m, batch, budget, path)?;
         println!(
             "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  (first step {:.2} s; mean loss per network {:.4})",
             r.rate, r.ms_per_step, r.cold, r.loss
@@ -210,12 +209,9 @@ pub fn stack_throughput(
         .iter()
         .filter(|&&m| m <= crate::nn::stacked::max_stack(batch, side, false, limit))
         .max()
-        .filter(|_| fused)
+        .filter(|_| path.is_fused())
     {
-        crate::nn::set_fused(false);
-        let r = measure_stack(&b.device, spec, m, batch, budget);
-        crate::nn::set_fused(true);
-        match r {
+        match measure_stack(&b.device, spec, m, batch, budget, FusedPath::None) {
             Ok(r) => println!(
                 "stack {m:>4}: {:>9.1} images/s  {:>8.1} ms/step  with im2col and burn's relu/max_pool2d instead of the fused blocks",
                 r.rate, r.ms_per_step
@@ -248,13 +244,15 @@ struct StackRate {
     loss: f32,
 }
 
-/// Training images/s of a stack of `m` networks on `device` over `budget`.
+/// Training images/s of a stack of `m` networks on `device` over `budget`, its conv blocks run
+/// through `path` (im2col for [`FusedPath::None`]).
 fn measure_stack(
     device: &Device,
     spec: ModelSpec,
     m: usize,
     batch: usize,
     budget: Duration,
+    path: FusedPath,
 ) -> Result<StackRate, String> {
     use crate::nn::stacked::{StackedCnn, stack_input, stacked_loss};
     let side = spec.input_size as usize;
@@ -282,7 +280,7 @@ fn measure_stack(
     let mut optim = RmsPropConfig::new().init();
     let mut last_loss = f32::NAN;
     let mut step = |s: StackedCnn| -> Result<StackedCnn, String> {
-        let loss = stacked_loss(s.forward(x.clone()), y.clone(), w.clone());
+        let loss = stacked_loss(s.forward_with(x.clone(), path), y.clone(), w.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &s);
         let s = optim.step(1e-3, s, grads);
         device.sync().map_err(|e| format!("{e:?}"))?;
@@ -381,7 +379,6 @@ pub fn op_profile(
     reps: usize,
     blocks: usize,
 ) -> Result<(), String> {
-    use burn::module::Module;
     let b = backend::resolve(choice)?;
     println!("device: {}", b.description);
     println!(
@@ -396,181 +393,244 @@ pub fn op_profile(
         1,
         &ad,
     )?;
+    let path = FusedPath::for_device(&b.device);
     let mut side = size as usize;
     let mut c_in = 3;
-    let sync = |d: &Device| d.sync().map_err(|e| format!("{e:?}"));
     for (l, blk) in net.blocks.iter().enumerate().take(blocks) {
-        let f = crate::nn::FILTERS[l];
+        let layer = LayerBench::new(blk, l, [batch, c_in, side], reps, &b.device);
+        layer.print_burn_and_im2col()?;
+        if path == FusedPath::Cpu {
+            layer.print_fused_cpu()?;
+        }
+        #[cfg(feature = "gpu")]
+        if path == FusedPath::Gpu {
+            layer.print_fused_gpu()?;
+        }
+        side = (side - 2) / 2;
+        c_in = layer.f;
+    }
+    Ok(())
+}
+
+/// One conv block of the paper network with synthetic input, timed in each of its forms for
+/// [`op_profile`].
+struct LayerBench<'a> {
+    blk: &'a Block,
+    /// 0-based block index.
+    l: usize,
+    batch: usize,
+    c_in: usize,
+    /// Filters of the block.
+    f: usize,
+    side: usize,
+    reps: usize,
+    device: &'a Device,
+    /// The input without autodiff.
+    x0: Tensor<4>,
+    /// The input on the autodiff device.
+    x_ad: Tensor<4>,
+}
+
+impl<'a> LayerBench<'a> {
+    /// Block `l` with an input of `[batch, c_in, side, side]` synthetic values.
+    fn new(
+        blk: &'a Block,
+        l: usize,
+        [batch, c_in, side]: [usize; 3],
+        reps: usize,
+        device: &'a Device,
+    ) -> Self {
         let n = batch * c_in * side * side;
         let data: Vec<f32> = (0..n).map(|i| (i % 97) as f32 / 97.0).collect();
-        let x0 = Tensor::<4>::from_data(
-            TensorData::new(data.clone(), [batch, c_in, side, side]),
-            &b.device,
-        );
-        let x_ad = Tensor::<4>::from_data(TensorData::new(data, [batch, c_in, side, side]), &ad);
-        let time = |f: &mut dyn FnMut() -> Result<(), String>| -> Result<f64, String> {
+        let shape = [batch, c_in, side, side];
+        let x0 = Tensor::<4>::from_data(TensorData::new(data.clone(), shape), device);
+        let ad = device.clone().autodiff();
+        let x_ad = Tensor::<4>::from_data(TensorData::new(data, shape), &ad);
+        Self {
+            blk,
+            l,
+            batch,
+            c_in,
+            f: crate::nn::FILTERS[l],
+            side,
+            reps,
+            device,
+            x0,
+            x_ad,
+        }
+    }
+
+    /// Mean milliseconds of `f` over `reps` calls after one warm-up call.
+    fn time(&self, f: &mut dyn FnMut() -> Result<(), String>) -> Result<f64, String> {
+        f()?;
+        let t = Instant::now();
+        for _ in 0..self.reps {
             f()?;
-            let t = Instant::now();
-            for _ in 0..reps {
-                f()?;
-            }
-            Ok(1e3 * t.elapsed().as_secs_f64() / reps as f64)
-        };
+        }
+        Ok(1e3 * t.elapsed().as_secs_f64() / self.reps as f64)
+    }
+
+    /// Waits for the device to finish its queued work.
+    fn sync(&self) -> Result<(), String> {
+        self.device.sync().map_err(|e| format!("{e:?}"))
+    }
+
+    /// `x` as training sees it: the first layer's input needs no gradient, later ones do.
+    fn tracked<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if self.l == 0 { x } else { x.require_grad() }
+    }
+
+    /// Prints burn's conv2d → relu → max_pool2d forward and backward, and the same layer as
+    /// im2col + matrix product (what the stacked trainer uses without a fused block).
+    fn print_burn_and_im2col(&self) -> Result<(), String> {
+        use burn::module::Module;
+        let blk = self.blk;
         let conv_plain = blk.conv.clone().valid();
-        let fwd = time(&mut || {
-            let _ = conv_plain.forward(x0.clone());
-            sync(&b.device)
+        let fwd = self.time(&mut || {
+            let _ = conv_plain.forward(self.x0.clone());
+            self.sync()
         })?;
-        let fwd_pool = time(&mut || {
+        let fwd_pool = self.time(&mut || {
             let _ = blk
                 .pool
-                .forward(blk.act.forward(conv_plain.forward(x0.clone())));
-            sync(&b.device)
+                .forward(blk.act.forward(conv_plain.forward(self.x0.clone())));
+            self.sync()
         })?;
-        let full = time(&mut || {
-            // The first layer's input needs no gradient in training.
-            let x = if l == 0 {
-                x_ad.clone()
-            } else {
-                x_ad.clone().require_grad()
-            };
+        let full = self.time(&mut || {
+            let x = self.tracked(self.x_ad.clone());
             let y = blk.pool.forward(blk.act.forward(blk.conv.forward(x)));
             let _g = y.sum().backward();
-            sync(&b.device)
+            self.sync()
         })?;
-        let conv_only = time(&mut || {
-            let x = if l == 0 {
-                x_ad.clone()
-            } else {
-                x_ad.clone().require_grad()
-            };
+        let conv_only = self.time(&mut || {
+            let x = self.tracked(self.x_ad.clone());
             let _g = blk.conv.forward(x).sum().backward();
-            sync(&b.device)
+            self.sync()
         })?;
+        let relu_pool = self.relu_pool_time()?;
+        let [im2col_fwd, im2col_conv, im2col] = self.im2col_times()?;
+        let (l, c_in, f, side) = (self.l, self.c_in, self.f, self.side);
+        println!(
+            "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
+            l + 1
+        );
+        Ok(())
+    }
+
+    /// burn's relu → max_pool2d alone, forward and backward, on a synthetic conv output.
+    fn relu_pool_time(&self) -> Result<f64, String> {
+        let (batch, f, s) = (self.batch, self.f, self.side - 2);
         let y_ad = Tensor::<4>::from_data(
             TensorData::new(
-                (0..batch * f * (side - 2) * (side - 2))
+                (0..batch * f * s * s)
                     .map(|i| (i % 89) as f32 / 89.0 - 0.3)
                     .collect::<Vec<_>>(),
-                [batch, f, side - 2, side - 2],
+                [batch, f, s, s],
             ),
-            &ad,
+            &self.x_ad.device(),
         );
-        let relu_pool = time(&mut || {
+        self.time(&mut || {
             let y = y_ad.clone().require_grad();
-            let _g = blk.pool.forward(blk.act.forward(y)).sum().backward();
-            sync(&b.device)
-        })?;
-        // The same layer as im2col + matrix product (what the stacked trainer uses).
+            let _g = self
+                .blk
+                .pool
+                .forward(self.blk.act.forward(y))
+                .sum()
+                .backward();
+            self.sync()
+        })
+    }
+
+    /// The layer as im2col + matrix product: [forward, conv forward+backward, block
+    /// forward+backward] in ms.
+    fn im2col_times(&self) -> Result<[f64; 3], String> {
+        use crate::nn::stacked::conv3x3;
+        let (f, c_in, blk) = (self.f, self.c_in, self.blk);
+        let ad = self.x_ad.device();
         let w = burn::module::Param::from_data(
             TensorData::new(vec![0.01f32; f * c_in * 9], [1, f, c_in * 9]),
             &ad,
         );
         let bias = burn::module::Param::from_data(TensorData::new(vec![0f32; f], [1, f, 1]), &ad);
-        let x5 = x_ad.clone().swap_dims(0, 1).unsqueeze_dim::<5>(0);
-        let im2col = time(&mut || {
-            let x = if l == 0 {
-                x5.clone()
-            } else {
-                x5.clone().require_grad()
-            };
-            let y = blk
-                .act
-                .forward(crate::nn::stacked::conv3x3(x, w.val(), bias.val()));
+        let x5 = self.x_ad.clone().swap_dims(0, 1).unsqueeze_dim::<5>(0);
+        let block = self.time(&mut || {
+            let x = self.tracked(x5.clone());
+            let y = blk.act.forward(conv3x3(x, w.val(), bias.val()));
             let [m, ff, n, h, wd] = y.dims();
             let y = blk.pool.forward(y.reshape([m * ff, n, h, wd]));
             let _g = y.sum().backward();
-            sync(&b.device)
+            self.sync()
         })?;
-        let im2col_fwd = time(&mut || {
-            let _ = crate::nn::stacked::conv3x3(
-                x5.clone().inner(),
-                w.val().inner(),
-                bias.val().inner(),
+        let fwd = self.time(&mut || {
+            let _ = conv3x3(x5.clone().inner(), w.val().inner(), bias.val().inner());
+            self.sync()
+        })?;
+        let conv = self.time(&mut || {
+            let x = self.tracked(x5.clone());
+            let _g = conv3x3(x, w.val(), bias.val()).sum().backward();
+            self.sync()
+        })?;
+        Ok([fwd, conv, block])
+    }
+
+    /// Prints the fused CPU block's forward and forward+backward.
+    fn print_fused_cpu(&self) -> Result<(), String> {
+        use crate::nn::cpu_block::conv_relu_pool;
+        let conv = &self.blk.conv;
+        let weight = conv.weight.val();
+        let bias = conv
+            .bias
+            .as_ref()
+            .map(|p| p.val())
+            .ok_or("the network's convolutions have no bias")?;
+        let fused_fwd = self.time(&mut || {
+            let _ = conv_relu_pool(
+                self.x0.clone(),
+                weight.clone().inner(),
+                bias.clone().inner(),
             );
-            sync(&b.device)
+            self.sync()
         })?;
-        let im2col_conv = time(&mut || {
-            let x = if l == 0 {
-                x5.clone()
-            } else {
-                x5.clone().require_grad()
-            };
-            let _g = crate::nn::stacked::conv3x3(x, w.val(), bias.val())
-                .sum()
-                .backward();
-            sync(&b.device)
+        let fused = self.time(&mut || {
+            let x = self.tracked(self.x_ad.clone());
+            let y = conv_relu_pool(x, weight.clone(), bias.clone());
+            let _g = y.sum().backward();
+            self.sync()
         })?;
         println!(
-            "block {} conv {c_in:>2}→{f:>2} on {side:>3}²: burn conv fwd {fwd:>7.2} ms, +relu+pool {fwd_pool:>7.2} ms, fwd+bwd {full:>8.2} ms (conv alone {conv_only:>8.2}, relu+pool alone {relu_pool:>8.2}); im2col fwd {im2col_fwd:>7.2} ms, conv fwd+bwd {im2col_conv:>7.2} ms, block fwd+bwd {im2col:>8.2} ms",
-            l + 1
+            "        fused CPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
         );
-        let path = crate::nn::FusedPath::for_device(&b.device);
-        if path == crate::nn::FusedPath::Cpu {
-            let (weight, bias) = (
-                blk.conv.weight.val(),
-                blk.conv.bias.as_ref().map(|p| p.val()),
-            );
-            let bias = bias.ok_or("the network's convolutions have no bias")?;
-            let fused_fwd = time(&mut || {
-                let _ = crate::nn::cpu_block::conv_relu_pool(
-                    x0.clone(),
-                    weight.clone().inner(),
-                    bias.clone().inner(),
-                );
-                sync(&b.device)
-            })?;
-            let fused = time(&mut || {
-                let x = if l == 0 {
-                    x_ad.clone()
-                } else {
-                    x_ad.clone().require_grad()
-                };
-                let y = crate::nn::cpu_block::conv_relu_pool(x, weight.clone(), bias.clone());
-                let _g = y.sum().backward();
-                sync(&b.device)
-            })?;
-            println!(
-                "        fused CPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
-            );
-        }
-        #[cfg(feature = "gpu")]
-        if path == crate::nn::FusedPath::Gpu {
-            let bias = blk
-                .conv
-                .bias
-                .as_ref()
-                .ok_or("the network's convolutions have no bias")?;
-            // Recorded anew for every backward: a graph is consumed by it.
-            let weight = || blk.conv.weight.val().unsqueeze_dim::<5>(0);
-            let bias = || bias.val().unsqueeze_dim::<2>(0);
-            let x5 = x_ad.clone().unsqueeze_dim::<5>(0);
-            let fused_fwd = time(&mut || {
-                let _ = crate::nn::gpu_block::conv_relu_pool(
-                    x5.clone().inner(),
-                    weight().inner(),
-                    bias().inner(),
-                );
-                sync(&b.device)
-            })?;
-            let fused = time(&mut || {
-                let x = if l == 0 {
-                    x5.clone()
-                } else {
-                    x5.clone().require_grad()
-                };
-                let y = crate::nn::gpu_block::conv_relu_pool(x, weight(), bias());
-                let _g = y.sum().backward();
-                sync(&b.device)
-            })?;
-            println!(
-                "        fused GPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
-            );
-        }
-        side = (side - 2) / 2;
-        c_in = f;
+        Ok(())
     }
-    Ok(())
+
+    /// Prints the fused GPU block's forward and forward+backward.
+    #[cfg(feature = "gpu")]
+    fn print_fused_gpu(&self) -> Result<(), String> {
+        use crate::nn::gpu_block::conv_relu_pool;
+        let conv = &self.blk.conv;
+        let bias = conv
+            .bias
+            .as_ref()
+            .ok_or("the network's convolutions have no bias")?;
+        // Recorded anew for every backward: a graph is consumed by it.
+        let weight = || conv.weight.val().unsqueeze_dim::<5>(0);
+        let bias = || bias.val().unsqueeze_dim::<2>(0);
+        let x5 = self.x_ad.clone().unsqueeze_dim::<5>(0);
+        let fused_fwd = self.time(&mut || {
+            let _ = conv_relu_pool(x5.clone().inner(), weight().inner(), bias().inner());
+            self.sync()
+        })?;
+        let fused = self.time(&mut || {
+            let x = self.tracked(x5.clone());
+            let y = conv_relu_pool(x, weight(), bias());
+            let _g = y.sum().backward();
+            self.sync()
+        })?;
+        println!(
+            "        fused GPU block (conv+relu+pool): fwd {fused_fwd:>7.2} ms, fwd+bwd {fused:>8.2} ms"
+        );
+        Ok(())
+    }
 }
 
 /// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" (its epochs

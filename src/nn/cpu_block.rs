@@ -14,8 +14,8 @@
 //! The arithmetic is plain Rust over contiguous rows; the hot loops are compiled twice, once with
 //! AVX2+FMA enabled and chosen at run time where the processor has them. Work is split over
 //! rayon's pool by image and channel. Results equal burn's conv2d → relu → max_pool2d within
-//! float rounding (tests below); `nn::set_fused(false)` switches back to burn's operations for
-//! comparison (`leukolens bench train` measures both).
+//! float rounding (tests below); a forward pass through `FusedPath::None` runs burn's operations
+//! instead, for comparison (`leukolens bench train` measures both).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,7 +12,6 @@ pub mod gpu_block;
 pub mod stacked;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::DispatchDevice;
 
@@ -43,7 +42,10 @@ pub fn final_side(input: u32) -> usize {
     s
 }
 
-/// Which fused implementation of a conv block applies to a device, if any.
+/// How the conv blocks of a forward pass run: through a fused implementation of the whole
+/// block, or as burn's own operations. Training, inference and sweeps use
+/// [`FusedPath::for_device`]; benchmarks pass [`FusedPath::None`] explicitly to time burn's own
+/// layers for comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FusedPath {
     /// burn's own conv2d, relu and max_pool2d (or im2col in a stack).
@@ -54,22 +56,16 @@ pub enum FusedPath {
     Gpu,
 }
 
-static FUSED: AtomicBool = AtomicBool::new(true);
-
-/// Switches the fused conv blocks (CPU and GPU) on (the default) or off. Off, networks use
-/// burn's own conv2d, relu and max_pool2d, and stacks im2col: for benchmark comparisons.
-pub fn set_fused(on: bool) {
-    FUSED.store(on, Ordering::Relaxed);
-}
-
 impl FusedPath {
-    /// The fused block for the backend of `device`, unless switched off with [`set_fused`].
+    /// The fused block for the backend of `device`, where there is one (the default path of
+    /// every forward pass).
     pub fn for_device(device: &Device) -> Self {
-        Self::of(device, FUSED.load(Ordering::Relaxed))
+        Self::of(device, true)
     }
 
-    fn of(device: &Device, enabled: bool) -> Self {
-        if !enabled {
+    /// The fused block for the backend of `device` if `fused`, else [`FusedPath::None`].
+    pub fn of(device: &Device, fused: bool) -> Self {
+        if !fused {
             return Self::None;
         }
         #[allow(unreachable_patterns)]
@@ -80,6 +76,11 @@ impl FusedPath {
             _ => Self::None,
         }
     }
+
+    /// Whether this path runs a fused block.
+    pub fn is_fused(self) -> bool {
+        self != Self::None
+    }
 }
 
 /// One conv block.
@@ -88,6 +89,30 @@ pub struct Block {
     pub conv: Conv2d,
     pub pool: MaxPool2d,
     pub act: Relu,
+}
+
+impl Block {
+    /// conv → ReLU → max-pool of `x` `[B, C, H, W]` through `path` (burn's operations where
+    /// the path is [`FusedPath::None`] or the convolution has no bias).
+    fn forward_with(&self, x: Tensor<4>, path: FusedPath) -> Tensor<4> {
+        match (&self.conv.bias, path) {
+            (Some(bias), FusedPath::Cpu) => {
+                crate::nn::cpu_block::conv_relu_pool(x, self.conv.weight.val(), bias.val())
+            }
+            #[cfg(feature = "gpu")]
+            (Some(bias), FusedPath::Gpu) => {
+                let [n, _, h, w] = x.dims();
+                let f = bias.dims()[0];
+                crate::nn::gpu_block::conv_relu_pool(
+                    x.unsqueeze_dim(0),
+                    self.conv.weight.val().unsqueeze_dim(0),
+                    bias.val().unsqueeze_dim(0),
+                )
+                .reshape([n, f, (h - 2) / 2, (w - 2) / 2])
+            }
+            _ => self.pool.forward(self.act.forward(self.conv.forward(x))),
+        }
+    }
 }
 
 /// The paper's CNN.
@@ -201,34 +226,30 @@ impl PaperCnn {
 
     /// Class scores (logits) for a batch `[B, 3, S, S]` with values in [0, 1].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let hidden = self.hidden(x);
+        let path = FusedPath::for_device(&x.device());
+        self.forward_with(x, path)
+    }
+
+    /// [`Self::forward`] through the given path (a fused path must fit the tensor's device).
+    pub fn forward_with(&self, x: Tensor<4>, path: FusedPath) -> Tensor<2> {
+        let hidden = self.hidden_with(x, path);
         self.out.forward(hidden)
     }
 
     /// The 32-d last hidden layer (after ReLU). Each block runs as one fused operation on the
-    /// CPU ([`crate::nn::cpu_block`]) and on the GPU (`gpu_block`, CubeCL kernels); where neither
-    /// applies (switched off for comparison) as burn's conv2d, relu and max_pool2d.
+    /// CPU ([`crate::nn::cpu_block`]) and on the GPU (`gpu_block`, CubeCL kernels); elsewhere as
+    /// burn's conv2d, relu and max_pool2d.
     pub fn hidden(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = x;
         let path = FusedPath::for_device(&x.device());
+        self.hidden_with(x, path)
+    }
+
+    /// [`Self::hidden`] through the given path: [`FusedPath::None`] runs burn's conv2d, relu
+    /// and max_pool2d (for comparison); a fused path must fit the tensor's device.
+    pub fn hidden_with(&self, x: Tensor<4>, path: FusedPath) -> Tensor<2> {
+        let mut x = x;
         for b in &self.blocks {
-            x = match (&b.conv.bias, path) {
-                (Some(bias), FusedPath::Cpu) => {
-                    crate::nn::cpu_block::conv_relu_pool(x, b.conv.weight.val(), bias.val())
-                }
-                #[cfg(feature = "gpu")]
-                (Some(bias), FusedPath::Gpu) => {
-                    let [n, _, h, w] = x.dims();
-                    let f = bias.dims()[0];
-                    crate::nn::gpu_block::conv_relu_pool(
-                        x.unsqueeze_dim(0),
-                        b.conv.weight.val().unsqueeze_dim(0),
-                        bias.val().unsqueeze_dim(0),
-                    )
-                    .reshape([n, f, (h - 2) / 2, (w - 2) / 2])
-                }
-                _ => b.pool.forward(b.act.forward(b.conv.forward(x))),
-            };
+            x = b.forward_with(x, path);
         }
         let [n, c, h, w] = x.dims();
         self.act

@@ -197,12 +197,9 @@ fn epoch_losses(steps: Vec<(Tensor<1>, usize)>, epoch: usize) -> Result<(f64, us
     Ok((sum, seen))
 }
 
-fn train_inner(
-    req: &TrainRequest<'_>,
-    device: &Device,
-    cancel: &AtomicBool,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<TrainOutcome, String> {
+/// Checks a request before any work: the cache fits the configuration and the split, the
+/// training and validation sets are not empty, and every index and target is in range.
+fn check_request(req: &TrainRequest<'_>) -> Result<(), String> {
     let cfg = req.config;
     cfg.validate()?;
     if req.cache.side() != cfg.input_size {
@@ -222,117 +219,231 @@ fn train_inner(
     if split.val.is_empty() {
         return Err("the validation set is empty (early stopping needs one)".into());
     }
-    if let Some(&bad) = split
+    check_indices(req)
+}
+
+/// An index past the cache or a target past the outputs is an error, not an unchecked read.
+fn check_indices(req: &TrainRequest<'_>) -> Result<(), String> {
+    let split = req.split;
+    match split
         .train
         .iter()
         .chain(&split.val)
         .chain(&split.test)
         .find(|&&i| i >= req.cache.len() || req.targets[i] >= req.n_classes)
     {
-        return Err(format!("sample {bad} is out of range"));
+        Some(&bad) => Err(format!("sample {bad} is out of range")),
+        None => Ok(()),
+    }
+}
+
+/// The best validation loss so far and the epochs since, for early stopping; one at a time
+/// and stacked runs keep one each.
+#[derive(Clone, Debug)]
+struct Patience {
+    best_loss: f64,
+    /// The epoch of the best validation loss (0 before the first validation).
+    best_epoch: usize,
+    /// Epochs since the best one.
+    since_best: usize,
+}
+
+impl Patience {
+    fn new() -> Self {
+        Self {
+            best_loss: f64::INFINITY,
+            best_epoch: 0,
+            since_best: 0,
+        }
     }
 
-    let train_dev = device.clone().autodiff();
-    let spec = ModelSpec {
-        input_size: cfg.input_size,
-        n_classes: req.n_classes,
-    };
-    let mut model = PaperCnn::new(spec, derive_seed(req.seed, 1), &train_dev)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(req.seed, 2));
-    on_event(TrainEvent::Started {
-        n_train: split.train.len(),
-        n_val: split.val.len(),
-        n_test: split.test.len(),
-        device: format!("{device:?}"),
-    });
+    /// Records epoch `epoch`'s validation loss; true when it is the best so far.
+    fn improved(&mut self, epoch: usize, val_loss: f64) -> bool {
+        if val_loss < self.best_loss {
+            self.best_loss = val_loss;
+            self.best_epoch = epoch;
+            self.since_best = 0;
+            true
+        } else {
+            self.since_best += 1;
+            false
+        }
+    }
 
-    let lr = cfg.learning_rate;
-    let mut optim = optimizer(cfg);
-    let loss_fn = CrossEntropyLossConfig::new().init(&train_dev);
-    let side = cfg.input_size as usize;
-    let per_image = 3 * side * side;
+    /// Whether some epoch has been the best yet (so best weights exist).
+    fn has_best(&self) -> bool {
+        self.best_epoch > 0
+    }
+}
 
-    let mut history = Vec::new();
-    let mut best_loss = f64::INFINITY;
-    let mut best_epoch = 0;
-    let mut best_model: Option<PaperCnn> = None;
-    let mut since_best = 0;
-    let mut cancelled = false;
+/// How an epoch of one run ended.
+enum EpochEnd {
+    /// All its batches ran: (sum of loss × batch size, samples).
+    Trained(f64, usize),
+    /// `cancel` was set before one of its batches.
+    Cancelled,
+}
 
-    'epochs: for epoch in 1..=cfg.max_epochs {
-        let order = epoch_order(&split.train, req.targets, req.n_classes, cfg, &mut rng);
+/// One run's training state besides the network: the request, its seeded generator, the
+/// optimiser and the loss.
+struct OneRun<'r, 'a> {
+    req: &'r TrainRequest<'a>,
+    train_dev: Device,
+    rng: ChaCha8Rng,
+    optim: burn::optim::ModuleOptimizer,
+    loss_fn: burn::nn::loss::CrossEntropyLoss,
+}
+
+impl<'r, 'a> OneRun<'r, 'a> {
+    /// The run's fresh network on the autodiff twin of `device`, and its state.
+    fn new(req: &'r TrainRequest<'a>, device: &Device) -> Result<(Self, PaperCnn), String> {
+        let train_dev = device.clone().autodiff();
+        let spec = ModelSpec {
+            input_size: req.config.input_size,
+            n_classes: req.n_classes,
+        };
+        let model = PaperCnn::new(spec, derive_seed(req.seed, 1), &train_dev)?;
+        let run = Self {
+            req,
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(req.seed, 2)),
+            optim: optimizer(req.config),
+            loss_fn: CrossEntropyLossConfig::new().init(&train_dev),
+            train_dev,
+        };
+        Ok((run, model))
+    }
+
+    /// One epoch: a fresh order of the training set, then one optimiser step per batch.
+    /// `model` is the network before the epoch; it comes back trained.
+    fn train_epoch(
+        &mut self,
+        mut model: PaperCnn,
+        epoch: usize,
+        cancel: &AtomicBool,
+    ) -> Result<(PaperCnn, EpochEnd), String> {
+        let (req, cfg) = (self.req, self.req.config);
+        let order = epoch_order(
+            &req.split.train,
+            req.targets,
+            req.n_classes,
+            cfg,
+            &mut self.rng,
+        );
         // Each step's loss stays on the device until the epoch ends: no step waits for the
         // device to report back, so the next batch is augmented while the device computes.
         let mut step_losses: Vec<(Tensor<1>, usize)> = Vec::new();
         for batch in order.chunks(cfg.batch_size) {
             if cancel.load(Ordering::Relaxed) {
                 // A loss that diverged before the cancel still ends the run as diverged.
-                epoch_losses(std::mem::take(&mut step_losses), epoch)?;
-                cancelled = true;
-                break 'epochs;
+                epoch_losses(step_losses, epoch)?;
+                return Ok((model, EpochEnd::Cancelled));
             }
-            // The random choices are drawn in order on this thread; the pixel work runs on all
-            // cores (the result does not depend on the thread count).
-            let params: Vec<AugmentParams> = batch
-                .iter()
-                .map(|_| {
-                    if cfg.augment {
-                        AugmentParams::random(&mut rng)
-                    } else {
-                        AugmentParams::IDENTITY
-                    }
-                })
-                .collect();
-            let mut x = vec![0f32; batch.len() * per_image];
-            x.par_chunks_mut(per_image)
-                .zip(batch.par_iter().zip(&params))
-                .for_each_init(
-                    || vec![0u8; per_image],
-                    |buf, (dst, (&i, &p))| {
-                        augment_into(req.cache.image(i), buf, 3, side, p);
-                        for (d, &v) in dst.iter_mut().zip(buf.iter()) {
-                            *d = v as f32 / 255.0;
-                        }
-                    },
-                );
-            let y: Vec<i64> = batch.iter().map(|&i| req.targets[i] as i64).collect();
-            let b = batch.len();
-            let xt = Tensor::<4>::from_data(TensorData::new(x, [b, 3, side, side]), &train_dev);
-            let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &train_dev);
-            let loss = loss_fn.forward(model.forward(xt), yt);
-            step_losses.push((loss.clone().without_autodiff().reshape([1]), b));
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let (next, loss) = self.step(model, batch);
+            model = next;
+            step_losses.push((loss, batch.len()));
         }
         let (loss_sum, seen) = epoch_losses(step_losses, epoch)?;
+        Ok((model, EpochEnd::Trained(loss_sum, seen)))
+    }
+
+    /// One optimiser step on the images `batch` (indices into the cache), augmented; returns
+    /// the updated network and the step's loss, still on the device.
+    fn step(&mut self, model: PaperCnn, batch: &[usize]) -> (PaperCnn, Tensor<1>) {
+        let side = self.req.config.input_size as usize;
+        let x = self.augmented(batch);
+        let y: Vec<i64> = batch.iter().map(|&i| self.req.targets[i] as i64).collect();
+        let b = batch.len();
+        let xt = Tensor::<4>::from_data(TensorData::new(x, [b, 3, side, side]), &self.train_dev);
+        let yt = Tensor::<1, Int>::from_data(TensorData::new(y, [b]), &self.train_dev);
+        let loss = self.loss_fn.forward(model.forward(xt), yt);
+        let step_loss = loss.clone().without_autodiff().reshape([1]);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = self.optim.step(self.req.config.learning_rate, model, grads);
+        (model, step_loss)
+    }
+
+    /// The images `batch` augmented, as floats in [0, 1], `[B, 3, S, S]`. The random choices
+    /// are drawn in order on this thread; the pixel work runs on all cores (the result does
+    /// not depend on the thread count).
+    fn augmented(&mut self, batch: &[usize]) -> Vec<f32> {
+        let cfg = self.req.config;
+        let side = cfg.input_size as usize;
+        let per_image = 3 * side * side;
+        let params: Vec<AugmentParams> = batch
+            .iter()
+            .map(|_| {
+                if cfg.augment {
+                    AugmentParams::random(&mut self.rng)
+                } else {
+                    AugmentParams::IDENTITY
+                }
+            })
+            .collect();
+        let cache = self.req.cache;
+        let mut x = vec![0f32; batch.len() * per_image];
+        x.par_chunks_mut(per_image)
+            .zip(batch.par_iter().zip(&params))
+            .for_each_init(
+                || vec![0u8; per_image],
+                |buf, (dst, (&i, &p))| {
+                    augment_into(cache.image(i), buf, 3, side, p);
+                    for (d, &v) in dst.iter_mut().zip(buf.iter()) {
+                        *d = v as f32 / 255.0;
+                    }
+                },
+            );
+        x
+    }
+}
+
+fn train_inner(
+    req: &TrainRequest<'_>,
+    device: &Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, String> {
+    check_request(req)?;
+    let (cfg, split) = (req.config, req.split);
+    let (mut run, mut model) = OneRun::new(req, device)?;
+    on_event(TrainEvent::Started {
+        n_train: split.train.len(),
+        n_val: split.val.len(),
+        n_test: split.test.len(),
+        device: format!("{device:?}"),
+    });
+    let mut history = Vec::new();
+    let mut patience = Patience::new();
+    let mut best_model: Option<PaperCnn> = None;
+    let mut cancelled = false;
+    for epoch in 1..=cfg.max_epochs {
+        let (trained, end) = run.train_epoch(model, epoch, cancel)?;
+        model = trained;
+        let EpochEnd::Trained(loss_sum, seen) = end else {
+            cancelled = true;
+            break;
+        };
         let valid = model.valid();
         let val = predict(&valid, req.cache, &split.val, req.targets, device)?;
         let val_loss = mean_cross_entropy(&val);
         if !val_loss.is_finite() {
             return Err(diverged_in_validation(val_loss, epoch));
         }
-        if val_loss < best_loss {
-            best_loss = val_loss;
-            best_epoch = epoch;
+        if patience.improved(epoch, val_loss) {
             best_model = Some(valid);
-            since_best = 0;
-        } else {
-            since_best += 1;
         }
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
             val_loss,
             val_metric: quality(&val, req.n_classes),
-            best_epoch,
+            best_epoch: patience.best_epoch,
         };
         on_event(TrainEvent::Epoch(stats.clone()));
         history.push(stats);
-        if since_best >= cfg.patience {
+        if patience.since_best >= cfg.patience {
             break;
         }
     }
-
     let Some(best) = best_model else {
         // Cancelled before the first epoch ended.
         let summary = no_results(RunStatus::Cancelled, history, 0);
@@ -342,7 +453,25 @@ fn train_inner(
             model: None,
         });
     };
-    let test = predict(&best, req.cache, &split.test, req.targets, device)?;
+    let summary = test_summary(&best, req, cancelled, history, patience.best_epoch, device)?;
+    on_event(TrainEvent::Finished(summary.clone()));
+    Ok(TrainOutcome {
+        summary,
+        model: Some(best),
+    })
+}
+
+/// The summary of a run whose best-validation network is `best`: its test predictions and
+/// scores, and its status (cancelled, collapsed or completed).
+fn test_summary(
+    best: &PaperCnn,
+    req: &TrainRequest<'_>,
+    cancelled: bool,
+    history: Vec<EpochStats>,
+    best_epoch: usize,
+    device: &Device,
+) -> Result<TrainSummary, String> {
+    let test = predict(best, req.cache, &req.split.test, req.targets, device)?;
     let status = if cancelled {
         RunStatus::Cancelled
     } else if is_collapsed(&test) {
@@ -350,12 +479,7 @@ fn train_inner(
     } else {
         RunStatus::Completed
     };
-    let summary = summarise(status, history, best_epoch, test, req.n_classes);
-    on_event(TrainEvent::Finished(summary.clone()));
-    Ok(TrainOutcome {
-        summary,
-        model: Some(best),
-    })
+    Ok(summarise(status, history, best_epoch, test, req.n_classes))
 }
 
 /// The configured optimiser with Keras's defaults, as in the paper: RMSprop rho 0.9, no
