@@ -4,29 +4,9 @@
 
 use egui_plot::{BoxElem, BoxPlot, BoxSpread, Legend, Line, Plot, PlotPoints, Polygon};
 
-use super::app::Command;
-use super::sweep_view::SweepView;
+use super::view::SweepView;
 use crate::sweep::results;
-
-/// Which figure a rectangle on screen holds (for the PNG export).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Figure {
-    LearningCurve,
-    ScoreVsSize,
-    Roc,
-    Confusion,
-}
-
-impl Figure {
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            Figure::LearningCurve => "learning_curve",
-            Figure::ScoreVsSize => "score_vs_size",
-            Figure::Roc => "roc",
-            Figure::Confusion => "confusion",
-        }
-    }
-}
+use crate::ui::command::{Command, only};
 
 /// The learning curve of the run chosen in the runs table, else of the run training now, else
 /// of a finished run (the one finished last while watching; for a sweep opened from disk, the
@@ -280,9 +260,7 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
                 ))
                 .clicked()
             {
-                cmds.push(Command::SetFilter(super::gallery::only(
-                    c.cells[t][p].clone(),
-                )));
+                cmds.push(Command::SetFilter(only(c.cells[t][p].clone())));
             }
         }
     }
