@@ -24,8 +24,7 @@ fn generate(dir: &Path, n: usize) -> Result<(), String> {
     });
     written
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("a worker failed".into())))
-        .collect()
+        .try_for_each(|r| r.unwrap_or_else(|| Err("a worker failed".into())))
 }
 
 fn rss_mib() -> Option<f64> {

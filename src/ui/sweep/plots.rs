@@ -187,7 +187,6 @@ pub fn roc(v: &SweepView, ui: &mut egui::Ui) -> Option<egui::Rect> {
 /// percentages; clicking a cell shows exactly its images in the gallery. Below it the
 /// per-class precision, recall and F1.
 pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> Option<egui::Rect> {
-    let k = v.output_names.len();
     let d = v.derived.as_ref()?;
     let (c, size) = (d.confusion.as_ref()?, d.size?);
     ui.horizontal(|ui| {
@@ -198,6 +197,22 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
             ui.label(format!("weighted F1 {m}"));
         }
     });
+    let rect = heat_map(v, c, ui, cmds);
+    ui.add_space(6.0);
+    per_class_table(v, c, ui);
+    Some(rect)
+}
+
+/// The matrix as a heat map with counts and row percentages; a click on a cell shows its
+/// images in the gallery.
+#[allow(clippy::needless_range_loop)] // t and p index the matrix, its cells and the names
+fn heat_map(
+    v: &SweepView,
+    c: &crate::sweep::results::SizeConfusion,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) -> egui::Rect {
+    let k = v.output_names.len();
     let pct = c.matrix.row_percentages();
     let cell = egui::vec2(74.0, 34.0);
     let label_w = 150.0;
@@ -264,7 +279,11 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
             }
         }
     }
-    ui.add_space(6.0);
+    rect
+}
+
+/// Precision, recall, F1 and support per class.
+fn per_class_table(v: &SweepView, c: &crate::sweep::results::SizeConfusion, ui: &mut egui::Ui) {
     egui::Grid::new("per-class").striped(true).show(ui, |ui| {
         for h in ["class", "precision", "recall", "F1", "support"] {
             ui.strong(h);
@@ -279,7 +298,6 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
             ui.end_row();
         }
     });
-    Some(rect)
 }
 
 /// Every finished run; clicking a run's fold shows its learning curve (again: the current run).
