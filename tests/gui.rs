@@ -56,7 +56,7 @@ fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
 }
 
 /// A tiny lymphoblast-vs-neutrophil sweep: 2 folds, 2 epochs, the given sizes.
-fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::run::SweepConfig {
+fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::SweepConfig {
     let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
     cfg.name = name.into();
     cfg.task = leukolens::train::Task::Groups {
@@ -639,8 +639,9 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     h.step();
     assert_eq!(h.state().sweep.shown_run, None);
     // The runs are stored in the project folder.
-    let sweep_dir = leukolens::sweep::run::sweep_dir(&path, "test");
-    assert_eq!(leukolens::sweep::run::load_runs(&sweep_dir).len(), 4);
+    let sweep = leukolens::sweep::SweepDir::of(&path, "test");
+    assert_eq!(sweep.runs().len(), 4);
+    let sweep_dir = sweep.path();
 
     // ROC at the largest size with the mean AUC ± sd, and the per-class table.
     assert!(
@@ -812,8 +813,7 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         &path,
         &cfg,
         &mut leukolens::backend::Backend::cpu(),
-        None,
-        None,
+        &leukolens::sweep::RunOptions::default(),
         &no,
         &mut |_| {},
     )

@@ -58,7 +58,7 @@ pub enum Command {
     ShowPredictions(bool),
     DismissMessage,
     /// Start a training-size sweep in the background.
-    StartSweep(crate::sweep::run::SweepConfig),
+    StartSweep(crate::sweep::SweepConfig),
     CancelSweep,
     /// Stop the running sweep after storing its finished runs (Resume continues it).
     PauseSweep,
@@ -370,7 +370,7 @@ impl LeukoApp {
             }
             Command::ShowSavedSweep(name) => {
                 if let Some(p) = &self.project {
-                    match crate::sweep::run::saved_sweeps(&p.ws.path)
+                    match crate::sweep::saved_sweeps(&p.ws.path)
                         .into_iter()
                         .find(|s| s.name() == name)
                     {

@@ -19,7 +19,7 @@ use super::app::{Command, LeukoApp};
 use crate::explain::{self, Method, Preset, TsneParams, colour, source};
 use crate::project::ImageId;
 use crate::sweep::RunKey;
-use crate::sweep::run::{self, SavedSweep};
+use crate::sweep::{SavedSweep, SweepDir};
 
 /// What one overlay was computed for.
 #[derive(Clone, Debug, PartialEq)]
@@ -188,9 +188,9 @@ impl ExplainView {
         if self.listed.as_ref() == Some(&key) {
             return;
         }
-        self.saved = run::saved_sweeps(project_path);
+        self.saved = crate::sweep::saved_sweeps(project_path);
         self.models = match &self.sweep {
-            Some(s) => source::sweep_models(&run::sweep_dir(project_path, s)),
+            Some(s) => SweepDir::of(project_path, s).models(),
             None => Vec::new(),
         };
         self.listed = Some(key);
@@ -393,10 +393,7 @@ pub fn request_embedding(app: &mut LeukoApp) {
         {
             let dev = burn::tensor::Device::flex();
             let m = source::load_sweep_model(&project_path, &sweep, run, &dev)?;
-            let dir = run::sweep_dir(&project_path, &sweep);
-            let text = std::fs::read_to_string(dir.join("snapshot.ron"))
-                .map_err(|e| format!("{}: {e}", dir.display()))?;
-            let snap: run::Snapshot = ron::from_str(&text).map_err(|e| e.to_string())?;
+            let snap = SweepDir::of(&project_path, &sweep).read_snapshot()?;
             let plan =
                 crate::sweep::plan(&snap.targets, snap.output_names.len(), &snap.config.design)?;
             let fold = plan
@@ -962,7 +959,7 @@ fn embedding_plot(e: &mut EmbeddingState, ui: &mut egui::Ui, cmds: &mut Vec<Comm
 
 fn export_dir(app: &LeukoApp) -> Option<std::path::PathBuf> {
     let p = app.project.as_ref()?;
-    Some(run::sweep_dir(&p.ws.path, app.explain.sweep.as_ref()?).join("explain"))
+    Some(SweepDir::of(&p.ws.path, app.explain.sweep.as_ref()?).explain_dir())
 }
 
 fn save_png(app: &LeukoApp, name: &str, img: &RgbImage) -> Command {

@@ -3,9 +3,9 @@
 
 use super::app::Command;
 use crate::project::Project;
+use crate::sweep::SweepConfig;
 use crate::sweep::ValSize;
 use crate::sweep::presets::{SweepPreset, format_sizes, parse_sizes};
-use crate::sweep::run::SweepConfig;
 use crate::train::{Optimizer, Task};
 
 /// `ui.add(widget)` named by a label (for screen readers and tests).

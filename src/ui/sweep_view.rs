@@ -16,7 +16,8 @@ use crate::project::query::Predicted;
 use crate::sweep::RunKey;
 use crate::sweep::presets::SweepPreset;
 use crate::sweep::results;
-use crate::sweep::run::{self, RunRecord, SavedSweep, SweepConfig, SweepEvent};
+use crate::sweep::run::{self, RunOptions, SweepEvent};
+use crate::sweep::{RunRecord, SavedSweep, SweepConfig, SweepDir};
 use crate::train::TrainEvent;
 
 /// A sweep running in the background.
@@ -159,7 +160,7 @@ impl SweepView {
         let saved = std::mem::take(&mut self.saved);
         *self = SweepView {
             open: true,
-            records: run::load_runs(&s.dir),
+            records: s.dir.runs(),
             progress: (s.done, s.total),
             output_names: s.snapshot.output_names.clone(),
             config: Some(s.snapshot.config.clone()),
@@ -244,10 +245,9 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
     }
     let project = p.project().clone();
     let path = p.ws.path.clone();
-    let output_names = run::take_snapshot(&project, &config)?.output_names;
+    let output_names = crate::sweep::start::take_snapshot(&project, &config)?.output_names;
     // Results already stored for this sweep are shown at once.
-    let dir = run::sweep_dir(&path, &config.name);
-    let records = run::load_runs(&dir);
+    let records = SweepDir::of(&path, &config.name).runs();
     let (tx, rx) = channel();
     let cfg = config.clone();
     let job = app
@@ -263,8 +263,7 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
                 &path,
                 &cfg,
                 &mut backend,
-                None,
-                None,
+                &RunOptions::default(),
                 &cancel,
                 &mut |ev| {
                     let _ = tx.send(ev);
@@ -293,7 +292,7 @@ pub fn start(app: &mut LeukoApp, config: SweepConfig) -> Result<(), String> {
 /// Looks for stored sweeps of the project just opened; unfinished ones are offered for resuming.
 pub fn on_project_opened(app: &mut LeukoApp) {
     let Some(p) = &app.project else { return };
-    let saved = run::saved_sweeps(&p.ws.path);
+    let saved = crate::sweep::saved_sweeps(&p.ws.path);
     app.sweep = SweepView {
         resume_offer: saved.iter().filter(|s| !s.is_complete()).cloned().collect(),
         saved,
@@ -309,10 +308,10 @@ pub fn export_report(app: &LeukoApp) -> Result<PathBuf, String> {
     let Some(cfg) = &app.sweep.config else {
         return Err("no sweep to export".into());
     };
-    let dir = run::sweep_dir(&p.ws.path, &cfg.name);
-    let snapshot = run::load_or_snapshot(&dir, p.project(), cfg)?;
-    let out = dir.join("report");
-    results::write_report(
+    let dir = SweepDir::of(&p.ws.path, &cfg.name);
+    let snapshot = crate::sweep::start::load_or_snapshot(&dir, p.project(), cfg)?;
+    let out = dir.report_dir();
+    crate::sweep::report::write_report(
         &out,
         &snapshot,
         &app.sweep.records,
@@ -326,7 +325,7 @@ pub fn export_report(app: &LeukoApp) -> Result<PathBuf, String> {
 pub fn report_dir(app: &LeukoApp) -> Option<PathBuf> {
     let p = app.project.as_ref()?;
     let cfg = app.sweep.config.as_ref()?;
-    Some(run::sweep_dir(&p.ws.path, &cfg.name).join("report"))
+    Some(SweepDir::of(&p.ws.path, &cfg.name).report_dir())
 }
 
 /// Saves the figures from a screenshot event, if one arrived.
