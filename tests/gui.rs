@@ -48,6 +48,12 @@ fn app_with_project_as(dir: &Path, annotator: Option<&str>) -> LeukoApp {
 /// The demo project (8 cells per class, 190 px) opened in a fresh app.
 fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
     let path = leukolens::demo::create_demo_project(&dir.join("demo"), 8, 190, 3).unwrap();
+    demo_app_at(&path)
+}
+
+/// A fresh app with the project at `path` open.
+fn demo_app_at(path: &Path) -> (std::path::PathBuf, LeukoApp) {
+    let path = path.to_path_buf();
     let mut app = LeukoApp::new(
         Settings {
             annotator: Some("t".into()),
@@ -61,7 +67,7 @@ fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
 }
 
 /// A tiny lymphoblast-vs-neutrophil sweep: 2 folds, 2 epochs, the given sizes.
-fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::run::SweepConfig {
+fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::SweepConfig {
     let mut cfg = leukolens::ui::sweep::quick_demo(7);
     cfg.name = name.into();
     cfg.task = leukolens::train::Task::Groups {
@@ -622,8 +628,9 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     h.step();
     assert_eq!(h.state().sweep().shown_run, None);
     // The runs are stored in the project folder.
-    let sweep_dir = leukolens::sweep::run::sweep_dir(&path, "test");
-    assert_eq!(leukolens::sweep::run::load_runs(&sweep_dir).len(), 4);
+    let sweep = leukolens::sweep::SweepDir::of(&path, "test");
+    assert_eq!(sweep.runs().len(), 4);
+    let sweep_dir = sweep.path();
 
     // ROC at the largest size with the mean AUC ± sd, and the per-class table.
     assert!(
@@ -798,8 +805,7 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         &path,
         &cfg,
         &mut leukolens::backend::Backend::cpu(),
-        None,
-        None,
+        &leukolens::sweep::RunOptions::default(),
         &no,
         &mut |_| {},
     )
@@ -877,4 +883,54 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         hit.is_some_and(|id| id != cursor),
         "the click changed the selection"
     );
+}
+
+#[test]
+fn a_gui_sweep_whose_folder_collides_with_a_saved_one_is_refused_with_the_clis_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, app) = demo_app(dir.path());
+    // A saved sweep "a_b", registered as `leukolens sweep` registers it.
+    let t = app.project().unwrap().project().taxonomy.clone();
+    drop(app);
+    let mut ws = Workspace::open(&path).unwrap();
+    leukolens::sweep::start(&mut ws, "a_b", |_| Ok(tiny_sweep(&t, "a_b", vec![2]))).unwrap();
+    drop(ws);
+    let saved = leukolens::sweep::SweepDir::of(&path, "a_b");
+    let snapshot_before = std::fs::read(saved.snapshot_path()).unwrap();
+    let project_before = std::fs::read(&path).unwrap();
+    let (_, mut app) = demo_app_at(&path);
+    app.apply(Command::DismissResumeOffer);
+    app.apply(Command::SetWindow(Window::Sweep, true));
+    let mut h = harness(app);
+    h.step();
+    h.step();
+    // "a b" is another name, but its folder is the saved sweep's.
+    assert_eq!(leukolens::sweep::SweepDir::of(&path, "a b"), saved);
+    h.state_mut().sweep_mut().form.as_mut().unwrap().config = tiny_sweep(&t, "a b", vec![2]);
+    h.step();
+    h.get_by_label("Start sweep").click();
+    h.step();
+    h.step();
+    let words =
+        "the name \"a b\" would share its folder with the saved sweep \"a_b\"; choose another name";
+    let m = h.state().messages().last().unwrap();
+    assert!(m.error && m.text.contains(words), "{m:?}");
+    assert!(
+        h.query_by_label_contains(words).is_some(),
+        "shown in the status bar"
+    );
+    assert!(!h.state().sweep().is_running());
+    // Nothing is saved: the project file and the saved sweep's folder are as they were.
+    assert_eq!(std::fs::read(&path).unwrap(), project_before);
+    assert_eq!(
+        std::fs::read(saved.snapshot_path()).unwrap(),
+        snapshot_before
+    );
+    let names: Vec<String> = Project::load(&path)
+        .unwrap()
+        .sweeps
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["a_b"]);
 }

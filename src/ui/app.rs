@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::dataset::Layout;
 use crate::jobs::{Event, EventKind, Job, Jobs, drain_all};
 use crate::project::{Project, Workspace};
-use crate::sweep::run::{self, SweepConfig};
+use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 
 use super::command::{Command, Window};
 use super::explain::{self, ExplainView, Tab};
@@ -190,9 +190,7 @@ impl LeukoApp {
         }
         self.state.viewer_open = false;
         if !self.views.sweep.is_running() {
-            self.views
-                .sweep
-                .project_opened(run::saved_sweeps(&project_path));
+            self.views.sweep.project_opened(saved_sweeps(&project_path));
         }
     }
 
@@ -347,8 +345,10 @@ impl LeukoApp {
         }
     }
 
-    /// Starts (or resumes: finished runs of a sweep with this name and configuration are
-    /// kept) `config` on the open project in the background.
+    /// Starts `config` on the open project in the background, through `sweep::start` as the
+    /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
+    /// else the new one is checked, snapshotted and saved in the project. Nothing is written
+    /// when a check fails.
     fn start_sweep(&mut self, config: SweepConfig) -> Result<(), String> {
         let Some(p) = &mut self.state.project else {
             return Err("open a project first".into());
@@ -356,28 +356,31 @@ impl LeukoApp {
         if self.views.sweep.is_running() {
             return Err("a sweep is already running".into());
         }
-        let output_names = run::take_snapshot(p.project(), &config)?.output_names;
+        let name = config.name.clone();
+        let started = crate::sweep::start(&mut p.ws, &name, move |_| Ok(config))?;
         // Results already stored for this sweep are shown at once.
-        let records = run::load_runs(&run::sweep_dir(&p.ws.path, &config.name));
+        let records = SweepDir::of(&p.ws.path, &started.config.name).runs();
         let job = sweep::spawn(
             &self.state.jobs,
             p.project().clone(),
             p.ws.path.clone(),
-            config.clone(),
+            started.config.clone(),
         )
         .map_err(|e| e.to_string())?;
-        self.views.sweep.started(job, config, output_names, records);
+        self.views
+            .sweep
+            .started(job, started.config, started.output_names, records);
         Ok(())
     }
 
     fn show_saved_sweep(&mut self, name: &str) {
         let Some(p) = &self.state.project else { return };
-        match run::saved_sweeps(&p.ws.path)
+        match saved_sweeps(&p.ws.path)
             .into_iter()
             .find(|s| s.name() == name)
         {
             Some(s) => {
-                let records = run::load_runs(&s.dir);
+                let records = s.dir.runs();
                 self.views.sweep.show_saved(&s, records);
                 self.views.sweep.resume_offer.clear();
             }

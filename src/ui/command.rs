@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::dataset::Layout;
 use crate::project::ImageId;
 use crate::project::query::{Filter, Sort};
-use crate::sweep::run::SweepConfig;
+use crate::sweep::SweepConfig;
 use crate::taxonomy::ClassId;
 
 /// Everything a screen may ask for.

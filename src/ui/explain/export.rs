@@ -6,12 +6,12 @@ use image::RgbImage;
 use super::embedding::embedding_picture;
 use super::view::{ExplainView, FocusResult};
 use crate::explain::{Method, colour};
-use crate::sweep::run;
+use crate::sweep::SweepDir;
 use crate::ui::command::Command;
 use crate::ui::state::ProjectState;
 
 fn export_dir(v: &ExplainView, p: &ProjectState) -> Option<std::path::PathBuf> {
-    Some(run::sweep_dir(&p.ws.path, v.sweep.as_ref()?).join("explain"))
+    Some(SweepDir::of(&p.ws.path, v.sweep.as_ref()?).explain_dir())
 }
 
 /// Saves `img` as `name` in the export folder; the command tells the user how it went.

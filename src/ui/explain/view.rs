@@ -5,11 +5,11 @@
 use egui_plot::PlotPoint;
 use image::RgbImage;
 
-use crate::explain::{self, Method, source};
+use crate::explain::{self, Method};
 use crate::jobs::{Job, JobId};
 use crate::project::ImageId;
 use crate::sweep::RunKey;
-use crate::sweep::run::{self, SavedSweep};
+use crate::sweep::{SavedSweep, SweepDir, saved_sweeps};
 use crate::ui::state::SweepShown;
 
 /// What one overlay was computed for.
@@ -175,9 +175,9 @@ impl ExplainView {
         if self.listed.as_ref() == Some(&key) {
             return;
         }
-        self.saved = run::saved_sweeps(project_path);
+        self.saved = saved_sweeps(project_path);
         self.models = match &self.sweep {
-            Some(s) => source::sweep_models(&run::sweep_dir(project_path, s)),
+            Some(s) => SweepDir::of(project_path, s).models(),
             None => Vec::new(),
         };
         self.listed = Some(key);

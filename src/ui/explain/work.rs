@@ -5,8 +5,7 @@
 use crate::explain::embedding::{self, SnapshotView};
 use crate::explain::{self, Method, Preset, TsneParams, colour, source};
 use crate::jobs::{JobContext, JobId, Jobs, Output};
-use crate::sweep::RunKey;
-use crate::sweep::run::{self, Snapshot};
+use crate::sweep::{RunKey, SweepDir};
 use crate::ui::state::ProjectState;
 
 use super::view::{CellKey, CellResult, EmbeddingState, ExplainView, FocusResult, Msg};
@@ -129,14 +128,6 @@ pub fn request_focus(v: &mut ExplainView, p: &ProjectState, jobs: &Jobs) {
     });
 }
 
-/// The snapshot of a saved sweep.
-fn read_snapshot(project_path: &std::path::Path, sweep: &str) -> Result<Snapshot, String> {
-    let dir = run::sweep_dir(project_path, sweep);
-    let text = std::fs::read_to_string(dir.join("snapshot.ron"))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    ron::from_str(&text).map_err(|e| e.to_string())
-}
-
 /// Computes the embedding of the chosen model over every image it did not train on: the
 /// points first (`EmbeddingStart`), then the tSNE every 10 iterations.
 pub fn request_embedding(v: &mut ExplainView, p: &ProjectState, jobs: &Jobs) {
@@ -154,7 +145,7 @@ pub fn request_embedding(v: &mut ExplainView, p: &ProjectState, jobs: &Jobs) {
     let job = spawn(v, jobs, "embedding", move |ctx, out| {
         let dev = burn::tensor::Device::flex();
         let m = source::load_sweep_model(&project_path, &sweep, run, &dev)?;
-        let snap = read_snapshot(&project_path, &sweep)?;
+        let snap = SweepDir::of(&project_path, &sweep).read_snapshot()?;
         let view = SnapshotView {
             images: &snap.images,
             targets: &snap.targets,

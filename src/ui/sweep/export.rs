@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::view::SweepView;
-use crate::sweep::results;
-use crate::sweep::run;
+use crate::sweep::SweepDir;
+use crate::sweep::start::load_or_snapshot;
 use crate::ui::command::Command;
 use crate::ui::state::ProjectState;
 
@@ -14,10 +14,10 @@ pub fn report(v: &SweepView, p: &ProjectState) -> Result<PathBuf, String> {
     let Some(cfg) = &v.config else {
         return Err("no sweep to export".into());
     };
-    let dir = run::sweep_dir(&p.ws.path, &cfg.name);
-    let snapshot = run::load_or_snapshot(&dir, p.project(), cfg)?;
-    let out = dir.join("report");
-    results::write_report(
+    let dir = SweepDir::of(&p.ws.path, &cfg.name);
+    let snapshot = load_or_snapshot(&dir, p.project(), cfg)?;
+    let out = dir.report_dir();
+    crate::sweep::report::write_report(
         &out,
         &snapshot,
         &v.records,
@@ -30,7 +30,7 @@ pub fn report(v: &SweepView, p: &ProjectState) -> Result<PathBuf, String> {
 /// The folder the report and the PNG figures of the sweep shown go to.
 pub fn report_dir(v: &SweepView, project_path: &Path) -> Option<PathBuf> {
     let cfg = v.config.as_ref()?;
-    Some(run::sweep_dir(project_path, &cfg.name).join("report"))
+    Some(SweepDir::of(project_path, &cfg.name).report_dir())
 }
 
 /// Requests the screenshot for a PNG export, and saves the figures when it has arrived (a

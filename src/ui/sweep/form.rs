@@ -2,9 +2,9 @@
 //! checked before the sweep starts.
 
 use crate::project::Project;
+use crate::sweep::SweepConfig;
 use crate::sweep::ValSize;
 use crate::sweep::presets::{SweepPreset, format_sizes, parse_sizes};
-use crate::sweep::run::SweepConfig;
 use crate::train::{Optimizer, Task};
 use crate::ui::command::Command;
 

@@ -23,7 +23,7 @@ use crate::backend::{self, BackendChoice};
 use crate::jobs::{Job, Jobs};
 use crate::project::Project;
 use crate::sweep::presets::SweepPreset;
-use crate::sweep::run::{self, SweepConfig, SweepEvent};
+use crate::sweep::{RunOptions, SweepConfig, SweepEvent, run_sweep};
 use crate::ui::command::Command;
 use crate::ui::state::Ctx;
 
@@ -33,7 +33,7 @@ pub fn quick_demo(project_seed: u64) -> SweepConfig {
 }
 
 /// Runs `config` on a background job (`sweep`) that sends its events back over the job's
-/// channel. The sweep is already checked and registered.
+/// channel. The sweep is already checked and registered (`sweep::start`).
 pub fn spawn(
     jobs: &Jobs,
     project: Project,
@@ -47,13 +47,12 @@ pub fn spawn(
             backend.description
         )));
         let cancel = ctx.cancel_flag();
-        run::run_sweep(
+        run_sweep(
             &project,
             &path,
             &config,
             &mut backend,
-            None,
-            None,
+            &RunOptions::default(),
             &cancel,
             &mut |ev| out.send(ev),
         )

@@ -328,7 +328,7 @@ pub fn runs_table(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
                     .unwrap_or_default(),
             );
             ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
-            ui.label(&r.status);
+            ui.label(r.status.to_string());
             ui.label(short(&r.device, 28));
             ui.label(format!("{:.0}", r.seconds));
             ui.end_row();

@@ -10,7 +10,7 @@ use crate::metrics::BoxStats;
 use crate::project::query::Predicted;
 use crate::sweep::RunKey;
 use crate::sweep::results::{self, SizeConfusion, SizeRoc, confusion_at};
-use crate::sweep::run::{RunRecord, SavedSweep, SweepConfig, SweepEvent};
+use crate::sweep::{RunRecord, SavedSweep, SweepConfig, SweepEvent};
 use crate::train::TrainEvent;
 use crate::ui::state::SweepShown;
 
