@@ -634,14 +634,17 @@ impl<'a> LayerBench<'a> {
 }
 
 /// Wall time of the "Quick demo" sweep and of one fold of "Paper ALL binary" (its epochs
-/// capped at `paper_epochs`) on the bundled demo data, on the chosen backend.
+/// capped at `paper_epochs`) on the bundled demo data, on the chosen backend; `workers` as
+/// [`crate::sweep::RunOptions::workers`].
 pub fn sweep_wall_time(
     choice: BackendChoice,
     paper_epochs: usize,
     skip_paper: bool,
+    workers: usize,
 ) -> Result<(), String> {
+    use crate::sweep::config::{RunRecord, SweepConfig};
     use crate::sweep::presets::{SweepPreset, quick_demo};
-    use crate::sweep::run::{self, RunRecord};
+    use crate::sweep::run::{self, RunOptions};
     let mut b = backend::resolve(choice)?;
     println!("device: {}", b.description);
     let dir = std::env::temp_dir().join(format!("leukolens-bench-sweep-{}", std::process::id()));
@@ -671,20 +674,15 @@ pub fn sweep_wall_time(
             trained as f64 / secs.max(1e-9)
         );
     };
-    let mut run_one = |name: &str, cfg: crate::sweep::run::SweepConfig, fold0: bool| {
-        let out = dir.join(&cfg.name);
+    let mut run_one = |name: &str, cfg: SweepConfig, fold0: bool| {
+        let options = RunOptions {
+            workers,
+            out: Some(dir.join(&cfg.name)),
+            fold: fold0.then_some(0),
+            ..RunOptions::default()
+        };
         let t = Instant::now();
-        let recs = run::run_sweep_where(
-            &project,
-            &path,
-            &cfg,
-            &mut b,
-            None,
-            &|k| !fold0 || k.fold == 0,
-            Some(&out),
-            &no,
-            &mut |_| {},
-        );
+        let recs = run::run_sweep(&project, &path, &cfg, &mut b, &options, &no, &mut |_| {});
         match recs {
             Ok(recs) => summary(name, &recs, t.elapsed().as_secs_f64()),
             Err(e) => println!("{name}: failed: {e}"),

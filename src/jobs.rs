@@ -1,5 +1,9 @@
 //! Background jobs: named threads with a cancel flag that report [`Event`]s over a channel.
 //! The CLI drains the channel into progress bars; the GUI drains it once per frame.
+//!
+//! A job can also hand back typed results ([`Jobs::spawn_with`]): values of its own type `T`
+//! travel over the job's own channel ([`Output`]), and the owner of the [`Job<T>`] drains them
+//! ([`Job::drain`]). Every send wakes the GUI through the waker.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,7 +45,7 @@ pub struct JobContext {
     pub id: JobId,
     cancel: Arc<AtomicBool>,
     events: Sender<Event>,
-    waker: Option<Arc<dyn Fn() + Send + Sync>>,
+    waker: Option<Waker>,
 }
 
 impl JobContext {
@@ -80,15 +84,44 @@ impl JobContext {
     }
 }
 
-/// A running job.
-pub struct Job {
+/// Where a job sends its typed results (see [`Jobs::spawn_with`]); each send wakes the UI.
+pub struct Output<T> {
+    tx: Sender<T>,
+    waker: Option<Waker>,
+}
+
+impl<T> Output<T> {
+    /// Sends a result (a closed receiver is not an error: nobody is listening any more).
+    pub fn send(&self, value: T) {
+        let _ = self.tx.send(value);
+        if let Some(w) = &self.waker {
+            w();
+        }
+    }
+}
+
+/// Called after every event or result is sent (the GUI's `request_repaint`).
+type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// A running job. `T` is the type of the results it hands back over its own channel (`()` for
+/// a job that only reports [`Event`]s).
+pub struct Job<T = ()> {
     pub id: JobId,
     pub name: String,
     cancel: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+    results: Option<Receiver<T>>,
 }
 
-impl Job {
+impl<T> Job<T> {
+    /// The results that have arrived, without blocking (called once per frame by the GUI).
+    pub fn drain(&self) -> Vec<T> {
+        self.results
+            .as_ref()
+            .map(|rx| rx.try_iter().collect())
+            .unwrap_or_default()
+    }
+
     /// Asks the job to stop at its next check (between batches for training).
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
@@ -106,6 +139,18 @@ impl Job {
     }
 }
 
+/// Drains every job of `jobs` and drops the ones that have ended. A job is dropped only when it
+/// had ended before its results were drained, so no result is lost.
+pub fn drain_all<T>(jobs: &mut Vec<Job<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    jobs.retain(|job| {
+        let ended = job.is_finished();
+        out.extend(job.drain());
+        !ended
+    });
+    out
+}
+
 fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -115,7 +160,7 @@ fn next_id() -> u64 {
 pub struct Jobs {
     tx: Sender<Event>,
     rx: Receiver<Event>,
-    waker: Option<Arc<dyn Fn() + Send + Sync>>,
+    waker: Option<Waker>,
 }
 
 impl Default for Jobs {
@@ -146,6 +191,17 @@ impl Jobs {
     where
         F: FnOnce(&JobContext) -> Result<(), String> + Send + 'static,
     {
+        self.spawn_with(name, move |ctx, _: &Output<()>| work(ctx))
+    }
+
+    /// [`spawn`](Self::spawn) for a job that hands back results of type `T`: `work` sends them
+    /// to its [`Output`], and the returned [`Job<T>`] drains them. The job's end is still the
+    /// `Finished` event on the shared channel.
+    pub fn spawn_with<T, F>(&self, name: &str, work: F) -> std::io::Result<Job<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&JobContext, &Output<T>) -> Result<(), String> + Send + 'static,
+    {
         let id = JobId(next_id());
         let cancel = Arc::new(AtomicBool::new(false));
         let ctx = JobContext {
@@ -154,14 +210,20 @@ impl Jobs {
             events: self.tx.clone(),
             waker: self.waker.clone(),
         };
+        let (tx, rx) = channel();
+        let out = Output {
+            tx,
+            waker: self.waker.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
-                    .unwrap_or_else(|p| {
-                        let msg = panic_message(p.as_ref());
-                        Err(format!("internal error: {msg}"))
-                    });
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx, &out)))
+                        .unwrap_or_else(|p| {
+                            let msg = panic_message(p.as_ref());
+                            Err(format!("internal error: {msg}"))
+                        });
                 ctx.send(EventKind::Finished(result));
             })?;
         Ok(Job {
@@ -169,6 +231,7 @@ impl Jobs {
             name: name.to_string(),
             cancel,
             handle: Some(handle),
+            results: Some(rx),
         })
     }
 
@@ -227,6 +290,28 @@ mod tests {
         assert_eq!(last.job, id);
         assert!(matches!(&last.kind, EventKind::Finished(Err(m)) if m == "cancelled"));
         assert!(events.len() < 1000);
+    }
+
+    #[test]
+    fn typed_results_come_back_over_the_jobs_own_channel() {
+        let jobs = Jobs::new();
+        let mut running = vec![
+            jobs.spawn_with("typed", |_, out: &Output<usize>| {
+                for i in 0..5 {
+                    out.send(i);
+                }
+                Ok(())
+            })
+            .unwrap(),
+        ];
+        let mut got = Vec::new();
+        while !running.is_empty() {
+            got.extend(drain_all(&mut running));
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        // The shared channel carries only the end of the job.
+        let ev = jobs.recv().unwrap();
+        assert!(matches!(ev.kind, EventKind::Finished(Ok(()))));
     }
 
     #[test]

@@ -465,13 +465,15 @@ fn main() {
             shards,
         } => {
             // The project must exist (and open): its sweep folder sits beside it.
-            let dir = leukolens::sweep::run::sweep_dir(&project, &name);
+            let dir = leukolens::sweep::SweepDir::of(&project, &name);
+            let shards: Vec<_> = shards
+                .into_iter()
+                .map(leukolens::sweep::SweepDir::at)
+                .collect();
             Workspace::open(&project)
                 .map_err(anyhow::Error::from)
-                .and_then(|_| {
-                    leukolens::sweep::run::merge(&dir, &shards).map_err(anyhow::Error::msg)
-                })
-                .map(|n| println!("merged {n} run(s) into {}", dir.display()))
+                .and_then(|_| dir.merge(&shards).map_err(anyhow::Error::msg))
+                .map(|n| println!("merged {n} run(s) into {}", dir.path().display()))
         }
         Command::Report {
             project,
@@ -536,7 +538,7 @@ fn main() {
                 },
         } => bench::train_throughput(backend, 257, seconds)
             .and_then(|_| bench::stack_throughput(backend, 257, 5, &[1, 8, 32, 200], seconds))
-            .and_then(|_| bench::sweep_wall_time(backend, paper_epochs, false))
+            .and_then(|_| bench::sweep_wall_time(backend, paper_epochs, false, 0))
             .map_err(anyhow::Error::msg),
         Command::Bench {
             what:
@@ -546,10 +548,8 @@ fn main() {
                     skip_paper,
                     workers,
                 },
-        } => {
-            leukolens::sweep::run::set_workers(workers);
-            bench::sweep_wall_time(backend, paper_epochs, skip_paper).map_err(anyhow::Error::msg)
-        }
+        } => bench::sweep_wall_time(backend, paper_epochs, skip_paper, workers)
+            .map_err(anyhow::Error::msg),
         Command::Bench {
             what:
                 BenchWhat::Ops {
@@ -807,64 +807,9 @@ fn configured(p: Preset, o: Overrides) -> Result<TrainConfig> {
 }
 
 fn cmd_sweep(args: SweepArgs) -> Result<()> {
-    use leukolens::sweep::run::{self, SweepConfig, SweepEvent};
-    use leukolens::sweep::{SweepDesign, ValSize};
+    use leukolens::sweep::run::{self, RunOptions, SweepEvent};
+    use leukolens::sweep::{SweepConfig, SweepDesign, ValSize};
     let mut ws = Workspace::open(&args.project)?;
-    let config = match ws.project.sweeps.iter().find(|s| s.name == args.name) {
-        Some(c) => {
-            println!("resuming the saved sweep \"{}\"", c.name);
-            c.clone()
-        }
-        None => {
-            let task = task_from_args(&ws.project.taxonomy, &args.task)?;
-            let train = configured(
-                args.preset,
-                Overrides {
-                    input_size: args.input_size,
-                    epochs: args.epochs,
-                    patience: args.patience,
-                    ..Default::default()
-                },
-            )?;
-            let mut design = SweepDesign {
-                k_folds: args.folds,
-                val: ValSize::Count(args.n_val),
-                seed: train::derive_seed(ws.project.seed, 200),
-                ..Default::default()
-            };
-            if !args.sizes.is_empty() {
-                design.sizes = args.sizes.clone();
-            }
-            let c = SweepConfig {
-                name: args.name.clone(),
-                task,
-                train,
-                design,
-            };
-            // Checked before it is saved: a sweep that cannot run is not kept.
-            let dir = run::sweep_dir(&args.project, &c.name);
-            if let Some(other) = ws
-                .project
-                .sweeps
-                .iter()
-                .find(|s| run::sweep_dir(&args.project, &s.name) == dir)
-            {
-                bail!(
-                    "the name \"{}\" would share its folder with the saved sweep \"{}\"; choose \
-                     another name",
-                    c.name,
-                    other.name
-                );
-            }
-            let snap = run::take_snapshot(&ws.project, &c).map_err(anyhow::Error::msg)?;
-            leukolens::sweep::plan(&snap.targets, snap.output_names.len(), &snap.config.design)
-                .map_err(|e| anyhow::anyhow!("the sweep cannot run: {e}"))?;
-            ws.project.sweeps.push(c.clone());
-            ws.mark_dirty();
-            ws.save()?;
-            c
-        }
-    };
     let shard = match &args.shard {
         None => None,
         Some(s) => {
@@ -875,8 +820,47 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
             Some((i, n))
         }
     };
-    leukolens::sweep::run::set_stack_size(args.stack);
-    leukolens::sweep::run::set_workers(args.workers);
+    let options = RunOptions {
+        stack: args.stack,
+        workers: args.workers,
+        shard,
+        out: args.out.clone(),
+        fold: None,
+    };
+    options.check().map_err(anyhow::Error::msg)?;
+    let started = leukolens::sweep::start(&mut ws, &args.name, |project| {
+        let task = task_from_args(&project.taxonomy, &args.task).map_err(|e| error_text(&e))?;
+        let train = configured(
+            args.preset,
+            Overrides {
+                input_size: args.input_size,
+                epochs: args.epochs,
+                patience: args.patience,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| error_text(&e))?;
+        let mut design = SweepDesign {
+            k_folds: args.folds,
+            val: ValSize::Count(args.n_val),
+            seed: train::derive_seed(project.seed, 200),
+            ..Default::default()
+        };
+        if !args.sizes.is_empty() {
+            design.sizes = args.sizes.clone();
+        }
+        Ok(SweepConfig {
+            name: args.name.clone(),
+            task,
+            train,
+            design,
+        })
+    })
+    .map_err(anyhow::Error::msg)?;
+    if started.resumed {
+        println!("resuming the saved sweep \"{}\"", started.config.name);
+    }
+    let config = started.config;
     let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
     for n in &backend.notes {
@@ -925,11 +909,11 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
                     r.best_epoch,
                     r.seconds,
                     if r.collapsed {
-                        "COLLAPSED"
+                        "COLLAPSED".to_string()
                     } else if r.failed() {
-                        r.status.as_str()
+                        r.status.to_string()
                     } else {
-                        ""
+                        String::new()
                     }
                 ),
             );
@@ -942,14 +926,13 @@ fn cmd_sweep(args: SweepArgs) -> Result<()> {
         &args.project,
         &config,
         &mut backend,
-        shard,
-        args.out.as_deref(),
+        &options,
         &cancel,
         &mut on_event,
     )
     .map_err(anyhow::Error::msg)?;
     runs_bar.finish_and_clear();
-    let failed: Vec<&run::RunRecord> = records.iter().filter(|r| r.failed()).collect();
+    let failed: Vec<&leukolens::sweep::RunRecord> = records.iter().filter(|r| r.failed()).collect();
     if let Some(first) = failed.first() {
         println!(
             "{} of {} runs failed; the first (fold {}, size {}): {}",
@@ -1288,19 +1271,15 @@ fn cmd_relink(path: &Path, folder: &Path) -> Result<()> {
 }
 
 fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathBuf>) -> Result<()> {
-    use leukolens::sweep::run;
+    use leukolens::sweep::store::{ReadError, SweepDir};
     let ws = leukolens::project::Workspace::open(project)?;
-    let dir = run::sweep_dir(project, name);
-    let snap_path = dir.join("snapshot.ron");
-    let text = std::fs::read_to_string(&snap_path).map_err(|e| {
-        anyhow::anyhow!(
-            "the project has no sweep \"{name}\" ({}: {e})",
-            snap_path.display()
-        )
-    })?;
-    let snapshot: run::Snapshot =
-        ron::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", snap_path.display()))?;
-    let (records, damaged) = run::read_runs(&dir);
+    let dir = SweepDir::of(project, name);
+    let snapshot = match dir.read_snapshot() {
+        Ok(s) => s,
+        Err(ReadError::Io(e)) => bail!("the project has no sweep \"{name}\" ({e})"),
+        Err(e) => bail!("{e}"),
+    };
+    let (records, damaged) = dir.read_runs();
     for (path, why) in damaged {
         println!(
             "note: {} left out, it cannot be read ({why}); resuming the sweep trains that run again",
@@ -1316,9 +1295,9 @@ fn cmd_report(project: &Path, name: &str, size: Option<usize>, out: Option<PathB
             anyhow::bail!("no finished run has {s} training images; the sizes are {sizes:?}");
         }
     }
-    let out = out.unwrap_or_else(|| dir.join("report"));
+    let out = out.unwrap_or_else(|| dir.report_dir());
     let files =
-        leukolens::sweep::results::write_report(&out, &snapshot, &records, Some(&ws.project), size)
+        leukolens::sweep::report::write_report(&out, &snapshot, &records, Some(&ws.project), size)
             .map_err(anyhow::Error::msg)?;
     println!(
         "{} runs; wrote {} files to {}",

@@ -10,8 +10,8 @@ use leukolens::backend::Backend;
 use leukolens::explain::{self, ExplainRequest, Method, Preset, colour, source};
 use leukolens::nn::{ModelSpec, PaperCnn};
 use leukolens::project::{Project, Workspace};
-use leukolens::sweep::run::{self, SweepConfig};
-use leukolens::sweep::{RunKey, SweepDesign, ValSize};
+use leukolens::sweep::run::{self, RunOptions};
+use leukolens::sweep::{RunKey, SweepConfig, SweepDesign, ValSize};
 use leukolens::train::{ExperimentConfig, Task, TrainConfig, experiment};
 
 const S: u32 = 190;
@@ -45,8 +45,7 @@ fn tiny_sweep(dir: &Path) -> (PathBuf, Project) {
         &path,
         &cfg,
         &mut Backend::cpu(),
-        None,
-        None,
+        &RunOptions::default(),
         &no,
         &mut |_| {},
     )

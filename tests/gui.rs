@@ -9,10 +9,15 @@ use egui_kittest::kittest::Queryable as _;
 use leukolens::project::{ImageId, Journal, Project, Workspace};
 use leukolens::taxonomy::Taxonomy;
 use leukolens::ui::Settings;
-use leukolens::ui::app::{Command, LeukoApp, TaxonomyEdit};
+use leukolens::ui::{Command, LeukoApp, TaxonomyEdit, Window};
 
 /// A project of 12 small images in three classes, and an app with it open.
 fn app_with_project(dir: &Path) -> LeukoApp {
+    app_with_project_as(dir, Some("tester"))
+}
+
+/// [`app_with_project`] with the annotator given (None: the app asks for one).
+fn app_with_project_as(dir: &Path, annotator: Option<&str>) -> LeukoApp {
     let data = dir.join("data");
     for (class, n) in [("monocyte", 4), ("basophil", 4), ("eosinophil", 4)] {
         for k in 0..n {
@@ -29,20 +34,26 @@ fn app_with_project(dir: &Path) -> LeukoApp {
     let path = dir.join("t.ron");
     Workspace::create(&path, Project::from_import("t", &path, &out, 1)).unwrap();
     let settings = Settings {
-        annotator: Some("tester".into()),
+        annotator: annotator.map(String::from),
         auto_advance: false,
         thumb_size: 64.0,
         ..Default::default()
     };
     let mut app = LeukoApp::new(settings, None, None);
     app.open(&path);
-    assert!(app.project.is_some(), "{:?}", app.messages);
+    assert!(app.project().is_some(), "{:?}", app.messages());
     app
 }
 
 /// The demo project (8 cells per class, 190 px) opened in a fresh app.
 fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
     let path = leukolens::demo::create_demo_project(&dir.join("demo"), 8, 190, 3).unwrap();
+    demo_app_at(&path)
+}
+
+/// A fresh app with the project at `path` open.
+fn demo_app_at(path: &Path) -> (std::path::PathBuf, LeukoApp) {
+    let path = path.to_path_buf();
     let mut app = LeukoApp::new(
         Settings {
             annotator: Some("t".into()),
@@ -56,8 +67,8 @@ fn demo_app(dir: &Path) -> (std::path::PathBuf, LeukoApp) {
 }
 
 /// A tiny lymphoblast-vs-neutrophil sweep: 2 folds, 2 epochs, the given sizes.
-fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::run::SweepConfig {
-    let mut cfg = leukolens::ui::sweep_view::quick_demo(7);
+fn tiny_sweep(t: &Taxonomy, name: &str, sizes: Vec<usize>) -> leukolens::sweep::SweepConfig {
+    let mut cfg = leukolens::ui::sweep::quick_demo(7);
     cfg.name = name.into();
     cfg.task = leukolens::train::Task::Groups {
         positive: vec![t.find("Lymphoblast").unwrap()],
@@ -80,19 +91,12 @@ fn harness(app: LeukoApp) -> Harness<'static, LeukoApp> {
 }
 
 fn cursor(h: &Harness<'_, LeukoApp>) -> ImageId {
-    h.state()
-        .project
-        .as_ref()
-        .unwrap()
-        .selection
-        .cursor
-        .unwrap()
+    h.state().project().unwrap().selection.cursor.unwrap()
 }
 
 fn path_of(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
     h.state()
-        .project
-        .as_ref()
+        .project()
         .unwrap()
         .project()
         .image(id)
@@ -102,7 +106,7 @@ fn path_of(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
 }
 
 fn current(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
-    let p = h.state().project.as_ref().unwrap().project();
+    let p = h.state().project().unwrap().project();
     p.taxonomy.name(p.image(id).unwrap().current)
 }
 
@@ -115,7 +119,7 @@ fn arrows_move_the_selection_and_several_presses_in_one_frame_all_count() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
     step(&mut h);
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     assert_eq!(cursor(&h), order[0]);
     h.key_press(Key::ArrowRight);
     step(&mut h);
@@ -131,7 +135,7 @@ fn arrows_move_the_selection_and_several_presses_in_one_frame_all_count() {
     step(&mut h);
     assert_eq!(cursor(&h), order[3]);
     // Down moves by a whole row.
-    let cols = h.state().gallery.columns;
+    let cols = h.state().gallery().columns;
     assert!(cols > 1, "the grid has several columns");
     h.key_press(Key::ArrowDown);
     step(&mut h);
@@ -150,14 +154,14 @@ fn hotkey_assigns_and_undo_redo_work_across_a_bulk_change() {
     step(&mut h);
     assert_eq!(current(&h, first), "Lymphoblast");
     // Bulk: click the first tile, shift-click the fourth, press 7 (Eosinophil).
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     let p0 = path_of(&h, order[0]);
     let p3 = path_of(&h, order[3]);
     h.get_by_label(&p0).click();
     step(&mut h);
     h.get_by_label(&p3).click_modifiers(Modifiers::SHIFT);
     step(&mut h);
-    assert_eq!(h.state().project.as_ref().unwrap().selection.ids.len(), 4);
+    assert_eq!(h.state().project().unwrap().selection.ids.len(), 4);
     h.key_press(Key::Num7);
     step(&mut h);
     for id in &order[0..4] {
@@ -179,7 +183,7 @@ fn hotkey_assigns_and_undo_redo_work_across_a_bulk_change() {
         assert_eq!(current(&h, *id), "Eosinophil");
     }
     // Every change, undos included, is in the journal with the annotator's name.
-    let path = h.state().project.as_ref().unwrap().ws.path.clone();
+    let path = h.state().project().unwrap().ws.path.clone();
     let journal = Journal::read(&Journal::path_for(&path)).unwrap().entries;
     assert_eq!(journal.len(), 1 + 4 + 4 + 1 + 1 + 4);
     assert!(journal.iter().all(|e| e.annotator == "tester"));
@@ -190,18 +194,17 @@ fn ctrl_click_toggles_and_tab_jumps_to_the_next_unreviewed_image() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
     step(&mut h);
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     h.get_by_label(&path_of(&h, order[2]))
         .click_modifiers(Modifiers::COMMAND);
     step(&mut h);
-    let sel = h.state().project.as_ref().unwrap().selection.ids.clone();
+    let sel = h.state().project().unwrap().selection.ids.clone();
     assert!(sel.contains(&order[0]) && sel.contains(&order[2]) && sel.len() == 2);
     // Review the first image (assign its own class), then Tab goes to an unreviewed one.
     h.state_mut().apply(Command::Select(vec![order[0]]));
     let own = h
         .state()
-        .project
-        .as_ref()
+        .project()
         .unwrap()
         .project()
         .image(order[0])
@@ -222,7 +225,7 @@ fn filter_changed_shows_exactly_the_relabelled_images() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
     step(&mut h);
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     h.state_mut().apply(Command::Select(vec![order[5]]));
     step(&mut h);
     h.key_press(Key::Num4); // Monocyte
@@ -233,8 +236,7 @@ fn filter_changed_shows_exactly_the_relabelled_images() {
     step(&mut h);
     let relabelled: Vec<ImageId> = h
         .state()
-        .project
-        .as_ref()
+        .project()
         .unwrap()
         .project()
         .images
@@ -245,7 +247,7 @@ fn filter_changed_shows_exactly_the_relabelled_images() {
     assert!(!relabelled.is_empty());
     h.get_by_label("changed").click();
     step(&mut h);
-    let shown = h.state().project.as_ref().unwrap().order.clone();
+    let shown = h.state().project().unwrap().order.clone();
     assert_eq!(shown, relabelled);
     // Tiles of unchanged images are not in the UI any more.
     assert!(h.query_by_label(&path_of(&h, order[0])).is_none());
@@ -256,31 +258,18 @@ fn filter_changed_shows_exactly_the_relabelled_images() {
 fn taxonomy_editor_refuses_a_duplicate_hotkey_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
-    h.state_mut().taxonomy_editor.open = true;
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Taxonomy, true));
     step(&mut h);
-    let t = h
-        .state()
-        .project
-        .as_ref()
-        .unwrap()
-        .project()
-        .taxonomy
-        .clone();
+    let t = h.state().project().unwrap().project().taxonomy.clone();
     let mono = t.find("Monocyte").unwrap();
     // Through the command path the editor uses.
     h.state_mut()
         .apply(Command::Taxonomy(TaxonomyEdit::SetHotkey(mono, Some('1'))));
     step(&mut h);
-    let t2 = h
-        .state()
-        .project
-        .as_ref()
-        .unwrap()
-        .project()
-        .taxonomy
-        .clone();
+    let t2 = h.state().project().unwrap().project().taxonomy.clone();
     assert_eq!(t2.get(mono).unwrap().hotkey, Some('4'), "unchanged");
-    let msg = h.state().messages.last().unwrap();
+    let msg = h.state().messages().last().unwrap();
     assert!(msg.error && msg.text.contains("already bound"), "{msg:?}");
     assert!(
         h.query_by_label_contains("already bound").is_some(),
@@ -292,7 +281,7 @@ fn taxonomy_editor_refuses_a_duplicate_hotkey_with_a_message() {
         "Monocyte (activated)".into(),
     )));
     step(&mut h);
-    let path = h.state().project.as_ref().unwrap().ws.path.clone();
+    let path = h.state().project().unwrap().ws.path.clone();
     let on_disk = Project::load(&path).unwrap();
     assert_eq!(
         on_disk.taxonomy.get(mono).unwrap().name,
@@ -305,7 +294,7 @@ fn taxonomy_editor_refuses_a_duplicate_hotkey_with_a_message() {
     )));
     assert!(
         h.state()
-            .messages
+            .messages()
             .last()
             .unwrap()
             .text
@@ -333,10 +322,10 @@ fn viewer_opens_with_space_steps_and_assigns() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
     step(&mut h);
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     h.key_press(Key::Space);
     step(&mut h);
-    assert!(h.state().viewer_open);
+    assert!(h.state().viewer_open());
     h.get_by_label("next >").click();
     step(&mut h);
     assert_eq!(cursor(&h), order[1]);
@@ -345,14 +334,13 @@ fn viewer_opens_with_space_steps_and_assigns() {
     assert_eq!(current(&h, order[1]), "Basophil");
     h.key_press(Key::Escape);
     step(&mut h);
-    assert!(!h.state().viewer_open);
+    assert!(!h.state().viewer_open());
 }
 
 #[test]
 fn the_annotator_is_asked_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = app_with_project(dir.path());
-    app.settings.annotator = None;
+    let app = app_with_project_as(dir.path(), None);
     let mut h = harness(app);
     step(&mut h);
     assert!(h.query_by_label("Annotator name").is_some());
@@ -361,7 +349,7 @@ fn the_annotator_is_asked_once() {
     step(&mut h);
     h.get_by_label("Start annotating").click();
     step(&mut h);
-    assert_eq!(h.state().settings.annotator.as_deref(), Some("Dr. Marr"));
+    assert_eq!(h.state().settings().annotator.as_deref(), Some("Dr. Marr"));
     assert!(h.query_by_label("Annotator name").is_none());
 }
 
@@ -391,8 +379,8 @@ fn a_corrupt_project_is_a_readable_message_not_a_crash() {
     std::fs::write(&bad, "(version: 1, name: \"x\", oops").unwrap();
     let mut app = LeukoApp::new(Settings::default(), None, None);
     app.open(&bad);
-    assert!(app.project.is_none());
-    let m = app.messages.last().unwrap();
+    assert!(app.project().is_none());
+    let m = app.messages().last().unwrap();
     assert!(m.error && m.text.contains("line 1"), "{m:?}");
     let mut h = harness(app);
     step(&mut h);
@@ -404,7 +392,7 @@ fn drag_a_box_to_select_several_images_then_assign_them_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(app_with_project(dir.path()));
     step(&mut h);
-    let order = h.state().project.as_ref().unwrap().order.clone();
+    let order = h.state().project().unwrap().order.clone();
     let a = h.get_by_label(&path_of(&h, order[0])).rect();
     let b = h.get_by_label(&path_of(&h, order[2])).rect();
     // Press in the gap just below the first tile, drag to the middle of the third, release.
@@ -430,7 +418,7 @@ fn drag_a_box_to_select_several_images_then_assign_them_at_once() {
         modifiers: Modifiers::NONE,
     });
     step(&mut h);
-    let sel = h.state().project.as_ref().unwrap().selection.ids.clone();
+    let sel = h.state().project().unwrap().selection.ids.clone();
     assert_eq!(sel.len(), 3, "the box covers three tiles: {sel:?}");
     assert!(order[..3].iter().all(|id| sel.contains(id)));
     h.key_press(Key::Num4); // Monocyte
@@ -445,11 +433,10 @@ fn drag_a_box_to_select_several_images_then_assign_them_at_once() {
 fn export_labels_and_save_as_keep_every_label() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app_with_project(dir.path());
-    let order = app.project.as_ref().unwrap().order.clone();
+    let order = app.project().unwrap().order.clone();
     app.apply(Command::Select(vec![order[1]]));
     let eos = app
-        .project
-        .as_ref()
+        .project()
         .unwrap()
         .project()
         .taxonomy
@@ -461,8 +448,7 @@ fn export_labels_and_save_as_keep_every_label() {
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), 13, "header + 12 images");
     let p = app
-        .project
-        .as_ref()
+        .project()
         .unwrap()
         .project()
         .image(order[1])
@@ -474,7 +460,11 @@ fn export_labels_and_save_as_keep_every_label() {
     // Save as a new file elsewhere: the label is there and the dataset is still found.
     let other = dir.path().join("elsewhere/copy.ron");
     app.apply(Command::SaveAs(other.clone()));
-    assert!(!app.messages.last().unwrap().error, "{:?}", app.messages);
+    assert!(
+        !app.messages().last().unwrap().error,
+        "{:?}",
+        app.messages()
+    );
     let copy = Project::load(&other).unwrap();
     assert_eq!(copy.image(order[1]).unwrap().current, eos);
     assert!(
@@ -482,21 +472,20 @@ fn export_labels_and_save_as_keep_every_label() {
             .join(&copy.image(order[1]).unwrap().path)
             .is_file()
     );
-    assert_eq!(app.project.as_ref().unwrap().ws.path, other);
+    assert_eq!(app.project().unwrap().ws.path, other);
 }
 
 #[test]
 fn the_annotator_field_has_the_keyboard_focus_without_a_click() {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = app_with_project(dir.path());
-    app.settings.annotator = None;
+    let app = app_with_project_as(dir.path(), None);
     let mut h = harness(app);
     step(&mut h);
     h.event(egui::Event::Text("Ada".into()));
     step(&mut h);
     h.key_press(Key::Enter);
     step(&mut h);
-    assert_eq!(h.state().settings.annotator.as_deref(), Some("Ada"));
+    assert_eq!(h.state().settings().annotator.as_deref(), Some("Ada"));
 }
 
 /// Polls the app (as the frame loop does) until `done` or a timeout.
@@ -506,7 +495,7 @@ fn wait_for(app: &mut LeukoApp, done: impl Fn(&LeukoApp) -> bool) {
         assert!(
             start.elapsed().as_secs() < 60,
             "timed out; messages: {:?}",
-            app.messages
+            app.messages()
         );
         app.poll_jobs();
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -541,22 +530,22 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
         layout: None,
         output: output.clone(),
     });
-    wait_for(&mut app, |a| a.project.is_some());
-    assert_eq!(app.project.as_ref().unwrap().project().images.len(), 5);
+    wait_for(&mut app, |a| a.project().is_some());
+    assert_eq!(app.project().unwrap().project().images.len(), 5);
     assert!(
-        app.messages.iter().any(|m| m.text.contains("broken.png")),
+        app.messages().iter().any(|m| m.text.contains("broken.png")),
         "the import report names the skipped file: {:?}",
-        app.messages
+        app.messages()
     );
     // The dataset moves; Locate dataset re-links it by content.
     let moved = dir.path().join("moved");
     std::fs::rename(&data, &moved).unwrap();
     app.apply(Command::Relink(moved.clone()));
     wait_for(&mut app, |a| {
-        a.messages.iter().any(|m| m.text.starts_with("re-linked"))
+        a.messages().iter().any(|m| m.text.starts_with("re-linked"))
     });
-    assert!(app.messages.last().unwrap().text.contains("found 5 of 5"));
-    let p = app.project.as_ref().unwrap();
+    assert!(app.messages().last().unwrap().text.contains("found 5 of 5"));
+    let p = app.project().unwrap();
     for im in &p.project().images {
         assert!(
             p.project().image_path(&p.ws.path, im).is_file(),
@@ -577,8 +566,8 @@ fn step_until(h: &mut Harness<'_, LeukoApp>, what: &str, mut done: impl FnMut(&L
         assert!(
             start.elapsed().as_secs() < 120,
             "{what}; messages: {:?} {:?}",
-            h.state().messages,
-            h.state().explain.messages
+            h.state().messages(),
+            h.state().explain().messages
         );
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -589,17 +578,17 @@ fn step_until(h: &mut Harness<'_, LeukoApp>, what: &str, mut done: impl FnMut(&L
 fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut app) = demo_app(dir.path());
-    let t = app.project.as_ref().unwrap().project().taxonomy.clone();
+    let t = app.project().unwrap().project().taxonomy.clone();
     app.apply(Command::StartSweep(tiny_sweep(&t, "test", vec![2, 6])));
-    assert!(app.sweep.open && app.sweep.is_running());
+    assert!(app.sweep().open && app.sweep().is_running());
     let mut h = harness(app);
     let mut saw_progress = false;
     step_until(&mut h, "sweep did not finish", |a| {
-        saw_progress |= a.sweep.current.is_some();
-        a.sweep.finished
+        saw_progress |= a.sweep().current.is_some();
+        a.sweep().finished
     });
     h.step();
-    let s = &h.state().sweep;
+    let s = h.state().sweep();
     assert!(saw_progress, "progress was shown while running");
     assert_eq!(s.records.len(), 4, "2 folds × 2 sizes");
     assert_eq!(s.progress, (4, 4));
@@ -624,7 +613,7 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     h.get_all_by_label("fold 2").next().unwrap().click();
     h.step();
     h.step();
-    let chosen = h.state().sweep.shown_run.expect("a run was chosen");
+    let chosen = h.state().sweep().shown_run.expect("a run was chosen");
     assert_eq!(chosen.fold, 1);
     assert!(
         h.query_by_label_contains(&format!("Run: fold 2, {} training images", chosen.size))
@@ -637,10 +626,11 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     h.get_by_label("unpin").click();
     h.step();
     h.step();
-    assert_eq!(h.state().sweep.shown_run, None);
+    assert_eq!(h.state().sweep().shown_run, None);
     // The runs are stored in the project folder.
-    let sweep_dir = leukolens::sweep::run::sweep_dir(&path, "test");
-    assert_eq!(leukolens::sweep::run::load_runs(&sweep_dir).len(), 4);
+    let sweep = leukolens::sweep::SweepDir::of(&path, "test");
+    assert_eq!(sweep.runs().len(), 4);
+    let sweep_dir = sweep.path();
 
     // ROC at the largest size with the mean AUC ± sd, and the per-class table.
     assert!(
@@ -651,7 +641,7 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     assert!(h.query_by_label("precision").is_some());
 
     // Clicking the fullest confusion-matrix cell shows exactly its images in the gallery.
-    let s = &h.state().sweep;
+    let s = h.state().sweep();
     let names = s.output_names.clone();
     let largest = *leukolens::sweep::results::sizes(&s.records).last().unwrap();
     let c = leukolens::sweep::results::confusion_at(&s.records, largest, 2).unwrap();
@@ -668,30 +658,31 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     h.get_by_label(&label).click();
     h.step();
     h.step();
-    let mut shown = h.state().project.as_ref().unwrap().order.clone();
+    let mut shown = h.state().project().unwrap().order.clone();
     let mut want = c.cells[t][p].clone();
     shown.sort();
     want.sort();
     assert_eq!(shown, want);
 
     // The latest cross-validated predictions reach the gallery (filter, sort, tiles).
-    let p = h.state().project.as_ref().unwrap();
+    let p = h.state().project().unwrap();
     assert_eq!(p.predicted.len(), 16);
     assert_eq!(p.prediction_names, names);
     // The sweep window covers the gallery's toolbar: close it, as a user would.
-    h.state_mut().sweep.open = false;
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Sweep, false));
     h.step();
     h.get_by_label("show all").click();
     h.step();
     h.step();
-    assert_eq!(h.state().project.as_ref().unwrap().order.len(), 8 * 10);
+    assert_eq!(h.state().project().unwrap().order.len(), 8 * 10);
     h.get_by_label("show predictions").click();
     h.step();
     h.step();
-    assert!(h.state().settings.show_predictions);
+    assert!(h.state().settings().show_predictions);
 
     // Export: report, tables and figures in the sweep's folder.
-    h.state_mut().sweep.open = true;
+    h.state_mut().apply(Command::SetWindow(Window::Sweep, true));
     h.step();
     h.step();
     h.get_by_label("Export report").click();
@@ -715,19 +706,19 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
 fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut app) = demo_app(dir.path());
-    let t = app.project.as_ref().unwrap().project().taxonomy.clone();
+    let t = app.project().unwrap().project().taxonomy.clone();
     app.apply(Command::StartSweep(tiny_sweep(&t, "paused", vec![2, 4, 6])));
     let mut h = harness(app);
     // Pause as soon as the first run is stored.
-    step_until(&mut h, "no run finished", |a| !a.sweep.records.is_empty());
+    step_until(&mut h, "no run finished", |a| !a.sweep().records.is_empty());
     h.get_by_label("Pause").click();
     step_until(&mut h, "pause did not stop the sweep", |a| {
-        !a.sweep.is_running()
+        !a.sweep().is_running()
     });
     h.step();
-    let (done, total) = h.state().sweep.progress;
+    let (done, total) = h.state().sweep().progress;
     assert!(
-        h.state().sweep.paused && done >= 1 && done < total,
+        h.state().sweep().paused && done >= 1 && done < total,
         "{done} of {total}"
     );
     assert!(h.query_by_label("Resume").is_some());
@@ -743,7 +734,7 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
         None,
     );
     app.open(&path); // the same project file, in a new app
-    assert_eq!(app.sweep.resume_offer.len(), 1);
+    assert_eq!(app.sweep().resume_offer.len(), 1);
     let mut h = harness(app);
     h.step();
     h.step();
@@ -759,39 +750,41 @@ fn a_paused_sweep_is_offered_for_resuming_when_the_project_is_reopened() {
     );
     h.get_by_label("Resume").click();
     h.step();
-    assert!(h.state().sweep.is_running());
-    step_until(&mut h, "resumed sweep did not finish", |a| a.sweep.finished);
+    assert!(h.state().sweep().is_running());
+    step_until(&mut h, "resumed sweep did not finish", |a| {
+        a.sweep().finished
+    });
     h.step();
-    assert_eq!(h.state().sweep.progress, (total, total));
-    assert_eq!(h.state().sweep.records.len(), total);
-    assert!(!h.state().sweep.paused);
+    assert_eq!(h.state().sweep().progress, (total, total));
+    assert_eq!(h.state().sweep().records.len(), total);
+    assert!(!h.state().sweep().paused);
 }
 
 #[test]
 fn the_sweep_form_starts_from_a_preset_and_checks_the_fields() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app_with_project(dir.path());
-    app.sweep.open = true;
+    app.apply(Command::SetWindow(Window::Sweep, true));
     let mut h = harness(app);
     h.step();
     h.step();
-    let form = h.state().sweep.form.as_ref().expect("the form exists");
+    let form = h.state().sweep().form.as_ref().expect("the form exists");
     assert_eq!(form.preset.label(), "Quick demo");
     h.get_by_label("preset").click();
     h.step();
     h.step();
     h.get_by_label("Paper AML binary (400 px)").click();
     h.step();
-    let form = h.state().sweep.form.as_ref().unwrap();
+    let form = h.state().sweep().form.as_ref().unwrap();
     assert_eq!(form.config.train.input_size, 400);
     assert_eq!(form.config.design.k_folds, 10);
     assert_eq!(form.sizes_text, "10..200 step 10");
     // A bad size list is refused with a message, and nothing starts.
-    h.state_mut().sweep.form.as_mut().unwrap().sizes_text = "ten".into();
+    h.state_mut().sweep_mut().form.as_mut().unwrap().sizes_text = "ten".into();
     h.step();
     h.get_by_label("Start sweep").click();
     h.step();
-    assert!(!h.state().sweep.is_running());
+    assert!(!h.state().sweep().is_running());
     assert!(
         h.query_all_by_label_contains("not a whole number")
             .next()
@@ -812,14 +805,13 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         &path,
         &cfg,
         &mut leukolens::backend::Backend::cpu(),
-        None,
-        None,
+        &leukolens::sweep::RunOptions::default(),
         &no,
         &mut |_| {},
     )
     .unwrap();
     app.open(&path); // again: the sweep is there now
-    app.sweep.resume_offer.clear();
+    app.apply(Command::DismissResumeOffer);
     app.apply(Command::OpenExplain);
     let mut h = harness(app);
     let wait = |h: &mut Harness<'_, LeukoApp>, what: &str, done: &dyn Fn(&LeukoApp) -> bool| {
@@ -827,31 +819,24 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         h.step();
     };
     // The cursor cell is explained with the default method (LRP) by the largest model.
-    wait(&mut h, "the cell overlay", &|a| a.explain.cell.is_some());
-    let cursor = h
-        .state()
-        .project
-        .as_ref()
-        .unwrap()
-        .selection
-        .cursor
-        .unwrap();
-    let c = h.state().explain.cell.as_ref().unwrap();
+    wait(&mut h, "the cell overlay", &|a| a.explain().cell.is_some());
+    let cursor = h.state().project().unwrap().selection.cursor.unwrap();
+    let c = h.state().explain().cell.as_ref().unwrap();
     assert_eq!(c.key.image, cursor);
     assert_eq!(c.key.sweep, "x");
     assert!(c.map.signed && !c.map.is_constant());
-    assert!(h.state().explain.messages.is_empty());
+    assert!(h.state().explain().messages.is_empty());
 
     // The focus row: saliency and LRP for both training sizes of fold 1.
     h.get_by_label("Focus across training sizes").click();
     h.step();
     h.get_by_label("Show focus row").click();
     h.step();
-    wait(&mut h, "the focus row", &|a| a.explain.focus.is_some());
-    let f = h.state().explain.focus.as_ref().unwrap();
+    wait(&mut h, "the focus row", &|a| a.explain().focus.is_some());
+    let f = h.state().explain().focus.as_ref().unwrap();
     assert_eq!(f.image, cursor);
     let sizes: Vec<usize> = f.rows.iter().map(|r| r.0).collect();
-    assert_eq!(sizes, h.state().explain.focus_sizes);
+    assert_eq!(sizes, h.state().explain().focus_sizes);
     assert_eq!(sizes.len(), 2);
     assert!(f.rows.iter().all(|r| r.1 != r.2), "saliency and LRP differ");
 
@@ -861,10 +846,10 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
     h.get_by_label("Compute embedding").click();
     h.step();
     wait(&mut h, "the embedding", &|a| {
-        a.explain.embedding.as_ref().is_some_and(|e| e.done)
+        a.explain().embedding.as_ref().is_some_and(|e| e.done)
     });
     h.step();
-    let e = h.state().explain.embedding.as_ref().unwrap();
+    let e = h.state().explain().embedding.as_ref().unwrap();
     assert_eq!(e.points.len(), e.ids.len());
     assert!(e.ids.len() >= 8, "{}", e.ids.len());
     // Click a point (not the current cell): it becomes the gallery's selection.
@@ -873,7 +858,7 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
     h.input_mut().events.push(egui::Event::PointerMoved(pos));
     h.step();
     h.step();
-    let hovered = h.state().explain.embedding.as_ref().unwrap().hovered;
+    let hovered = h.state().explain().embedding.as_ref().unwrap().hovered;
     assert_eq!(
         hovered.map(|x| x.0),
         Some(i),
@@ -889,13 +874,63 @@ fn explain_shows_overlays_the_focus_row_and_a_clickable_embedding() {
         h.step();
     }
     h.step();
-    let sel = h.state().project.as_ref().unwrap().selection.cursor;
+    let sel = h.state().project().unwrap().selection.cursor;
     // The nearest point to the click is the one clicked unless two points overlap on screen.
-    let e = h.state().explain.embedding.as_ref().unwrap();
+    let e = h.state().explain().embedding.as_ref().unwrap();
     let hit = e.nearest(pos, 8.0).map(|i| e.ids[i]);
     assert_eq!(sel, hit);
     assert!(
         hit.is_some_and(|id| id != cursor),
         "the click changed the selection"
     );
+}
+
+#[test]
+fn a_gui_sweep_whose_folder_collides_with_a_saved_one_is_refused_with_the_clis_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, app) = demo_app(dir.path());
+    // A saved sweep "a_b", registered as `leukolens sweep` registers it.
+    let t = app.project().unwrap().project().taxonomy.clone();
+    drop(app);
+    let mut ws = Workspace::open(&path).unwrap();
+    leukolens::sweep::start(&mut ws, "a_b", |_| Ok(tiny_sweep(&t, "a_b", vec![2]))).unwrap();
+    drop(ws);
+    let saved = leukolens::sweep::SweepDir::of(&path, "a_b");
+    let snapshot_before = std::fs::read(saved.snapshot_path()).unwrap();
+    let project_before = std::fs::read(&path).unwrap();
+    let (_, mut app) = demo_app_at(&path);
+    app.apply(Command::DismissResumeOffer);
+    app.apply(Command::SetWindow(Window::Sweep, true));
+    let mut h = harness(app);
+    h.step();
+    h.step();
+    // "a b" is another name, but its folder is the saved sweep's.
+    assert_eq!(leukolens::sweep::SweepDir::of(&path, "a b"), saved);
+    h.state_mut().sweep_mut().form.as_mut().unwrap().config = tiny_sweep(&t, "a b", vec![2]);
+    h.step();
+    h.get_by_label("Start sweep").click();
+    h.step();
+    h.step();
+    let words =
+        "the name \"a b\" would share its folder with the saved sweep \"a_b\"; choose another name";
+    let m = h.state().messages().last().unwrap();
+    assert!(m.error && m.text.contains(words), "{m:?}");
+    assert!(
+        h.query_by_label_contains(words).is_some(),
+        "shown in the status bar"
+    );
+    assert!(!h.state().sweep().is_running());
+    // Nothing is saved: the project file and the saved sweep's folder are as they were.
+    assert_eq!(std::fs::read(&path).unwrap(), project_before);
+    assert_eq!(
+        std::fs::read(saved.snapshot_path()).unwrap(),
+        snapshot_before
+    );
+    let names: Vec<String> = Project::load(&path)
+        .unwrap()
+        .sweeps
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["a_b"]);
 }

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use leukolens::backend::Backend;
 use leukolens::project::Project;
-use leukolens::sweep::run::{self, RunRecord, SweepConfig, SweepEvent};
-use leukolens::sweep::{SweepDesign, ValSize};
+use leukolens::sweep::run::{self, RunOptions, SweepEvent};
+use leukolens::sweep::start::load_or_snapshot;
+use leukolens::sweep::{RunRecord, SweepConfig, SweepDesign, SweepDir, ValSize};
 use leukolens::train::{Task, TrainConfig, TrainEvent};
 
 fn demo(dir: &Path) -> (std::path::PathBuf, Project) {
@@ -38,6 +39,15 @@ fn config(p: &Project) -> SweepConfig {
     }
 }
 
+/// Run options: `shard` and `out` as [`RunOptions`], the rest automatic.
+fn opts(shard: Option<(usize, usize)>, out: Option<&Path>) -> RunOptions {
+    RunOptions {
+        shard,
+        out: out.map(Path::to_path_buf),
+        ..RunOptions::default()
+    }
+}
+
 /// Runs (or resumes) a sweep on the CPU without watching it; `shard` and `out` as `run_sweep`.
 fn sweep(
     project: &Project,
@@ -46,14 +56,23 @@ fn sweep(
     shard: Option<(usize, usize)>,
     out: Option<&Path>,
 ) -> Vec<RunRecord> {
+    sweep_with(project, path, cfg, &opts(shard, out))
+}
+
+/// [`sweep`] with any options.
+fn sweep_with(
+    project: &Project,
+    path: &Path,
+    cfg: &SweepConfig,
+    options: &RunOptions,
+) -> Vec<RunRecord> {
     let no = AtomicBool::new(false);
     run::run_sweep(
         project,
         path,
         cfg,
         &mut Backend::cpu(),
-        shard,
-        out,
+        options,
         &no,
         &mut |_| {},
     )
@@ -97,8 +116,7 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
         &path,
         &cfg,
         &mut cpu,
-        None,
-        Some(&part_dir),
+        &opts(None, Some(&part_dir)),
         &cancel,
         &mut |e| {
             if let SweepEvent::RunFinished(_) = e {
@@ -118,8 +136,7 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
         &path,
         &cfg,
         &mut cpu,
-        None,
-        Some(&part_dir),
+        &opts(None, Some(&part_dir)),
         &no,
         &mut |e| match e {
             SweepEvent::Planned { already_done, .. } => planned_done = Some(already_done),
@@ -143,20 +160,19 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
         "shards are disjoint"
     );
     let merged_dir = dir.path().join("merged");
-    assert_eq!(
-        run::merge(&merged_dir, &[s1.clone(), s2.clone()]).unwrap(),
-        4
-    );
-    assert_eq!(essence(&run::load_runs(&merged_dir)), essence(&full));
+    let merged = SweepDir::at(&merged_dir);
+    let shards = [SweepDir::at(&s1), SweepDir::at(&s2)];
+    assert_eq!(merged.merge(&shards).unwrap(), 4);
+    assert_eq!(essence(&merged.runs()), essence(&full));
     // Merging again copies nothing new.
-    assert_eq!(run::merge(&merged_dir, &[s1, s2]).unwrap(), 0);
+    assert_eq!(merged.merge(&shards).unwrap(), 0);
 
     // A damaged run file is left out of the results and named, not silently dropped.
-    assert!(run::damaged_runs(&merged_dir).is_empty());
+    assert!(merged.damaged_runs().is_empty());
     let bad = merged_dir.join("runs/f09-n0999.ron");
     std::fs::write(&bad, "RunRecord(key: (fold: 9, si").unwrap();
-    assert_eq!(run::load_runs(&merged_dir).len(), 4);
-    let damaged = run::damaged_runs(&merged_dir);
+    assert_eq!(merged.runs().len(), 4);
+    let damaged = merged.damaged_runs();
     assert_eq!(damaged.len(), 1);
     assert_eq!(damaged[0].0, bad);
 }
@@ -166,8 +182,8 @@ fn a_sweep_keeps_its_label_snapshot_and_refuses_a_changed_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut project) = demo(dir.path());
     let cfg = config(&project);
-    let out = dir.path().join("snap");
-    let snap = run::load_or_snapshot(&out, &project, &cfg).unwrap();
+    let out = SweepDir::at(dir.path().join("snap"));
+    let snap = load_or_snapshot(&out, &project, &cfg).unwrap();
     assert_eq!(snap.images.len(), 20);
     // Relabel every lymphocyte: the stored snapshot does not change.
     let lym = project.taxonomy.find("Typical lymphocyte").unwrap();
@@ -177,11 +193,11 @@ fn a_sweep_keeps_its_label_snapshot_and_refuses_a_changed_configuration() {
             im.current = bas;
         }
     }
-    let again = run::load_or_snapshot(&out, &project, &cfg).unwrap();
+    let again = load_or_snapshot(&out, &project, &cfg).unwrap();
     assert_eq!(again, snap);
     let mut other = cfg.clone();
     other.design.k_folds = 3;
-    let err = run::load_or_snapshot(&out, &project, &other).unwrap_err();
+    let err = load_or_snapshot(&out, &project, &other).unwrap_err();
     assert!(err.contains("another configuration"), "{err}");
     let _ = path;
 }
@@ -236,7 +252,7 @@ fn auc_rises_with_training_size_on_demo_data() {
         "AUC did not rise: {small:.3} (4 images) vs {large:.3} (40 images)"
     );
     // The stored sweep is found beside the project, complete.
-    let saved = run::saved_sweeps(&path);
+    let saved = leukolens::sweep::saved_sweeps(&path);
     assert_eq!(saved.len(), 1);
     assert!(saved[0].is_complete() && saved[0].done == 6);
 
@@ -251,7 +267,7 @@ fn auc_rises_with_training_size_on_demo_data() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = run::sweep_dir(&path, "rise").join("report");
+    let report = SweepDir::of(&path, "rise").report_dir();
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("rise") && html.contains("<svg") && html.contains("k_folds: 3"));
     assert_eq!(std::fs::read_dir(report.join("curves")).unwrap().count(), 6);
@@ -278,15 +294,16 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
     let cfg = config(&project);
     let no = AtomicBool::new(false);
     let alone = sweep(&project, &path, &cfg, None, Some(&dir.path().join("alone")));
-    run::set_stack_size(4);
     let mut started = 0;
     let stacked = run::run_sweep(
         &project,
         &path,
         &cfg,
         &mut Backend::cpu(),
-        None,
-        Some(&dir.path().join("stacked")),
+        &RunOptions {
+            stack: 4,
+            ..opts(None, Some(&dir.path().join("stacked")))
+        },
         &no,
         &mut |e| {
             if let SweepEvent::RunStarted { .. } = e {
@@ -295,7 +312,6 @@ fn a_stacked_sweep_equals_the_one_at_a_time_sweep() {
         },
     )
     .unwrap();
-    run::set_stack_size(0);
     assert_eq!(started, 4);
     assert_same_runs(&alone, &stacked, "stack of 4", 1e-4);
 }
@@ -344,8 +360,7 @@ fn a_sweep_on_the_gpu_equals_the_cpu_sweep() {
         &path,
         &cfg,
         &mut gpu,
-        None,
-        Some(&dir.path().join("gpu")),
+        &opts(None, Some(&dir.path().join("gpu"))),
         &no,
         &mut |_| {},
     )
@@ -361,10 +376,16 @@ fn a_sweep_on_two_workers_equals_the_one_at_a_time_sweep() {
     let (path, project) = demo(dir.path());
     let cfg = config(&project);
     // One at a time, whatever the machine's core count.
-    run::set_workers(1);
-    let alone = sweep(&project, &path, &cfg, None, Some(&dir.path().join("alone")));
+    let one_at_a_time = RunOptions {
+        workers: 1,
+        ..opts(None, Some(&dir.path().join("alone")))
+    };
+    let alone = sweep_with(&project, &path, &cfg, &one_at_a_time);
 
-    run::set_workers(2);
+    let two = |out: &str| RunOptions {
+        workers: 2,
+        ..opts(None, Some(&dir.path().join(out)))
+    };
     let no = AtomicBool::new(false);
     let (mut started, mut epochs) = (0, std::collections::HashMap::new());
     let pooled = run::run_sweep(
@@ -372,8 +393,7 @@ fn a_sweep_on_two_workers_equals_the_one_at_a_time_sweep() {
         &path,
         &cfg,
         &mut Backend::cpu(),
-        None,
-        Some(&dir.path().join("pooled")),
+        &two("pooled"),
         &no,
         &mut |e| match e {
             SweepEvent::RunStarted { .. } => started += 1,
@@ -402,8 +422,7 @@ fn a_sweep_on_two_workers_equals_the_one_at_a_time_sweep() {
         &path,
         &long,
         &mut Backend::cpu(),
-        None,
-        Some(&dir.path().join("cancelled")),
+        &two("cancelled"),
         &cancel,
         &mut |e| match e {
             SweepEvent::Train(_, TrainEvent::Epoch(_)) => cancel.store(true, Ordering::Relaxed),
@@ -412,7 +431,6 @@ fn a_sweep_on_two_workers_equals_the_one_at_a_time_sweep() {
         },
     )
     .unwrap();
-    run::set_workers(0);
     assert_eq!((partial.len(), finished), (0, 0));
 }
 
@@ -452,12 +470,9 @@ fn a_multiclass_sweep_reports_weighted_f1_and_a_confusion_matrix() {
         "every image of the 4 classes tested once"
     );
     assert!(leukolens::sweep::results::roc_at(&recs, 8).is_none());
-    let snap: run::Snapshot = ron::from_str(
-        &std::fs::read_to_string(run::sweep_dir(&path, "multi").join("snapshot.ron")).unwrap(),
-    )
-    .unwrap();
+    let snap = SweepDir::of(&path, "multi").read_snapshot().unwrap();
     assert_eq!(snap.output_names.len(), 4);
-    let files = leukolens::sweep::results::write_report(
+    let files = leukolens::sweep::report::write_report(
         &dir.path().join("report"),
         &snap,
         &recs,

@@ -22,7 +22,7 @@ impl ThumbStore {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "project".into());
         Self {
-            dir: crate::project::project_dir(project_path).join(format!("{stem}.thumbs")),
+            dir: crate::project::store::project_dir(project_path).join(format!("{stem}.thumbs")),
         }
     }
 

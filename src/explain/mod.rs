@@ -11,6 +11,7 @@
 //! No GUI code: the desktop application builds its views on these functions.
 
 pub mod colour;
+pub mod embedding;
 mod input;
 pub mod lrp;
 mod map;

@@ -10,8 +10,8 @@ use image::RgbImage;
 
 use crate::nn::{ModelSpec, PaperCnn};
 use crate::project::{ImageId, Project};
-use crate::sweep::RunKey;
-use crate::sweep::run::{Snapshot, sweep_dir};
+use crate::sweep::design::RunKey;
+use crate::sweep::store::SweepDir;
 use crate::train::experiment::{models_dir, safe_name};
 
 /// A network loaded for explanation, with what its outputs mean.
@@ -61,29 +61,9 @@ impl LoadedModel {
     }
 }
 
-/// The file of a sweep run's model (fold 0-based), where `sweep::run` writes it.
+/// The file of a sweep run's model (fold 0-based), where the sweep writes it.
 pub fn sweep_model_path(project_path: &Path, sweep: &str, key: RunKey) -> PathBuf {
-    crate::sweep::run::model_file(&sweep_dir(project_path, sweep), key)
-}
-
-/// The (fold, size) runs of a sweep folder that have a model.
-pub fn sweep_models(dir: &Path) -> Vec<RunKey> {
-    let mut keys = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir.join("models")) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let parsed = name
-                .strip_suffix(".bpk")
-                .and_then(|s| s.strip_prefix('f'))
-                .and_then(|s| s.split_once("-n"))
-                .and_then(|(f, n)| Some((f.parse().ok()?, n.parse().ok()?)));
-            if let Some((fold, size)) = parsed {
-                keys.push(RunKey { fold, size });
-            }
-        }
-    }
-    keys.sort();
-    keys
+    SweepDir::of(project_path, sweep).model_path(key)
 }
 
 /// Loads the model of one run of a saved sweep (`key.fold` is 0-based).
@@ -93,25 +73,21 @@ pub fn load_sweep_model(
     key: RunKey,
     device: &Device,
 ) -> Result<LoadedModel, String> {
-    let dir = sweep_dir(project_path, sweep);
-    let snap_path = dir.join("snapshot.ron");
-    if !snap_path.is_file() {
+    let dir = SweepDir::of(project_path, sweep);
+    if !dir.has_snapshot() {
         return Err(format!(
             "the project has no results of a sweep \"{sweep}\" (no {}); run `leukolens sweep` first",
-            snap_path.display()
+            dir.snapshot_path().display()
         ));
     }
-    let text =
-        std::fs::read_to_string(&snap_path).map_err(|e| format!("{}: {e}", snap_path.display()))?;
-    let snap: Snapshot =
-        ron::from_str(&text).map_err(|e| format!("{}: {e}", snap_path.display()))?;
+    let snap = dir.read_snapshot()?;
     let spec = ModelSpec {
         input_size: snap.config.train.input_size,
         n_classes: snap.output_names.len(),
     };
     let path = sweep_model_path(project_path, sweep, key);
     if !path.is_file() {
-        let have = sweep_models(&dir);
+        let have = dir.models();
         let list = if have.is_empty() {
             "none yet".to_string()
         } else {
@@ -149,7 +125,7 @@ pub fn load_experiment_model(
 ) -> Result<LoadedModel, String> {
     let Some(exp) = project.experiments.iter().find(|e| e.name == name) else {
         let is_sweep = project.sweeps.iter().any(|s| s.name == name)
-            || sweep_dir(project_path, name).join("snapshot.ron").is_file();
+            || SweepDir::of(project_path, name).has_snapshot();
         let sweeps = if is_sweep {
             " (it is a sweep: give --fold and --size)"
         } else {
@@ -284,7 +260,7 @@ mod tests {
         std::fs::write(dir.path().join("p.sweeps/s/models/f00-n0010.bpk"), b"x").unwrap();
         std::fs::write(dir.path().join("p.sweeps/s/models/junk.txt"), b"x").unwrap();
         assert_eq!(
-            sweep_models(&dir.path().join("p.sweeps/s")),
+            SweepDir::at(dir.path().join("p.sweeps/s")).models(),
             vec![RunKey { fold: 0, size: 10 }]
         );
     }

@@ -1,9 +1,10 @@
 //! The project file (RON, versioned, saved atomically), its label journal, and the
 //! [`Workspace`] that applies label changes journal-first.
 
+pub mod ids;
 pub mod journal;
 pub mod query;
-mod store;
+pub mod store;
 pub mod undo;
 
 use std::path::{Path, PathBuf};
@@ -12,20 +13,17 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::dataset::{self, ImportOutcome, Layout};
+use crate::sweep::config::SweepConfig;
 use crate::taxonomy::{ClassId, Taxonomy};
-use crate::train::ExperimentConfig;
+use crate::train::config::ExperimentConfig;
+pub use ids::ImageId;
 pub use journal::{Journal, JournalEntry};
 pub use query::{Filter, Sort};
-pub use store::{atomic_write, backup_path, relative_path};
+pub use store::{atomic_write, backup_path, project_dir, relative_path};
 pub use undo::UndoStack;
 
 /// Version of the project file format written by this build.
 pub const PROJECT_VERSION: u32 = 1;
-
-/// Stable identifier of an image inside a project.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ImageId(pub u32);
 
 /// One image of the project: where it is, what it is, what it was.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,7 +68,7 @@ pub struct Project {
     pub experiments: Vec<ExperimentConfig>,
     /// Training-size sweeps (k-fold cross-validation over nested training sets).
     #[serde(default)]
-    pub sweeps: Vec<crate::sweep::run::SweepConfig>,
+    pub sweeps: Vec<SweepConfig>,
     /// Sequence number of the last journal entry included in this file.
     #[serde(default)]
     pub journal_seq: u64,
@@ -363,14 +361,6 @@ fn migrate(version: u32, text: &str, path: &Path) -> Result<String, ProjectError
             path: path.to_path_buf(),
             message: format!("unknown format version {v}"),
         }),
-    }
-}
-
-/// Folder that holds a project file.
-pub fn project_dir(project_path: &Path) -> &Path {
-    match project_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
     }
 }
 

@@ -1,8 +1,17 @@
-//! Atomic file writes and path helpers.
+//! Atomic file writes and path helpers (a leaf: it imports nothing of the crate, so the
+//! dataset and sweep modules use it without depending on the project module).
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+
+/// Folder that holds a project file.
+pub fn project_dir(project_path: &Path) -> &Path {
+    match project_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
 
 /// `<path>.bak`: the previous version of a file, kept by [`save_with_backup`].
 pub fn backup_path(path: &Path) -> PathBuf {

@@ -1,7 +1,7 @@
 //! The sweep presets offered in the GUI (every field stays editable afterwards).
 
+use super::config::SweepConfig;
 use super::design::{SweepDesign, ValSize, default_sizes};
-use super::run::SweepConfig;
 use crate::project::Project;
 use crate::train::{Task, TrainConfig, derive_seed};
 

@@ -165,7 +165,7 @@ fn write_cache(file: &Path, key: &[u8; 32], c: &ImageCache) -> std::io::Result<(
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::project::atomic_write(file, &bytes)
+    crate::project::store::atomic_write(file, &bytes)
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ pub fn models_dir(project_path: &Path) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "project".into());
-    crate::project::project_dir(project_path).join(format!("{stem}.models"))
+    crate::project::store::project_dir(project_path).join(format!("{stem}.models"))
 }
 
 /// A file-name-safe version of an experiment name.

@@ -1,97 +1,29 @@
-//! The application state, the `Command`s that change it (applied in one place), and the frame
-//! loop that lays out the screens.
+//! The application: [`LeukoApp`] owns the state ([`AppState`]) and every screen's view
+//! ([`Views`]), draws a frame by handing each screen a read-only [`Ctx`] and collecting the
+//! [`Command`]s it returns, and applies them in [`LeukoApp::apply`], the one place where the
+//! state changes. It also runs the background imports and re-links and polls every job.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::dataset::Layout;
-use crate::jobs::{EventKind, Jobs};
-use crate::project::query::{self, Filter, Sort};
-use crate::project::{ImageId, Project, UndoStack, Workspace};
-use crate::taxonomy::{ClassId, TaxonomyError};
+use crate::jobs::{Event, EventKind, Job, Jobs, drain_all};
+use crate::project::{Project, Workspace};
+use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 
-use super::gallery::GalleryView;
+use super::command::{Command, Window};
+use super::explain::{self, ExplainView, Tab};
+use super::gallery::{self, GalleryView};
+use super::project_menu::{self, ProjectMenu};
 use super::settings::Settings;
+use super::state::{Ctx, JobStatus, Message, ProjectState};
+use super::stats;
+use super::sweep::{self, SweepView};
+use super::taxonomy_editor::{self, TaxonomyEditor};
 use super::thumbs::Thumbnails;
-use super::{explain_view, project_menu, stats, sweep_view, taxonomy_editor, viewer};
+use super::viewer::{self, ViewerView};
 
-/// Everything a screen may ask for. Screens never change the state themselves.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    OpenProject(PathBuf),
-    /// Import a folder (or CSV) into a new project file, in the background.
-    NewProject {
-        source: PathBuf,
-        layout: Option<Layout>,
-        output: PathBuf,
-    },
-    Save,
-    SaveAs(PathBuf),
-    ExportLabels(PathBuf),
-    /// Point the project at a moved dataset folder (re-link by content hash).
-    Relink(PathBuf),
-    SetAnnotator(String),
-    /// Replace the selection; the first image becomes the cursor.
-    Select(Vec<ImageId>),
-    /// Add to or remove from the selection (Ctrl-click).
-    ToggleSelect(ImageId),
-    /// Select from the cursor to this image in gallery order (Shift-click).
-    SelectRangeTo(ImageId),
-    /// Assign a class to every selected image (one undoable action).
-    Assign(ClassId),
-    Undo,
-    Redo,
-    /// Jump to the next image nobody has reviewed.
-    NextUnreviewed,
-    OpenViewer,
-    CloseViewer,
-    /// Open the explain screen.
-    OpenExplain,
-    /// Move the cursor by n images in gallery order (viewer previous/next).
-    Step(isize),
-    SetFilter(Filter),
-    SetSort(Sort),
-    Taxonomy(TaxonomyEdit),
-    ToggleAutoAdvance,
-    SetThumbSize(f32),
-    /// Show or hide the cross-validated prediction on each gallery tile.
-    ShowPredictions(bool),
-    DismissMessage,
-    /// Start a training-size sweep in the background.
-    StartSweep(crate::sweep::run::SweepConfig),
-    CancelSweep,
-    /// Stop the running sweep after storing its finished runs (Resume continues it).
-    PauseSweep,
-    /// Show the stored results of a sweep of the project, by name.
-    ShowSavedSweep(String),
-    DismissResumeOffer,
-    /// Write report.html, the CSV tables and SVG figures of the sweep shown.
-    ExportSweepReport,
-    /// Save the sweep screen's figures as PNG (from a screenshot).
-    SaveSweepPngs,
-    /// Show a message (text, is it an error).
-    Notify(String, bool),
-    /// Which training size's confusion matrix the sweep screen shows.
-    SetSweepMatrixSize(usize),
-    /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
-    /// the last finished one).
-    ShowSweepRun(Option<crate::sweep::design::RunKey>),
-}
-
-/// Taxonomy edits from the editor.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TaxonomyEdit {
-    Rename(ClassId, String),
-    SetCode(ClassId, String),
-    Add(String),
-    Recolor(ClassId, [u8; 3]),
-    SetHotkey(ClassId, Option<char>),
-    SetPositive(ClassId, bool),
-    /// One place up (`true`) or down in the class list.
-    Move(ClassId, bool),
-}
-
-/// What a background job of the UI hands back to the UI thread.
+/// What a background job of the app hands back to the UI thread.
 enum JobResult {
     /// A new project file was written by an import: open it.
     Imported(PathBuf),
@@ -102,112 +34,37 @@ enum JobResult {
     },
 }
 
-/// A message shown to the user.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub text: String,
-    pub error: bool,
-}
-
-/// Which image(s) are selected, and the cursor (the one keyboard moves start from).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Selection {
-    pub cursor: Option<ImageId>,
-    pub ids: Vec<ImageId>,
-}
-
-impl Selection {
-    pub fn contains(&self, id: ImageId) -> bool {
-        self.ids.contains(&id)
-    }
-}
-
-/// The open project and everything derived from it.
-pub struct ProjectState {
-    pub ws: Workspace,
-    pub undo: UndoStack,
-    pub filter: Filter,
-    pub sort: Sort,
-    /// The gallery order (filtered, sorted), recomputed when labels, filter or sort change.
-    pub order: Vec<ImageId>,
-    pub selection: Selection,
-    pub thumbs: Thumbnails,
-    /// The latest cross-validated prediction per image (from the sweep shown) and the names of
-    /// the outputs it refers to.
-    pub predicted: query::Predicted,
-    pub prediction_names: Vec<String>,
-}
-
-impl ProjectState {
-    fn new(ws: Workspace) -> Self {
-        let thumbs = Thumbnails::new(&ws.path);
-        let mut s = Self {
-            ws,
-            undo: UndoStack::default(),
-            filter: Filter::default(),
-            sort: Sort::default(),
-            order: Vec::new(),
-            selection: Selection::default(),
-            thumbs,
-            predicted: query::Predicted::new(),
-            prediction_names: Vec::new(),
-        };
-        s.refresh_order();
-        if let Some(&first) = s.order.first() {
-            s.selection = Selection {
-                cursor: Some(first),
-                ids: vec![first],
-            };
-        }
-        s
-    }
-
-    pub fn project(&self) -> &Project {
-        &self.ws.project
-    }
-
-    pub fn refresh_order(&mut self) {
-        self.order = query::select_with(&self.ws.project, &self.filter, self.sort, &self.predicted);
-    }
-
-    /// Takes new cross-validated predictions (after a sweep run finished or a sweep was opened).
-    pub fn set_predictions(&mut self, predicted: query::Predicted, names: Vec<String>) {
-        if names != self.prediction_names {
-            // Output indices of another sweep mean something else.
-            self.filter.predicted = None;
-        }
-        self.predicted = predicted;
-        self.prediction_names = names;
-        self.refresh_order();
-    }
-
-    pub fn position(&self, id: ImageId) -> Option<usize> {
-        self.order.iter().position(|&i| i == id)
-    }
-}
-
-/// The whole application. `show` draws one frame; `apply` is the only place state changes.
-pub struct LeukoApp {
+/// The application state the screens read (through [`Ctx`]) and only `apply` changes.
+pub struct AppState {
     pub settings: Settings,
     pub project: Option<ProjectState>,
     pub messages: Vec<Message>,
     pub viewer_open: bool,
-    pub gallery: GalleryView,
-    pub viewer: viewer::ViewerView,
-    pub taxonomy_editor: taxonomy_editor::TaxonomyEditor,
-    pub menu: project_menu::ProjectMenu,
-    pub sweep: sweep_view::SweepView,
-    pub explain: explain_view::ExplainView,
     pub show_stats: bool,
+    /// The background job whose progress the status bar shows.
+    pub status: Option<JobStatus>,
     jobs: Jobs,
-    results: (
-        std::sync::mpsc::Sender<JobResult>,
-        std::sync::mpsc::Receiver<JobResult>,
-    ),
-    /// Commands queued by the screens during a frame.
-    queue: Vec<Command>,
     /// Where the settings live (None in tests: nothing is written).
     settings_path: Option<PathBuf>,
+}
+
+/// Every screen's own state.
+#[derive(Default)]
+pub struct Views {
+    pub gallery: GalleryView,
+    pub viewer: ViewerView,
+    pub taxonomy_editor: TaxonomyEditor,
+    pub menu: ProjectMenu,
+    pub sweep: SweepView,
+    pub explain: ExplainView,
+}
+
+/// The whole application. `show` draws one frame; `apply` is the only place state changes.
+pub struct LeukoApp {
+    pub(crate) state: AppState,
+    pub(crate) views: Views,
+    /// Imports and re-links running.
+    background: Vec<Job<JobResult>>,
 }
 
 impl LeukoApp {
@@ -222,61 +79,77 @@ impl LeukoApp {
             None => Jobs::new(),
         };
         Self {
-            settings,
-            project: None,
-            messages: Vec::new(),
-            viewer_open: false,
-            gallery: GalleryView::default(),
-            viewer: viewer::ViewerView::default(),
-            taxonomy_editor: taxonomy_editor::TaxonomyEditor::default(),
-            menu: project_menu::ProjectMenu::default(),
-            sweep: sweep_view::SweepView::default(),
-            explain: explain_view::ExplainView::default(),
-            show_stats: true,
-            jobs,
-            results: std::sync::mpsc::channel(),
-            queue: Vec::new(),
-            settings_path,
+            state: AppState {
+                settings,
+                project: None,
+                messages: Vec::new(),
+                viewer_open: false,
+                show_stats: true,
+                status: None,
+                jobs,
+                settings_path,
+            },
+            views: Views::default(),
+            background: Vec::new(),
         }
     }
 
-    /// Runs work on a named background thread that reports on the app's event channel.
-    pub fn spawn_job<F>(&self, name: &str, work: F) -> std::io::Result<crate::jobs::Job>
-    where
-        F: FnOnce(&crate::jobs::JobContext) -> Result<(), String> + Send + 'static,
-    {
-        self.jobs.spawn(name, work)
+    /// The open project.
+    pub fn project(&self) -> Option<&ProjectState> {
+        self.state.project.as_ref()
     }
 
-    /// Queues a command (screens call this).
-    pub fn send(&mut self, c: Command) {
-        self.queue.push(c);
+    /// Messages shown to the user, the last one in the status bar.
+    pub fn messages(&self) -> &[Message] {
+        &self.state.messages
     }
 
-    /// Applies every queued command, in order.
-    pub fn apply_queued(&mut self) {
-        let cmds = std::mem::take(&mut self.queue);
-        for c in cmds {
-            self.apply(c);
-        }
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// The large viewer is open.
+    pub fn viewer_open(&self) -> bool {
+        self.state.viewer_open
+    }
+
+    /// The gallery's widget state (its columns, the tiles drawn).
+    pub fn gallery(&self) -> &GalleryView {
+        &self.views.gallery
+    }
+
+    /// The sweep screen's state.
+    pub fn sweep(&self) -> &SweepView {
+        &self.views.sweep
+    }
+
+    /// The sweep screen's widget state, to edit its form as a user would (tests).
+    pub fn sweep_mut(&mut self) -> &mut SweepView {
+        &mut self.views.sweep
+    }
+
+    /// The explain screen's state.
+    pub fn explain(&self) -> &ExplainView {
+        &self.views.explain
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.messages.push(Message {
+        self.state.messages.push(Message {
             text: text.into(),
             error: false,
         });
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.messages.push(Message {
+        self.state.messages.push(Message {
             text: text.into(),
             error: true,
         });
     }
 
     fn annotator(&self) -> String {
-        self.settings
+        self.state
+            .settings
             .annotator
             .clone()
             .unwrap_or_else(|| "unknown".into())
@@ -284,7 +157,7 @@ impl LeukoApp {
 
     /// Opens a project file (replaying its journal).
     pub fn open(&mut self, path: &Path) {
-        if let Some(p) = &mut self.project
+        if let Some(p) = &mut self.state.project
             && p.ws.is_dirty()
             && let Err(e) = p.ws.save()
         {
@@ -292,34 +165,38 @@ impl LeukoApp {
             return;
         }
         match Workspace::open(path) {
-            Ok(ws) => {
-                let notes = ws.open_notes.clone();
-                let dataset = ws.project.dataset_dir(&ws.path);
-                let missing = !dataset.is_dir();
-                self.project = Some(ProjectState::new(ws));
-                self.settings.remember(path);
-                self.save_settings();
-                for n in notes {
-                    self.info(n);
-                }
-                if missing {
-                    self.error(format!(
-                        "The dataset folder {} is missing. Use Project > Locate dataset… to re-link it (images are found by content).",
-                        dataset.display()
-                    ));
-                }
-                self.viewer_open = false;
-                if !self.sweep.is_running() {
-                    sweep_view::on_project_opened(self);
-                }
-            }
+            Ok(ws) => self.opened(path, ws),
             Err(e) => self.error(format!("{e}")),
         }
     }
 
+    /// A project was opened: it becomes the state, with its notes and a missing dataset said.
+    fn opened(&mut self, path: &Path, ws: Workspace) {
+        let notes = ws.open_notes.clone();
+        let dataset = ws.project.dataset_dir(&ws.path);
+        let missing = !dataset.is_dir();
+        let project_path = ws.path.clone();
+        self.state.project = Some(ProjectState::new(ws));
+        self.state.settings.remember(path);
+        self.save_settings();
+        for n in notes {
+            self.info(n);
+        }
+        if missing {
+            self.error(format!(
+                "The dataset folder {} is missing. Use Project > Locate dataset… to re-link it (images are found by content).",
+                dataset.display()
+            ));
+        }
+        self.state.viewer_open = false;
+        if !self.views.sweep.is_running() {
+            self.views.sweep.project_opened(saved_sweeps(&project_path));
+        }
+    }
+
     fn save_settings(&mut self) {
-        if let Some(p) = &self.settings_path
-            && let Err(e) = self.settings.save(p)
+        if let Some(p) = &self.state.settings_path
+            && let Err(e) = self.state.settings.save(p)
         {
             tracing::warn!("could not save settings: {e}");
         }
@@ -338,62 +215,16 @@ impl LeukoApp {
             Command::SaveAs(path) => self.save_as(&path),
             Command::ExportLabels(path) => self.export_labels(&path),
             Command::Relink(dir) => self.relink(&dir),
-            Command::SetAnnotator(name) => {
-                let name = name.trim().to_string();
-                if !name.is_empty() {
-                    self.settings.annotator = Some(name);
-                    self.save_settings();
-                }
-            }
+            Command::SetAnnotator(name) => self.set_annotator(&name),
             Command::DismissMessage => {
-                self.messages.pop();
+                self.state.messages.pop();
             }
             Command::ToggleAutoAdvance => {
-                self.settings.auto_advance = !self.settings.auto_advance;
+                self.state.settings.auto_advance = !self.state.settings.auto_advance;
                 self.save_settings();
             }
-            Command::SetThumbSize(s) => self.settings.thumb_size = s.clamp(48.0, 320.0),
-            Command::ShowPredictions(b) => self.settings.show_predictions = b,
-            Command::StartSweep(config) => {
-                self.sweep.resume_offer.clear();
-                if let Err(e) = sweep_view::start(self, config) {
-                    self.error(format!("could not start the sweep: {e}"));
-                }
-            }
-            Command::CancelSweep => {
-                self.sweep.cancel();
-                self.sweep.paused = false;
-            }
-            Command::PauseSweep => {
-                self.sweep.cancel();
-                self.sweep.paused = true;
-            }
-            Command::ShowSavedSweep(name) => {
-                if let Some(p) = &self.project {
-                    match crate::sweep::run::saved_sweeps(&p.ws.path)
-                        .into_iter()
-                        .find(|s| s.name() == name)
-                    {
-                        Some(s) => {
-                            self.sweep.show_saved(&s);
-                            self.sweep.resume_offer.clear();
-                        }
-                        None => self.error(format!("no stored sweep named \"{name}\"")),
-                    }
-                }
-            }
-            Command::DismissResumeOffer => self.sweep.resume_offer.clear(),
-            Command::ExportSweepReport => match sweep_view::export_report(self) {
-                Ok(dir) => self.info(format!("report written to {}", dir.display())),
-                Err(e) => self.error(format!("could not write the report: {e}")),
-            },
-            Command::SaveSweepPngs => match sweep_view::report_dir(self) {
-                Some(dir) => {
-                    self.sweep.png_export = Some(dir);
-                    self.sweep.png_request = true;
-                }
-                None => self.error("no sweep to export".to_string()),
-            },
+            Command::SetThumbSize(s) => self.state.settings.thumb_size = s.clamp(48.0, 320.0),
+            Command::ShowPredictions(b) => self.state.settings.show_predictions = b,
             Command::Notify(text, error) => {
                 if error {
                     self.error(text)
@@ -401,157 +232,175 @@ impl LeukoApp {
                     self.info(text)
                 }
             }
-            Command::SetSweepMatrixSize(n) => self.sweep.matrix_size = Some(n),
-            Command::ShowSweepRun(key) => self.sweep.shown_run = key,
-            Command::OpenViewer => self.viewer_open = self.project.is_some(),
-            Command::OpenExplain => self.explain.open = self.project.is_some(),
-            Command::CloseViewer => self.viewer_open = false,
-            other => self.apply_project(other),
+            Command::OpenViewer => self.state.viewer_open = self.state.project.is_some(),
+            Command::CloseViewer => self.state.viewer_open = false,
+            Command::OpenExplain => self.views.explain.open = self.state.project.is_some(),
+            Command::SetWindow(w, open) => self.set_window(w, open),
+            Command::SetOverlayInViewer(b) => self.views.explain.overlay_in_viewer = b,
+            Command::StartSweep(_)
+            | Command::CancelSweep
+            | Command::PauseSweep
+            | Command::ShowSavedSweep(_)
+            | Command::DismissResumeOffer
+            | Command::ExportSweepReport
+            | Command::SaveSweepPngs
+            | Command::SetSweepMatrixSize(_)
+            | Command::ShowSweepRun(_) => self.apply_sweep(cmd),
+            Command::Select(_)
+            | Command::ToggleSelect(_)
+            | Command::SelectRangeTo(_)
+            | Command::Assign(_)
+            | Command::Undo
+            | Command::Redo
+            | Command::NextUnreviewed
+            | Command::Step(_)
+            | Command::SetFilter(_)
+            | Command::SetSort(_)
+            | Command::Taxonomy(_) => self.apply_project(cmd),
         }
     }
 
+    fn set_annotator(&mut self, name: &str) {
+        let name = name.trim().to_string();
+        if !name.is_empty() {
+            self.state.settings.annotator = Some(name);
+            self.save_settings();
+        }
+    }
+
+    fn set_window(&mut self, w: Window, open: bool) {
+        match w {
+            Window::Stats => self.state.show_stats = open,
+            Window::Taxonomy => self.views.taxonomy_editor.open = open,
+            Window::Sweep => self.views.sweep.open = open,
+            Window::Explain => self.views.explain.open = open,
+        }
+    }
+
+    /// Selection, labels, filter, sort and taxonomy: changes of the open project.
     fn apply_project(&mut self, cmd: Command) {
         let annotator = self.annotator();
-        let auto_advance = self.settings.auto_advance;
-        let Some(p) = &mut self.project else {
+        let auto_advance = self.state.settings.auto_advance;
+        let Some(p) = &mut self.state.project else {
             return;
         };
-        let mut errors = Vec::new();
-        match cmd {
-            Command::Select(ids) => {
-                p.selection = Selection {
-                    cursor: ids.first().copied(),
-                    ids,
+        let r = match cmd {
+            Command::Assign(class) => p.assign(class, &annotator, auto_advance),
+            Command::Undo => p.undo_redo(true, &annotator),
+            Command::Redo => p.undo_redo(false, &annotator),
+            Command::NextUnreviewed => p.next_unreviewed(),
+            Command::Taxonomy(edit) => p.edit_taxonomy(edit),
+            other => {
+                match other {
+                    Command::Select(ids) => p.select(ids),
+                    Command::ToggleSelect(id) => p.toggle_select(id),
+                    Command::SelectRangeTo(id) => p.select_range_to(id),
+                    Command::Step(d) => p.step(d),
+                    Command::SetFilter(f) => p.set_filter(f),
+                    Command::SetSort(s) => p.set_sort(s),
+                    _ => {}
                 }
+                Ok(())
             }
-            Command::ToggleSelect(id) => {
-                if let Some(k) = p.selection.ids.iter().position(|&i| i == id) {
-                    p.selection.ids.remove(k);
-                } else {
-                    p.selection.ids.push(id);
-                }
-                p.selection.cursor = Some(id);
-            }
-            Command::SelectRangeTo(id) => {
-                let from = p.selection.cursor.and_then(|c| p.position(c)).unwrap_or(0);
-                if let Some(to) = p.position(id) {
-                    let (a, b) = (from.min(to), from.max(to));
-                    p.selection.ids = p.order[a..=b].to_vec();
-                    p.selection.cursor = Some(id);
-                }
-            }
-            Command::Assign(class) => {
-                let ids = p.selection.ids.clone();
-                if ids.is_empty() {
-                    return;
-                }
-                match p.ws.set_labels(&ids, class, &annotator) {
-                    Ok(changes) => {
-                        p.undo.push(changes);
-                        // Auto-advance moves a single selection to the next image.
-                        if auto_advance && ids.len() == 1 {
-                            let next = p.position(ids[0]).and_then(|k| p.order.get(k + 1).copied());
-                            p.refresh_order();
-                            if let Some(n) = next.filter(|n| p.order.contains(n)) {
-                                p.selection = Selection {
-                                    cursor: Some(n),
-                                    ids: vec![n],
-                                };
-                            }
-                        } else {
-                            p.refresh_order();
-                        }
-                    }
-                    Err(e) => errors.push(format!("label not changed: {e}")),
-                }
-            }
-            Command::Undo | Command::Redo => {
-                let undo = cmd == Command::Undo;
-                let r = if undo {
-                    p.undo.undo(&mut p.ws, &annotator)
-                } else {
-                    p.undo.redo(&mut p.ws, &annotator)
-                };
-                match r {
-                    // The images the step touched become the selection.
-                    Ok(Some(changes)) => {
-                        p.selection.ids = changes.iter().map(|c| c.image).collect();
-                        p.selection.cursor = p.selection.ids.first().copied();
-                        p.refresh_order();
-                    }
-                    Ok(None) => {}
-                    Err(e) => errors.push(format!(
-                        "{} failed: {e}",
-                        if undo { "undo" } else { "redo" }
-                    )),
-                }
-            }
-            Command::NextUnreviewed => {
-                match query::next_unreviewed(&p.ws.project, &p.order, p.selection.cursor) {
-                    Some(n) => {
-                        p.selection = Selection {
-                            cursor: Some(n),
-                            ids: vec![n],
-                        }
-                    }
-                    None => errors.push("every image shown has been reviewed".into()),
-                }
-            }
-            Command::Step(d) => {
-                if p.order.is_empty() {
-                    return;
-                }
-                let cur = p.selection.cursor.and_then(|c| p.position(c)).unwrap_or(0) as isize;
-                let n = (cur + d).clamp(0, p.order.len() as isize - 1) as usize;
-                let id = p.order[n];
-                p.selection = Selection {
-                    cursor: Some(id),
-                    ids: vec![id],
-                };
-            }
-            Command::SetFilter(f) => {
-                p.filter = f;
-                p.refresh_order();
-                p.selection.ids.retain(|id| p.order.contains(id));
-                if p.selection.cursor.is_none_or(|c| !p.order.contains(&c)) {
-                    p.selection.cursor = p.order.first().copied();
-                    p.selection.ids = p.selection.cursor.into_iter().collect();
-                }
-            }
-            Command::SetSort(s) => {
-                p.sort = s;
-                p.refresh_order();
-            }
-            Command::Taxonomy(edit) => {
-                let t = &mut p.ws.project.taxonomy;
-                let r: Result<(), TaxonomyError> = match edit {
-                    TaxonomyEdit::Rename(id, name) => t.rename(id, &name),
-                    TaxonomyEdit::SetCode(id, code) => t.set_code(id, &code),
-                    TaxonomyEdit::Add(name) => t.add(&name, false).map(|_| ()),
-                    TaxonomyEdit::Recolor(id, c) => t.recolor(id, c),
-                    TaxonomyEdit::SetHotkey(id, k) => t.set_hotkey(id, k),
-                    TaxonomyEdit::SetPositive(id, b) => t.set_positive(id, b),
-                    TaxonomyEdit::Move(id, up) => t.move_class(id, up),
-                };
-                match r {
-                    Ok(()) => {
-                        p.ws.mark_dirty();
-                        if let Err(e) = p.ws.save() {
-                            errors.push(format!("could not save: {e}"));
-                        }
-                    }
-                    Err(e) => errors.push(format!("refused: {e}")),
-                }
-            }
-            _ => {}
-        }
-        for e in errors {
+        };
+        if let Err(e) = r {
             self.error(e);
         }
     }
 
+    /// The sweep screen's commands.
+    fn apply_sweep(&mut self, cmd: Command) {
+        let v = &mut self.views.sweep;
+        match cmd {
+            Command::StartSweep(config) => {
+                v.resume_offer.clear();
+                if let Err(e) = self.start_sweep(config) {
+                    self.error(format!("could not start the sweep: {e}"));
+                }
+            }
+            Command::CancelSweep => {
+                v.cancel();
+                v.paused = false;
+            }
+            Command::PauseSweep => {
+                v.cancel();
+                v.paused = true;
+            }
+            Command::ShowSavedSweep(name) => self.show_saved_sweep(&name),
+            Command::DismissResumeOffer => v.resume_offer.clear(),
+            Command::ExportSweepReport => self.export_sweep_report(),
+            Command::SaveSweepPngs => {
+                let dir = match &self.state.project {
+                    Some(p) => sweep::export::report_dir(v, &p.ws.path),
+                    None => None,
+                };
+                match dir {
+                    Some(dir) => v.request_png_export(dir),
+                    None => self.error("no sweep to export".to_string()),
+                }
+            }
+            Command::SetSweepMatrixSize(n) => v.matrix_size = Some(n),
+            Command::ShowSweepRun(key) => v.shown_run = key,
+            _ => {}
+        }
+    }
+
+    /// Starts `config` on the open project in the background, through `sweep::start` as the
+    /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
+    /// else the new one is checked, snapshotted and saved in the project. Nothing is written
+    /// when a check fails.
+    fn start_sweep(&mut self, config: SweepConfig) -> Result<(), String> {
+        let Some(p) = &mut self.state.project else {
+            return Err("open a project first".into());
+        };
+        if self.views.sweep.is_running() {
+            return Err("a sweep is already running".into());
+        }
+        let name = config.name.clone();
+        let started = crate::sweep::start(&mut p.ws, &name, move |_| Ok(config))?;
+        // Results already stored for this sweep are shown at once.
+        let records = SweepDir::of(&p.ws.path, &started.config.name).runs();
+        let job = sweep::spawn(
+            &self.state.jobs,
+            p.project().clone(),
+            p.ws.path.clone(),
+            started.config.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        self.views
+            .sweep
+            .started(job, started.config, started.output_names, records);
+        Ok(())
+    }
+
+    fn show_saved_sweep(&mut self, name: &str) {
+        let Some(p) = &self.state.project else { return };
+        match saved_sweeps(&p.ws.path)
+            .into_iter()
+            .find(|s| s.name() == name)
+        {
+            Some(s) => {
+                let records = s.dir.runs();
+                self.views.sweep.show_saved(&s, records);
+                self.views.sweep.resume_offer.clear();
+            }
+            None => self.error(format!("no stored sweep named \"{name}\"")),
+        }
+    }
+
+    fn export_sweep_report(&mut self) {
+        let r = match &self.state.project {
+            Some(p) => sweep::export::report(&self.views.sweep, p),
+            None => Err("open a project first".into()),
+        };
+        match r {
+            Ok(dir) => self.info(format!("report written to {}", dir.display())),
+            Err(e) => self.error(format!("could not write the report: {e}")),
+        }
+    }
+
     fn save(&mut self) {
-        if let Some(p) = &mut self.project
+        if let Some(p) = &mut self.state.project
             && let Err(e) = p.ws.save()
         {
             let msg = format!("could not save: {e}");
@@ -560,7 +409,9 @@ impl LeukoApp {
     }
 
     fn save_as(&mut self, path: &Path) {
-        let Some(p) = &mut self.project else { return };
+        let Some(p) = &mut self.state.project else {
+            return;
+        };
         let mut project = p.ws.project.clone();
         // Keep the dataset where it is, expressed relative to the new location.
         let dataset = project.dataset_dir(&p.ws.path);
@@ -570,8 +421,8 @@ impl LeukoApp {
         match Workspace::create(path, project) {
             Ok(ws) => {
                 self.info(format!("saved as {}", path.display()));
-                self.project = Some(ProjectState::new(ws));
-                self.settings.remember(path);
+                self.state.project = Some(ProjectState::new(ws));
+                self.state.settings.remember(path);
                 self.save_settings();
             }
             Err(e) => self.error(format!("could not save as {}: {e}", path.display())),
@@ -579,7 +430,7 @@ impl LeukoApp {
     }
 
     fn export_labels(&mut self, path: &Path) {
-        let Some(p) = &self.project else { return };
+        let Some(p) = &self.state.project else { return };
         let text = export_csv(p.project());
         match crate::project::atomic_write(path, text.as_bytes()) {
             Ok(()) => self.info(format!("labels exported to {}", path.display())),
@@ -589,25 +440,37 @@ impl LeukoApp {
 
     /// Hashes the folder in the background; the re-link itself happens in `poll_jobs`.
     fn relink(&mut self, dir: &Path) {
-        if self.project.is_none() {
+        if self.state.project.is_none() {
             return;
         }
-        let tx = self.results.0.clone();
         let dir = dir.to_path_buf();
-        let spawned = self.jobs.spawn("relink", move |ctx| {
+        let spawned = self.state.jobs.spawn_with("relink", move |ctx, out| {
             let progress = |d: usize, t: usize| ctx.progress(d, t, "hashing");
             let tree = crate::dataset::hash_tree(&dir, &progress).map_err(|e| e.to_string())?;
-            let _ = tx.send(JobResult::Hashed { dir, tree });
+            out.send(JobResult::Hashed { dir, tree });
             Ok(())
         });
         match spawned {
-            Ok(_) => self.menu.import_running = Some(("hashing".into(), 0, 0)),
+            Ok(job) => self.background_started(job, "hashing"),
             Err(e) => self.error(format!("could not start re-linking: {e}")),
         }
     }
 
+    /// The status bar shows a background job from its start.
+    fn background_started(&mut self, job: Job<JobResult>, what: &str) {
+        self.state.status = Some(JobStatus {
+            job: job.id,
+            what: what.into(),
+            done: 0,
+            total: 0,
+        });
+        self.background.push(job);
+    }
+
     fn finish_relink(&mut self, dir: &Path, tree: &[(String, String)]) {
-        let Some(p) = &mut self.project else { return };
+        let Some(p) = &mut self.state.project else {
+            return;
+        };
         let path = p.ws.path.clone();
         let found = p.ws.project.relink_with(&path, dir, tree);
         let total = p.ws.project.images.len();
@@ -635,8 +498,7 @@ impl LeukoApp {
             ));
             return;
         }
-        let tx = self.results.0.clone();
-        let spawned = self.jobs.spawn("import", move |ctx| {
+        let spawned = self.state.jobs.spawn_with("import", move |ctx, out| {
             let progress = |d: usize, t: usize| ctx.progress(d, t, "importing");
             let outcome = crate::dataset::import(
                 &source,
@@ -652,47 +514,63 @@ impl LeukoApp {
                 .unwrap_or_else(|| "project".into());
             let project = Project::from_import(&name, &output, &outcome, 2021);
             Workspace::create(&output, project).map_err(|e| e.to_string())?;
-            let _ = tx.send(JobResult::Imported(output));
+            out.send(JobResult::Imported(output));
             Ok(())
         });
         match spawned {
-            Ok(_job) => self.menu.import_running = Some(("importing".into(), 0, 0)),
+            Ok(job) => self.background_started(job, "importing"),
             Err(e) => self.error(format!("could not start the import: {e}")),
         }
     }
 
     /// Drains background events and results (called once per frame).
     pub fn poll_jobs(&mut self) {
-        while let Ok(r) = self.results.1.try_recv() {
+        for r in drain_all(&mut self.background) {
             match r {
                 JobResult::Imported(path) => self.open(&path),
                 JobResult::Hashed { dir, tree } => self.finish_relink(&dir, &tree),
             }
         }
-        for ev in self.jobs.drain() {
-            match ev.kind {
-                EventKind::Progress { done, total, what } => {
-                    if what != "sweep" {
-                        self.menu.import_running = Some((what, done, total))
-                    }
-                }
-                EventKind::Message(m) => self.info(m),
-                EventKind::Finished(r) => {
-                    if !self.sweep.is_running() {
-                        self.menu.import_running = None;
-                    }
-                    if let Err(e) = r {
-                        self.error(e);
-                    }
-                }
-                EventKind::Train(_) => {}
+        for ev in self.state.jobs.drain() {
+            self.on_event(ev);
+        }
+        self.views.sweep.poll();
+        self.views.explain.poll();
+        // Whenever runs finish (or another sweep is shown), the gallery gets its predictions.
+        if let Some(p) = &mut self.state.project
+            && let Some((predicted, names)) = self.views.sweep.take_changed_predictions()
+        {
+            p.set_predictions(predicted, names);
+        }
+    }
+
+    /// Progress and messages of every job, and their ends.
+    fn on_event(&mut self, ev: Event) {
+        match ev.kind {
+            EventKind::Progress { done, total, what } => {
+                self.state.status = Some(JobStatus {
+                    job: ev.job,
+                    what,
+                    done,
+                    total,
+                })
             }
+            EventKind::Message(m) => self.info(m),
+            EventKind::Finished(r) => {
+                if self.state.status.as_ref().is_some_and(|s| s.job == ev.job) {
+                    self.state.status = None;
+                }
+                if let Err(e) = r {
+                    self.error(e);
+                }
+            }
+            EventKind::Train(_) => {}
         }
     }
 
     /// Saves pending changes (autosave; the journal already holds every label).
     pub fn autosave(&mut self) {
-        if let Some(p) = &mut self.project
+        if let Some(p) = &mut self.state.project
             && p.ws.is_dirty()
             && let Err(e) = p.ws.save()
         {
@@ -700,36 +578,73 @@ impl LeukoApp {
         }
     }
 
+    /// Shows the explain screen's tab and computes what it shows (the screenshot script).
+    pub(crate) fn explain_tab(&mut self, tab: Tab) {
+        let v = &mut self.views.explain;
+        v.tab = tab;
+        let Some(p) = &self.state.project else { return };
+        match tab {
+            Tab::Cell => {}
+            Tab::Focus => explain::work::request_focus(v, p, &self.state.jobs),
+            Tab::Embedding => explain::work::request_embedding(v, p, &self.state.jobs),
+        }
+    }
+
     /// Draws one frame and applies what the screens asked for.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
-        if let Some(p) = &mut self.project {
+        if let Some(p) = &self.state.project {
             p.thumbs.poll(ui.ctx());
         }
-        project_menu::show(self, ui);
-        if self.show_stats && self.project.is_some() {
+        let cursor = self.project().and_then(|p| p.selection.cursor);
+        let overlay = self.views.explain.viewer_overlay(ui.ctx(), cursor);
+        let ctx = Ctx {
+            project: self.state.project.as_ref(),
+            settings: &self.state.settings,
+            messages: &self.state.messages,
+            status: self.state.status.as_ref(),
+            viewer_open: self.state.viewer_open,
+            show_stats: self.state.show_stats,
+            modal_open: self.views.menu.modal_open(),
+            jobs: &self.state.jobs,
+            sweep: self.views.sweep.shown(),
+            overlay,
+            overlay_in_viewer: self.views.explain.overlay_in_viewer,
+        };
+        let mut cmds = Vec::new();
+        self.views.draw(&ctx, ui, &mut cmds);
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+}
+
+impl Views {
+    /// Lays out the screens, in order: menus, statistics, gallery, then the windows.
+    fn draw(&mut self, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        project_menu::show(&mut self.menu, ctx, ui, cmds);
+        if ctx.show_stats && ctx.project.is_some() {
             egui::Panel::right("stats")
                 .resizable(true)
                 .default_size(300.0)
-                .show(ui, |ui| stats::show(self, ui));
+                .show(ui, |ui| stats::show(ctx, ui, cmds));
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            if self.project.is_some() {
-                super::gallery::show(self, ui);
+            if ctx.project.is_some() {
+                gallery::show(&mut self.gallery, ctx, ui, cmds);
             } else {
                 ui.centered_and_justified(|ui| {
                     ui.label("No project open. Project > New… imports a dataset folder; Project > Open… opens a .ron file. You can also drop a folder or a .ron file here.");
                 });
             }
         });
-        if self.viewer_open {
-            viewer::show(self, ui);
+        if ctx.viewer_open {
+            viewer::show(&mut self.viewer, ctx, ui, cmds);
         }
-        taxonomy_editor::show(self, ui);
-        sweep_view::show(self, ui);
-        explain_view::show(self, ui);
-        project_menu::annotator_prompt(self, ui);
-        self.apply_queued();
+        taxonomy_editor::show(&mut self.taxonomy_editor, ctx, ui, cmds);
+        sweep::show(&mut self.sweep, ctx, ui, cmds);
+        explain::show(&mut self.explain, ctx, ui, cmds);
+        project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
     }
 }
 

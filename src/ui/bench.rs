@@ -24,8 +24,7 @@ fn generate(dir: &Path, n: usize) -> Result<(), String> {
     });
     written
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("a worker failed".into())))
-        .collect()
+        .try_for_each(|r| r.unwrap_or_else(|| Err("a worker failed".into())))
 }
 
 fn rss_mib() -> Option<f64> {
@@ -77,7 +76,7 @@ pub fn gallery(n: usize, frames: usize, keep: Option<PathBuf>) -> Result<(), Str
     let t0 = Instant::now();
     let mut app = LeukoApp::new(settings, None, None);
     app.open(&project_path);
-    let n_images = app.project.as_ref().map(|p| p.order.len()).unwrap_or(0);
+    let n_images = app.project().map(|p| p.order.len()).unwrap_or(0);
     let mut out = ctx.run_ui(input(size, vec![]), |ui| app.show(ui));
     let _ = ctx.tessellate(out.shapes, out.pixels_per_point);
     // Headless: no renderer takes the texture uploads.
@@ -121,9 +120,8 @@ pub fn gallery(n: usize, frames: usize, keep: Option<PathBuf>) -> Result<(), Str
     let median = percentile(&sorted, 0.5);
     let p99 = percentile(&sorted, 0.99);
     let (decoded, offset) = app
-        .project
-        .as_ref()
-        .map(|p| (p.thumbs.decoded, app.gallery.visible))
+        .project()
+        .map(|p| (p.thumbs.decoded(), app.gallery().visible))
         .unwrap_or((0, 0));
     println!(
         "scrolling {} frames ({:.1} s): frame time median {:.2} ms, p99 {:.2} ms, max {:.2} ms → {:.0} fps at the median",

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use egui::{Color32, Key, Modifiers, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
-use super::app::{Command, LeukoApp};
+use super::command::Command;
+use super::settings::Settings;
+use super::state::{Ctx, ProjectState};
 use super::thumbs::Thumb;
 use crate::project::ImageId;
 use crate::project::query::{Filter, Sort};
@@ -34,18 +36,16 @@ pub fn class_color(t: &Taxonomy, id: crate::taxonomy::ClassId) -> Color32 {
 
 /// Keyboard handling for the gallery and the viewer. Every key press of the frame counts, in
 /// the order typed (several presses within one frame are all applied).
-pub fn keyboard(app: &mut LeukoApp, ctx: &egui::Context) {
-    if ctx.text_edit_focused() || app.project.is_none() || app.menu.modal_open() {
+fn keyboard(view: &GalleryView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Command>) {
+    let egui_ctx = ui.ctx();
+    if egui_ctx.text_edit_focused() || ctx.modal_open {
         return;
     }
-    let columns = app.gallery.columns.max(1) as isize;
-    let taxonomy = match &app.project {
-        Some(p) => p.project().taxonomy.clone(),
-        None => return,
-    };
-    let viewer_open = app.viewer_open;
-    let mut cmds = Vec::new();
-    ctx.input_mut(|i| {
+    let Some(p) = ctx.project else { return };
+    let columns = view.columns.max(1) as isize;
+    let taxonomy = &p.project().taxonomy;
+    let viewer_open = ctx.viewer_open;
+    egui_ctx.input_mut(|i| {
         i.events.retain(|ev| {
             let egui::Event::Key {
                 key,
@@ -91,9 +91,6 @@ pub fn keyboard(app: &mut LeukoApp, ctx: &egui::Context) {
         });
         // The matching text events of consumed keys (digits, letters) are not needed either.
     });
-    for c in cmds {
-        app.send(c);
-    }
 }
 
 /// A class name cut to fit under a tile.
@@ -115,15 +112,15 @@ fn key_char(key: Key) -> Option<char> {
     }
 }
 
-fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
-    let Some(p) = &app.project else { return };
+/// Filters, sort, tile size and options above the grid.
+fn toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     let t = &p.project().taxonomy;
     let (old_filter, old_sort) = (p.filter.clone(), p.sort);
     let mut filter = p.filter.clone();
     let mut sort = p.sort;
-    let mut size = app.settings.thumb_size;
-    let mut auto = app.settings.auto_advance;
-    let mut show_pred = app.settings.show_predictions;
+    let mut size = settings.thumb_size;
+    let mut auto = settings.auto_advance;
+    let mut show_pred = settings.show_predictions;
     ui.horizontal_wrapped(|ui| {
         let class_combo =
             |ui: &mut egui::Ui, label: &str, value: &mut Option<crate::taxonomy::ClassId>| {
@@ -148,24 +145,7 @@ fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
             filter.only = None;
         }
         if !p.prediction_names.is_empty() {
-            let names = &p.prediction_names;
-            let text = filter
-                .predicted
-                .and_then(|i| names.get(i).cloned())
-                .unwrap_or_else(|| "any".into());
-            egui::ComboBox::from_label("predicted")
-                .selected_text(text)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut filter.predicted, None, "any");
-                    for (i, n) in names.iter().enumerate() {
-                        ui.selectable_value(&mut filter.predicted, Some(i), n);
-                    }
-                });
-            ui.checkbox(&mut filter.misclassified_only, "misclassified")
-                .on_hover_text(
-                    "the latest cross-validated prediction disagrees with the sweep's label",
-                );
-            ui.checkbox(&mut show_pred, "show predictions");
+            prediction_filters(&p.prediction_names, &mut filter, &mut show_pred, ui);
         }
         egui::ComboBox::from_label("sort")
             .selected_text(sort.label())
@@ -183,61 +163,95 @@ fn toolbar(app: &mut LeukoApp, ui: &mut egui::Ui) {
         ));
     });
     if filter != old_filter {
-        app.send(Command::SetFilter(filter));
+        cmds.push(Command::SetFilter(filter));
     }
     if sort != old_sort {
-        app.send(Command::SetSort(sort));
+        cmds.push(Command::SetSort(sort));
     }
-    if size != app.settings.thumb_size {
-        app.send(Command::SetThumbSize(size));
+    if size != settings.thumb_size {
+        cmds.push(Command::SetThumbSize(size));
     }
-    if auto != app.settings.auto_advance {
-        app.send(Command::ToggleAutoAdvance);
+    if auto != settings.auto_advance {
+        cmds.push(Command::ToggleAutoAdvance);
     }
-    if show_pred != app.settings.show_predictions {
-        app.send(Command::ShowPredictions(show_pred));
+    if show_pred != settings.show_predictions {
+        cmds.push(Command::ShowPredictions(show_pred));
     }
 }
 
-pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
-    keyboard(app, ui.ctx());
-    toolbar(app, ui);
+/// The filters on the sweep's predictions (shown once a sweep with finished runs is shown).
+fn prediction_filters(
+    names: &[String],
+    filter: &mut Filter,
+    show_pred: &mut bool,
+    ui: &mut egui::Ui,
+) {
+    let text = filter
+        .predicted
+        .and_then(|i| names.get(i).cloned())
+        .unwrap_or_else(|| "any".into());
+    egui::ComboBox::from_label("predicted")
+        .selected_text(text)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut filter.predicted, None, "any");
+            for (i, n) in names.iter().enumerate() {
+                ui.selectable_value(&mut filter.predicted, Some(i), n);
+            }
+        });
+    ui.checkbox(&mut filter.misclassified_only, "misclassified")
+        .on_hover_text("the latest cross-validated prediction disagrees with the sweep's label");
+    ui.checkbox(show_pred, "show predictions");
+}
+
+/// Space between tiles.
+const GAP: f32 = 6.0;
+
+/// How the grid is laid out in this frame.
+struct Layout {
+    tile: f32,
+    /// Tile plus gap.
+    cell: f32,
+    width: f32,
+    columns: usize,
+    dataset: std::path::PathBuf,
+    show_predictions: bool,
+}
+
+/// What the pointer did to the tiles in one frame.
+#[derive(Default)]
+struct TileInput {
+    clicked: Option<(ImageId, Modifiers)>,
+    double: Option<ImageId>,
+    rects: Vec<(ImageId, Rect)>,
+}
+
+/// The toolbar, then the grid of tiles (only visible rows are laid out and ask for
+/// thumbnails), with click and drag-box selection.
+pub fn show(view: &mut GalleryView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    keyboard(view, ctx, ui, cmds);
+    let Some(p) = ctx.project else { return };
+    toolbar(p, ctx.settings, ui, cmds);
     ui.separator();
-    let tile = app.settings.thumb_size;
-    let gap = 6.0;
-    let cell = tile + gap;
-    let Some(p) = &mut app.project else { return };
+    let tile = ctx.settings.thumb_size;
+    let cell = tile + GAP;
     let width = ui.available_width().max(cell);
     let columns = ((width / cell).floor() as usize).max(1);
-    let n = p.order.len();
-    let rows = n.div_ceil(columns);
-    app.gallery.columns = columns;
-    if n == 0 {
+    view.columns = columns;
+    if p.order.is_empty() {
         ui.label("No image matches the filter.");
         return;
     }
-    // Keep the cursor in view when it moved (keyboard, undo, Tab).
-    let mut scroll = egui::ScrollArea::vertical()
-        .id_salt("gallery")
-        .auto_shrink([false, false]);
-    let view_h = ui.available_height();
-    if p.selection.cursor != app.gallery.last_cursor {
-        app.gallery.last_cursor = p.selection.cursor;
-        if let Some(k) = p.selection.cursor.and_then(|c| p.position(c)) {
-            let y = (k / columns) as f32 * cell;
-            if y < app.gallery.offset {
-                scroll = scroll.vertical_scroll_offset(y);
-            } else if y + cell > app.gallery.offset + view_h {
-                scroll = scroll.vertical_scroll_offset(y + cell - view_h);
-            }
-        }
-    }
-    let project_path = p.ws.path.clone();
-    let dataset = p.project().dataset_dir(&project_path);
-    let show_predictions = app.settings.show_predictions;
-    let mut clicked: Option<(ImageId, Modifiers)> = None;
-    let mut double: Option<ImageId> = None;
-    let mut tile_rects: Vec<(ImageId, Rect)> = Vec::new();
+    let layout = Layout {
+        tile,
+        cell,
+        width,
+        columns,
+        dataset: p.project().dataset_dir(&p.ws.path),
+        show_predictions: ctx.settings.show_predictions,
+    };
+    let scroll = view.scroll_to_cursor(p, &layout, ui.available_height());
+    let rows = p.order.len().div_ceil(columns);
+    let mut input = TileInput::default();
     let out = scroll.show_rows(ui, cell - ui.spacing().item_spacing.y, rows, |ui, range| {
         // The background senses drags (box selection); tiles above it sense clicks.
         // The whole visible viewport, not just the first row's rect.
@@ -248,195 +262,21 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
         );
         let mut visible = HashSet::new();
         for r in range {
-            let (row_rect, _) = ui.allocate_exact_size(
-                egui::vec2(width, cell - ui.spacing().item_spacing.y),
-                Sense::hover(),
-            );
-            for c in 0..columns {
-                let k = r * columns + c;
-                let Some(&id) = p.order.get(k) else { break };
-                visible.insert(id);
-                let rect = Rect::from_min_size(
-                    row_rect.min + egui::vec2(c as f32 * cell, 0.0),
-                    Vec2::splat(tile),
-                );
-                let Some(im) = p.ws.project.image(id) else {
-                    continue;
-                };
-                let label = im.path.clone();
-                let resp = ui.interact(rect, ui.make_persistent_id(("tile", id.0)), Sense::click());
-                let selected = p.selection.contains(id);
-                resp.widget_info(|| {
-                    egui::WidgetInfo::selected(egui::Role::Button, true, selected, &label)
-                });
-                if resp.double_clicked() {
-                    double = Some(id);
-                } else if resp.clicked() {
-                    clicked = Some((id, click_modifiers(ui)));
-                }
-                tile_rects.push((id, rect));
-                let t = &p.ws.project.taxonomy;
-                let painter = ui.painter_at(rect.expand(3.0));
-                painter.rect_filled(rect, 4.0, Color32::from_gray(40));
-                let path = dataset.join(&im.path);
-                match p.thumbs.get(id, &im.hash, &path) {
-                    Thumb::Ready(tex) => {
-                        let size = tex.size_vec2();
-                        let scale = (tile - 8.0) / size.x.max(size.y);
-                        let img_rect = Rect::from_center_size(rect.center(), size * scale);
-                        painter.image(
-                            tex.id(),
-                            img_rect,
-                            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-                            Color32::WHITE,
-                        );
-                    }
-                    Thumb::Loading => {
-                        painter.text(
-                            rect.center(),
-                            egui::Align2::CENTER_CENTER,
-                            "…",
-                            egui::FontId::proportional(16.0),
-                            Color32::GRAY,
-                        );
-                    }
-                    Thumb::Failed(_) => {
-                        painter.text(
-                            rect.center(),
-                            egui::Align2::CENTER_CENTER,
-                            "unreadable",
-                            egui::FontId::proportional(12.0),
-                            Color32::LIGHT_RED,
-                        );
-                    }
-                }
-                let current = class_color(t, im.current);
-                painter.rect_stroke(rect, 4.0, Stroke::new(3.0, current), StrokeKind::Inside);
-                if im.current != im.original {
-                    // A corner marker in the original class's colour: "relabelled".
-                    let corner = rect.right_top();
-                    let tri = vec![
-                        corner,
-                        corner + egui::vec2(-16.0, 0.0),
-                        corner + egui::vec2(0.0, 16.0),
-                    ];
-                    painter.add(egui::Shape::convex_polygon(
-                        tri,
-                        class_color(t, im.original),
-                        Stroke::new(1.0, Color32::WHITE),
-                    ));
-                }
-                if show_predictions && let Some(&(pred, target, unc)) = p.predicted.get(&id) {
-                    let name = p
-                        .prediction_names
-                        .get(pred)
-                        .map(String::as_str)
-                        .unwrap_or("?");
-                    let text = format!("{} {:.0}%", short_name(name), 100.0 * (1.0 - unc));
-                    let band = Rect::from_min_max(
-                        rect.left_bottom() - egui::vec2(0.0, 16.0),
-                        rect.right_bottom(),
-                    )
-                    .shrink2(egui::vec2(3.0, 0.0));
-                    let fill = if pred == target {
-                        Color32::from_rgba_unmultiplied(20, 90, 50, 210)
-                    } else {
-                        Color32::from_rgba_unmultiplied(140, 30, 30, 220)
-                    };
-                    painter.rect_filled(band, 2.0, fill);
-                    painter.text(
-                        band.right_center() - egui::vec2(3.0, 0.0),
-                        egui::Align2::RIGHT_CENTER,
-                        text,
-                        egui::FontId::proportional(11.0),
-                        Color32::WHITE,
-                    );
-                }
-                if im.reviewed {
-                    painter.circle_filled(
-                        rect.left_bottom() + egui::vec2(9.0, -9.0),
-                        4.0,
-                        Color32::from_rgb(90, 200, 120),
-                    );
-                }
-                if selected {
-                    painter.rect_stroke(
-                        rect.expand(2.0),
-                        5.0,
-                        Stroke::new(2.0, Color32::WHITE),
-                        StrokeKind::Outside,
-                    );
-                }
-                if p.selection.cursor == Some(id) {
-                    painter.rect_stroke(
-                        rect.expand(4.0),
-                        6.0,
-                        Stroke::new(1.5, Color32::from_rgb(120, 170, 255)),
-                        StrokeKind::Outside,
-                    );
-                }
-                resp.on_hover_text(format!(
-                    "{}\ncurrent: {}\noriginal: {} ({})",
-                    im.path,
-                    t.name(im.current),
-                    t.name(im.original),
-                    im.source_label
-                ));
-            }
+            row(p, &layout, r, ui, &mut visible, &mut input);
         }
         p.thumbs.retain_requests(&visible);
-        app.gallery.visible = visible.len();
+        view.visible = visible.len();
         bg
     });
-    app.gallery.offset = out.state.clamped_offset().y;
-    // Drag-box selection.
-    let bg = out.inner;
-    if bg.drag_started() {
-        app.gallery.drag_start = bg.interact_pointer_pos();
-    }
-    if app.gallery.drag_start.is_some()
-        && let Some(p) = bg
-            .interact_pointer_pos()
-            .or_else(|| ui.input(|i| i.pointer.latest_pos()))
-    {
-        app.gallery.drag_now = Some(p);
-    }
-    let mut boxed = false;
-    if let (Some(start), Some(now)) = (app.gallery.drag_start, app.gallery.drag_now)
-        && (now - start).length() > 6.0
-    {
-        // A real drag (not the jitter of a click): draw the box; apply it on release.
-        let boxr = Rect::from_two_pos(start, now);
-        ui.painter().rect(
-            boxr,
-            0.0,
-            Color32::from_rgba_unmultiplied(120, 170, 255, 40),
-            Stroke::new(1.0, Color32::from_rgb(120, 170, 255)),
-            StrokeKind::Inside,
-        );
-        if bg.drag_stopped() {
-            let ids: Vec<ImageId> = tile_rects
-                .iter()
-                .filter(|(_, r)| r.intersects(boxr))
-                .map(|(id, _)| *id)
-                .collect();
-            if !ids.is_empty() {
-                boxed = true;
-                app.send(Command::Select(ids));
-            }
-        }
-    }
-    if bg.drag_stopped() {
-        app.gallery.drag_start = None;
-        app.gallery.drag_now = None;
-    }
+    view.offset = out.state.clamped_offset().y;
+    let boxed = view.drag_box(&out.inner, &input.rects, ui, cmds);
     if boxed {
         // The box decided the selection.
-    } else if let Some(id) = double {
-        app.send(Command::Select(vec![id]));
-        app.send(Command::OpenViewer);
-    } else if let Some((id, m)) = clicked {
-        app.send(if m.shift {
+    } else if let Some(id) = input.double {
+        cmds.push(Command::Select(vec![id]));
+        cmds.push(Command::OpenViewer);
+    } else if let Some((id, m)) = input.clicked {
+        cmds.push(if m.shift {
             Command::SelectRangeTo(id)
         } else if m.command || m.ctrl {
             Command::ToggleSelect(id)
@@ -444,6 +284,263 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
             Command::Select(vec![id])
         });
     }
+}
+
+impl GalleryView {
+    /// The scroll area, scrolled so that the cursor is in view when it moved (keyboard, undo,
+    /// Tab).
+    fn scroll_to_cursor(
+        &mut self,
+        p: &ProjectState,
+        layout: &Layout,
+        view_h: f32,
+    ) -> egui::ScrollArea {
+        let mut scroll = egui::ScrollArea::vertical()
+            .id_salt("gallery")
+            .auto_shrink([false, false]);
+        if p.selection.cursor != self.last_cursor {
+            self.last_cursor = p.selection.cursor;
+            if let Some(k) = p.selection.cursor.and_then(|c| p.position(c)) {
+                let cell = layout.cell;
+                let y = (k / layout.columns) as f32 * cell;
+                if y < self.offset {
+                    scroll = scroll.vertical_scroll_offset(y);
+                } else if y + cell > self.offset + view_h {
+                    scroll = scroll.vertical_scroll_offset(y + cell - view_h);
+                }
+            }
+        }
+        scroll
+    }
+
+    /// Drag-box selection on the background: draws the box while dragging and selects the
+    /// tiles it touches on release. True when the box decided the selection.
+    fn drag_box(
+        &mut self,
+        bg: &egui::Response,
+        tiles: &[(ImageId, Rect)],
+        ui: &egui::Ui,
+        cmds: &mut Vec<Command>,
+    ) -> bool {
+        if bg.drag_started() {
+            self.drag_start = bg.interact_pointer_pos();
+        }
+        if self.drag_start.is_some()
+            && let Some(p) = bg
+                .interact_pointer_pos()
+                .or_else(|| ui.input(|i| i.pointer.latest_pos()))
+        {
+            self.drag_now = Some(p);
+        }
+        let mut boxed = false;
+        if let (Some(start), Some(now)) = (self.drag_start, self.drag_now)
+            && (now - start).length() > 6.0
+        {
+            // A real drag (not the jitter of a click): draw the box; apply it on release.
+            let boxr = Rect::from_two_pos(start, now);
+            ui.painter().rect(
+                boxr,
+                0.0,
+                Color32::from_rgba_unmultiplied(120, 170, 255, 40),
+                Stroke::new(1.0, Color32::from_rgb(120, 170, 255)),
+                StrokeKind::Inside,
+            );
+            if bg.drag_stopped() {
+                let ids: Vec<ImageId> = tiles
+                    .iter()
+                    .filter(|(_, r)| r.intersects(boxr))
+                    .map(|(id, _)| *id)
+                    .collect();
+                if !ids.is_empty() {
+                    boxed = true;
+                    cmds.push(Command::Select(ids));
+                }
+            }
+        }
+        if bg.drag_stopped() {
+            self.drag_start = None;
+            self.drag_now = None;
+        }
+        boxed
+    }
+}
+
+/// One row of tiles.
+fn row(
+    p: &ProjectState,
+    layout: &Layout,
+    r: usize,
+    ui: &mut egui::Ui,
+    visible: &mut HashSet<ImageId>,
+    input: &mut TileInput,
+) {
+    let (row_rect, _) = ui.allocate_exact_size(
+        egui::vec2(layout.width, layout.cell - ui.spacing().item_spacing.y),
+        Sense::hover(),
+    );
+    for c in 0..layout.columns {
+        let k = r * layout.columns + c;
+        let Some(&id) = p.order.get(k) else { break };
+        visible.insert(id);
+        let rect = Rect::from_min_size(
+            row_rect.min + egui::vec2(c as f32 * layout.cell, 0.0),
+            Vec2::splat(layout.tile),
+        );
+        let Some(im) = p.ws.project.image(id) else {
+            continue;
+        };
+        let resp = ui.interact(rect, ui.make_persistent_id(("tile", id.0)), Sense::click());
+        let selected = p.selection.contains(id);
+        resp.widget_info(|| {
+            egui::WidgetInfo::selected(egui::Role::Button, true, selected, &im.path)
+        });
+        if resp.double_clicked() {
+            input.double = Some(id);
+        } else if resp.clicked() {
+            input.clicked = Some((id, click_modifiers(ui)));
+        }
+        input.rects.push((id, rect));
+        paint_tile(p, layout, im, rect, ui);
+        let t = &p.ws.project.taxonomy;
+        resp.on_hover_text(format!(
+            "{}\ncurrent: {}\noriginal: {} ({})",
+            im.path,
+            t.name(im.current),
+            t.name(im.original),
+            im.source_label
+        ));
+    }
+}
+
+/// A tile: the thumbnail, the current class's frame, the relabelled corner, the prediction
+/// band, the reviewed dot, and the selection and cursor frames.
+fn paint_tile(
+    p: &ProjectState,
+    layout: &Layout,
+    im: &crate::project::ImageEntry,
+    rect: Rect,
+    ui: &egui::Ui,
+) {
+    let id = im.id;
+    let t = &p.ws.project.taxonomy;
+    let painter = ui.painter_at(rect.expand(3.0));
+    painter.rect_filled(rect, 4.0, Color32::from_gray(40));
+    let path = layout.dataset.join(&im.path);
+    paint_thumb(
+        &painter,
+        p.thumbs.get(id, &im.hash, &path),
+        rect,
+        layout.tile,
+    );
+    let current = class_color(t, im.current);
+    painter.rect_stroke(rect, 4.0, Stroke::new(3.0, current), StrokeKind::Inside);
+    if im.current != im.original {
+        // A corner marker in the original class's colour: "relabelled".
+        let corner = rect.right_top();
+        let tri = vec![
+            corner,
+            corner + egui::vec2(-16.0, 0.0),
+            corner + egui::vec2(0.0, 16.0),
+        ];
+        painter.add(egui::Shape::convex_polygon(
+            tri,
+            class_color(t, im.original),
+            Stroke::new(1.0, Color32::WHITE),
+        ));
+    }
+    if layout.show_predictions
+        && let Some(&prediction) = p.predicted.get(&id)
+    {
+        paint_prediction(&painter, &p.prediction_names, prediction, rect);
+    }
+    if im.reviewed {
+        painter.circle_filled(
+            rect.left_bottom() + egui::vec2(9.0, -9.0),
+            4.0,
+            Color32::from_rgb(90, 200, 120),
+        );
+    }
+    if p.selection.contains(id) {
+        painter.rect_stroke(
+            rect.expand(2.0),
+            5.0,
+            Stroke::new(2.0, Color32::WHITE),
+            StrokeKind::Outside,
+        );
+    }
+    if p.selection.cursor == Some(id) {
+        painter.rect_stroke(
+            rect.expand(4.0),
+            6.0,
+            Stroke::new(1.5, Color32::from_rgb(120, 170, 255)),
+            StrokeKind::Outside,
+        );
+    }
+}
+
+/// The thumbnail, or what stands for it while it loads or when it cannot be read.
+fn paint_thumb(painter: &egui::Painter, thumb: Thumb, rect: Rect, tile: f32) {
+    match thumb {
+        Thumb::Ready(tex) => {
+            let size = tex.size_vec2();
+            let scale = (tile - 8.0) / size.x.max(size.y);
+            let img_rect = Rect::from_center_size(rect.center(), size * scale);
+            painter.image(
+                tex.id(),
+                img_rect,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        Thumb::Loading => {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "…",
+                egui::FontId::proportional(16.0),
+                Color32::GRAY,
+            );
+        }
+        Thumb::Failed(_) => {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "unreadable",
+                egui::FontId::proportional(12.0),
+                Color32::LIGHT_RED,
+            );
+        }
+    }
+}
+
+/// The band with the predicted output and its probability: green when it matches the
+/// sweep's label, red when not.
+fn paint_prediction(
+    painter: &egui::Painter,
+    names: &[String],
+    (pred, target, unc): (usize, usize, f32),
+    rect: Rect,
+) {
+    let name = names.get(pred).map(String::as_str).unwrap_or("?");
+    let text = format!("{} {:.0}%", short_name(name), 100.0 * (1.0 - unc));
+    let band = Rect::from_min_max(
+        rect.left_bottom() - egui::vec2(0.0, 16.0),
+        rect.right_bottom(),
+    )
+    .shrink2(egui::vec2(3.0, 0.0));
+    let fill = if pred == target {
+        Color32::from_rgba_unmultiplied(20, 90, 50, 210)
+    } else {
+        Color32::from_rgba_unmultiplied(140, 30, 30, 220)
+    };
+    painter.rect_filled(band, 2.0, fill);
+    painter.text(
+        band.right_center() - egui::vec2(3.0, 0.0),
+        egui::Align2::RIGHT_CENTER,
+        text,
+        egui::FontId::proportional(11.0),
+        Color32::WHITE,
+    );
 }
 
 /// The modifiers held during a click: the input state, or those carried by the pointer event
@@ -468,12 +565,4 @@ fn click_modifiers(ui: &egui::Ui) -> Modifiers {
             command: m.command || from_event.command,
         }
     })
-}
-
-/// A filter that shows exactly these images (e.g. a confusion-matrix cell).
-pub fn only(ids: Vec<ImageId>) -> Filter {
-    Filter {
-        only: Some(ids),
-        ..Default::default()
-    }
 }

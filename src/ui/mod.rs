@@ -1,17 +1,18 @@
-//! The desktop application (egui/eframe). One module per screen; the state changes only in
-//! [`app::LeukoApp::apply`], through [`app::Command`]s; background work reports over the job
-//! channel, drained once per frame.
+//! The desktop application (egui/eframe). One module per screen: each screen's `show` reads a
+//! read-only [`state::Ctx`], keeps its own widget state in its view, and returns
+//! [`command::Command`]s; the state changes only in [`app::LeukoApp::apply`]. Background work
+//! reports over the job channel and its jobs' own typed channels, drained once per frame.
 
 pub mod app;
 pub mod bench;
-pub mod explain_view;
+pub mod command;
+pub mod explain;
 pub mod gallery;
 pub mod project_menu;
 pub mod settings;
+pub mod state;
 pub mod stats;
-pub mod sweep_form;
-pub mod sweep_plots;
-pub mod sweep_view;
+pub mod sweep;
 pub mod taxonomy_editor;
 pub mod thumbs;
 pub mod viewer;
@@ -20,7 +21,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use app::{Command, LeukoApp};
+pub use app::LeukoApp;
+pub use command::{Command, TaxonomyEdit, Window};
 pub use settings::Settings;
 
 /// Autosave interval (labels are journaled at once regardless).
@@ -96,93 +98,103 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
     }
     if s.frames_in_stage == 0 {
         s.stage_started = Instant::now();
-        // Set the screen up.
-        match STAGES[s.stage] {
-            "gallery" => {}
-            "viewer" => app.apply(Command::OpenViewer),
-            "taxonomy" => {
-                app.apply(Command::CloseViewer);
-                app.taxonomy_editor.open = true;
-            }
-            "sweep" => {
-                app.apply(Command::SetFilter(crate::project::Filter::default()));
-                let seed = app.project.as_ref().map(|p| p.project().seed).unwrap_or(0);
-                app.apply(Command::StartSweep(sweep_view::quick_demo(seed)));
-            }
-            "sweep-form" => {
-                app.taxonomy_editor.open = false;
-                app.apply(Command::SetFilter(crate::project::Filter::default()));
-                app.sweep.open = true;
-            }
-            "viewer-overlay" => {
-                app.explain.overlay_in_viewer = true;
-                app.apply(Command::OpenViewer);
-            }
-            "explain" => {
-                app.apply(Command::SetSort(crate::project::query::Sort::Import));
-                app.apply(Command::OpenExplain);
-            }
-            "focus" => {
-                app.apply(Command::CloseViewer);
-                app.explain.tab = explain_view::Tab::Focus;
-                explain_view::request_focus(app);
-            }
-            "embedding" => {
-                app.explain.tab = explain_view::Tab::Embedding;
-                explain_view::request_embedding(app);
-            }
-            "predictions" => {
-                app.sweep.open = false;
-                app.apply(Command::ShowPredictions(true));
-                app.apply(Command::SetSort(crate::project::query::Sort::Uncertainty));
-            }
-            "filtered" => {
-                app.taxonomy_editor.open = false;
-                if let Some(p) = &app.project {
-                    let first = p
-                        .order
-                        .first()
-                        .and_then(|&id| p.project().image(id))
-                        .map(|im| im.current);
-                    app.apply(Command::SetFilter(crate::project::Filter {
-                        current: first,
-                        ..Default::default()
-                    }));
-                }
-            }
-            _ => {}
-        }
+        set_up_stage(STAGES[s.stage], app);
     }
     s.frames_in_stage += 1;
-    let thumbs_pending = app
-        .project
-        .as_ref()
-        .map(|p| p.thumbs.pending())
-        .unwrap_or(0);
-    // Give thumbnails time to arrive (at most ~3 s of frames).
-    if s.frames_in_stage < 10 || (thumbs_pending > 0 && s.frames_in_stage < 180) {
-        return;
-    }
-    // The explain screens wait for their background work (at most 2 minutes).
-    if matches!(STAGES[s.stage], "explain" | "focus" | "embedding")
-        && (app.explain.busy > 0 || s.frames_in_stage < 30)
-        && s.stage_started.elapsed() < Duration::from_secs(120)
-    {
-        return;
-    }
-    // The sweep screen waits for a few finished runs (at most 4 minutes).
-    if STAGES[s.stage] == "sweep"
-        && app.sweep.progress.0 < 4
-        && app.sweep.is_running()
-        && s.stage_started.elapsed() < Duration::from_secs(240)
-    {
+    if !stage_ready(s, app) {
         return;
     }
     let path = s
         .out
         .join(format!("{:02}-{}.png", s.stage + 1, STAGES[s.stage]));
-    let pending = s.pending.clone();
     s.waiting = true;
+    request_png(ctx, path, s.pending.clone());
+}
+
+/// Sets a screen up for its screenshot.
+fn set_up_stage(stage: &str, app: &mut LeukoApp) {
+    use crate::project::Filter;
+    use crate::project::query::Sort;
+    match stage {
+        "viewer" => app.apply(Command::OpenViewer),
+        "taxonomy" => {
+            app.apply(Command::CloseViewer);
+            app.apply(Command::SetWindow(Window::Taxonomy, true));
+        }
+        "sweep" => {
+            app.apply(Command::SetFilter(Filter::default()));
+            let seed = app.project().map(|p| p.project().seed).unwrap_or(0);
+            app.apply(Command::StartSweep(sweep::quick_demo(seed)));
+        }
+        "sweep-form" => {
+            app.apply(Command::SetWindow(Window::Taxonomy, false));
+            app.apply(Command::SetFilter(Filter::default()));
+            app.apply(Command::SetWindow(Window::Sweep, true));
+        }
+        "viewer-overlay" => {
+            app.apply(Command::SetOverlayInViewer(true));
+            app.apply(Command::OpenViewer);
+        }
+        "explain" => {
+            app.apply(Command::SetSort(Sort::Import));
+            app.apply(Command::OpenExplain);
+        }
+        "focus" => {
+            app.apply(Command::CloseViewer);
+            app.explain_tab(explain::Tab::Focus);
+        }
+        "embedding" => app.explain_tab(explain::Tab::Embedding),
+        "predictions" => {
+            app.apply(Command::SetWindow(Window::Sweep, false));
+            app.apply(Command::ShowPredictions(true));
+            app.apply(Command::SetSort(Sort::Uncertainty));
+        }
+        "filtered" => {
+            app.apply(Command::SetWindow(Window::Taxonomy, false));
+            let first = app.project().and_then(|p| {
+                p.order
+                    .first()
+                    .and_then(|&id| p.project().image(id))
+                    .map(|im| im.current)
+            });
+            if app.project().is_some() {
+                app.apply(Command::SetFilter(Filter {
+                    current: first,
+                    ..Default::default()
+                }));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether the stage's screen is ready for its screenshot: thumbnails arrived (at most ~3 s of
+/// frames), the explain screens' background work done (at most 2 minutes), a few sweep runs
+/// finished (at most 4 minutes).
+fn stage_ready(s: &ScreenshotScript, app: &LeukoApp) -> bool {
+    let thumbs_pending = app.project().map(|p| p.thumbs.pending()).unwrap_or(0);
+    if s.frames_in_stage < 10 || (thumbs_pending > 0 && s.frames_in_stage < 180) {
+        return false;
+    }
+    let stage = STAGES[s.stage];
+    if matches!(stage, "explain" | "focus" | "embedding")
+        && (app.explain().busy > 0 || s.frames_in_stage < 30)
+        && s.stage_started.elapsed() < Duration::from_secs(120)
+    {
+        return false;
+    }
+    !(stage == "sweep"
+        && app.sweep().progress.0 < 4
+        && app.sweep().is_running()
+        && s.stage_started.elapsed() < Duration::from_secs(240))
+}
+
+/// Requests a screenshot of the window and writes it to `path` when it arrives.
+fn request_png(
+    ctx: &egui::Context,
+    path: PathBuf,
+    pending: Arc<Mutex<Option<Result<(), String>>>>,
+) {
     ctx.request_screenshot(move |img| {
         let [w, h] = img.size;
         let rgba: Vec<u8> = img

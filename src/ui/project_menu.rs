@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{Command, LeukoApp};
+use super::command::{Command, Window};
+use super::state::Ctx;
 use crate::dataset::Layout;
 
+/// The menu's own state: the annotator prompt.
 #[derive(Default)]
 pub struct ProjectMenu {
-    /// (what, done, total) of a running background job (import, hashing, embedding).
-    pub import_running: Option<(String, usize, usize)>,
     annotator_buf: String,
     /// The annotator prompt is showing.
     prompt_open: bool,
@@ -46,199 +46,29 @@ fn pick_dataset() -> Option<PathBuf> {
         .pick_folder()
 }
 
-pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
-    let mut cmds: Vec<Command> = Vec::new();
+/// The menu bar, the status bar, and dropped files.
+pub fn show(menu: &mut ProjectMenu, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     egui::Panel::top("menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("Project", |ui| {
-                if ui.button("New from dataset folder…").clicked() {
-                    ui.close();
-                    if let Some(src) = pick_dataset() {
-                        let suggested = default_output(&src);
-                        let out = rfd::FileDialog::new()
-                            .set_title("Save the new project as")
-                            .add_filter("leukolens project", &["ron"])
-                            .set_file_name(
-                                suggested
-                                    .file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default(),
-                            )
-                            .save_file();
-                        if let Some(output) = out {
-                            cmds.push(Command::NewProject {
-                                source: src,
-                                layout: None,
-                                output,
-                            });
-                        }
-                    }
-                }
-                if ui.button("Open…").clicked() {
-                    ui.close();
-                    if let Some(f) = rfd::FileDialog::new()
-                        .add_filter("leukolens project", &["ron"])
-                        .pick_file()
-                    {
-                        cmds.push(Command::OpenProject(f));
-                    }
-                }
-                ui.menu_button("Open recent", |ui| {
-                    if app.settings.recent.is_empty() {
-                        ui.label("none yet");
-                    }
-                    for r in app.settings.recent.clone() {
-                        if ui.button(r.display().to_string()).clicked() {
-                            ui.close();
-                            cmds.push(Command::OpenProject(r));
-                        }
-                    }
-                });
-                ui.separator();
-                let has = app.project.is_some();
-                if ui.add_enabled(has, egui::Button::new("Save")).clicked() {
-                    ui.close();
-                    cmds.push(Command::Save);
-                }
-                if ui.add_enabled(has, egui::Button::new("Save as…")).clicked() {
-                    ui.close();
-                    if let Some(f) = rfd::FileDialog::new()
-                        .add_filter("leukolens project", &["ron"])
-                        .save_file()
-                    {
-                        cmds.push(Command::SaveAs(f));
-                    }
-                }
-                if ui
-                    .add_enabled(has, egui::Button::new("Export labels (CSV)…"))
-                    .clicked()
-                {
-                    ui.close();
-                    if let Some(f) = rfd::FileDialog::new()
-                        .add_filter("CSV", &["csv"])
-                        .set_file_name("labels.csv")
-                        .save_file()
-                    {
-                        cmds.push(Command::ExportLabels(f));
-                    }
-                }
-                if ui
-                    .add_enabled(has, egui::Button::new("Locate dataset…"))
-                    .clicked()
-                {
-                    ui.close();
-                    if let Some(d) = pick_dataset() {
-                        cmds.push(Command::Relink(d));
-                    }
-                }
-            });
-            ui.menu_button("Edit", |ui| {
-                let (can_undo, can_redo) = app
-                    .project
-                    .as_ref()
-                    .map(|p| (p.undo.can_undo(), p.undo.can_redo()))
-                    .unwrap_or((false, false));
-                if ui
-                    .add_enabled(can_undo, egui::Button::new("Undo (Ctrl+Z)"))
-                    .clicked()
-                {
-                    ui.close();
-                    cmds.push(Command::Undo);
-                }
-                if ui
-                    .add_enabled(can_redo, egui::Button::new("Redo (Ctrl+Shift+Z)"))
-                    .clicked()
-                {
-                    ui.close();
-                    cmds.push(Command::Redo);
-                }
-                if ui.button("Next not reviewed (Tab)").clicked() {
-                    ui.close();
-                    cmds.push(Command::NextUnreviewed);
-                }
-                if ui.button("Taxonomy…").clicked() {
-                    ui.close();
-                    app.taxonomy_editor.open = true;
-                }
-                if ui.button("Change annotator…").clicked() {
-                    ui.close();
-                    app.menu.prompt_open = true;
-                    app.menu.annotator_buf = app.settings.annotator.clone().unwrap_or_default();
-                }
-            });
+            ui.menu_button("Project", |ui| project_menu(ctx, ui, cmds));
+            ui.menu_button("Edit", |ui| menu.edit_menu(ctx, ui, cmds));
             ui.menu_button("Train", |ui| {
                 if ui
                     .add_enabled(
-                        app.project.is_some(),
+                        ctx.project.is_some(),
                         egui::Button::new("Training-size sweep…"),
                     )
                     .clicked()
                 {
                     ui.close();
-                    app.sweep.open = true;
+                    cmds.push(Command::SetWindow(Window::Sweep, true));
                 }
             });
-            ui.menu_button("View", |ui| {
-                ui.checkbox(&mut app.show_stats, "Statistics panel");
-                if ui.button("Large viewer (Space)").clicked() {
-                    ui.close();
-                    cmds.push(Command::OpenViewer);
-                }
-                if ui
-                    .button("Explain…")
-                    .on_hover_text(
-                        "saliency and LRP overlays, focus across training sizes, embedding",
-                    )
-                    .clicked()
-                {
-                    ui.close();
-                    app.explain.open = true;
-                }
-            });
-            if let Some(p) = &app.project {
-                ui.separator();
-                ui.label(format!(
-                    "{}{}",
-                    p.project().name,
-                    if p.ws.is_dirty() {
-                        " - unsaved (journaled)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            if let Some(a) = &app.settings.annotator {
-                ui.separator();
-                ui.label(format!("annotator: {a}"));
-            }
+            ui.menu_button("View", |ui| view_menu(ctx, ui, cmds));
+            title(ctx, ui);
         });
     });
-    egui::Panel::bottom("status").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            if let Some((what, done, total)) = &app.menu.import_running {
-                ui.spinner();
-                if *total > 0 {
-                    ui.label(format!("{what}… {done}/{total}"));
-                } else {
-                    ui.label(format!("{what}…"));
-                }
-            }
-            if let Some(m) = app.messages.last() {
-                let text = egui::RichText::new(m.text.lines().next().unwrap_or(""));
-                let text = if m.error {
-                    text.color(egui::Color32::from_rgb(255, 120, 100))
-                } else {
-                    text
-                };
-                ui.label(text).on_hover_text(&m.text);
-                if ui.small_button("dismiss").clicked() {
-                    cmds.push(Command::DismissMessage);
-                }
-            } else {
-                ui.label("1–9, 0: assign class · arrows or h j k l: move · Space: viewer · Tab: next not reviewed · Ctrl+Z / Ctrl+Shift+Z: undo / redo");
-            }
-        });
-    });
+    egui::Panel::bottom("status").show(ui, |ui| status_bar(ctx, ui, cmds));
     // Dropped files: a .ron opens, a folder (or a CSV) is imported into a new project.
     let dropped: Vec<PathBuf> = ui.ctx().input(|i| {
         i.raw
@@ -247,12 +77,200 @@ pub fn show(app: &mut LeukoApp, ui: &mut egui::Ui) {
             .map(|f| f.path().to_path_buf())
             .collect()
     });
-    for path in dropped {
-        cmds.push(dropped_command(&path));
+    cmds.extend(dropped.iter().map(|p| dropped_command(p)));
+}
+
+/// Project: new, open, recent, save, save as, export, locate dataset.
+fn project_menu(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    if ui.button("New from dataset folder…").clicked() {
+        ui.close();
+        if let Some(c) = new_project_dialog() {
+            cmds.push(c);
+        }
     }
-    for c in cmds {
-        app.send(c);
+    if ui.button("Open…").clicked() {
+        ui.close();
+        if let Some(f) = rfd::FileDialog::new()
+            .add_filter("leukolens project", &["ron"])
+            .pick_file()
+        {
+            cmds.push(Command::OpenProject(f));
+        }
     }
+    ui.menu_button("Open recent", |ui| {
+        if ctx.settings.recent.is_empty() {
+            ui.label("none yet");
+        }
+        for r in &ctx.settings.recent {
+            if ui.button(r.display().to_string()).clicked() {
+                ui.close();
+                cmds.push(Command::OpenProject(r.clone()));
+            }
+        }
+    });
+    ui.separator();
+    let has = ctx.project.is_some();
+    if ui.add_enabled(has, egui::Button::new("Save")).clicked() {
+        ui.close();
+        cmds.push(Command::Save);
+    }
+    if ui.add_enabled(has, egui::Button::new("Save as…")).clicked() {
+        ui.close();
+        if let Some(f) = rfd::FileDialog::new()
+            .add_filter("leukolens project", &["ron"])
+            .save_file()
+        {
+            cmds.push(Command::SaveAs(f));
+        }
+    }
+    if ui
+        .add_enabled(has, egui::Button::new("Export labels (CSV)…"))
+        .clicked()
+    {
+        ui.close();
+        if let Some(f) = rfd::FileDialog::new()
+            .add_filter("CSV", &["csv"])
+            .set_file_name("labels.csv")
+            .save_file()
+        {
+            cmds.push(Command::ExportLabels(f));
+        }
+    }
+    if ui
+        .add_enabled(has, egui::Button::new("Locate dataset…"))
+        .clicked()
+    {
+        ui.close();
+        if let Some(d) = pick_dataset() {
+            cmds.push(Command::Relink(d));
+        }
+    }
+}
+
+/// Asks for a dataset folder and where its new project goes.
+fn new_project_dialog() -> Option<Command> {
+    let source = pick_dataset()?;
+    let suggested = default_output(&source);
+    let output = rfd::FileDialog::new()
+        .set_title("Save the new project as")
+        .add_filter("leukolens project", &["ron"])
+        .set_file_name(
+            suggested
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+        .save_file()?;
+    Some(Command::NewProject {
+        source,
+        layout: None,
+        output,
+    })
+}
+
+impl ProjectMenu {
+    /// Edit: undo, redo, next not reviewed, taxonomy, annotator.
+    fn edit_menu(&mut self, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        let (can_undo, can_redo) = ctx
+            .project
+            .map(|p| (p.undo.can_undo(), p.undo.can_redo()))
+            .unwrap_or((false, false));
+        if ui
+            .add_enabled(can_undo, egui::Button::new("Undo (Ctrl+Z)"))
+            .clicked()
+        {
+            ui.close();
+            cmds.push(Command::Undo);
+        }
+        if ui
+            .add_enabled(can_redo, egui::Button::new("Redo (Ctrl+Shift+Z)"))
+            .clicked()
+        {
+            ui.close();
+            cmds.push(Command::Redo);
+        }
+        if ui.button("Next not reviewed (Tab)").clicked() {
+            ui.close();
+            cmds.push(Command::NextUnreviewed);
+        }
+        if ui.button("Taxonomy…").clicked() {
+            ui.close();
+            cmds.push(Command::SetWindow(Window::Taxonomy, true));
+        }
+        if ui.button("Change annotator…").clicked() {
+            ui.close();
+            self.prompt_open = true;
+            self.annotator_buf = ctx.settings.annotator.clone().unwrap_or_default();
+        }
+    }
+}
+
+/// View: statistics panel, large viewer, explain.
+fn view_menu(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    let mut stats = ctx.show_stats;
+    if ui.checkbox(&mut stats, "Statistics panel").changed() {
+        cmds.push(Command::SetWindow(Window::Stats, stats));
+    }
+    if ui.button("Large viewer (Space)").clicked() {
+        ui.close();
+        cmds.push(Command::OpenViewer);
+    }
+    if ui
+        .button("Explain…")
+        .on_hover_text("saliency and LRP overlays, focus across training sizes, embedding")
+        .clicked()
+    {
+        ui.close();
+        cmds.push(Command::SetWindow(Window::Explain, true));
+    }
+}
+
+/// The project's name (and whether it has unsaved changes) and the annotator.
+fn title(ctx: &Ctx, ui: &mut egui::Ui) {
+    if let Some(p) = ctx.project {
+        ui.separator();
+        ui.label(format!(
+            "{}{}",
+            p.project().name,
+            if p.ws.is_dirty() {
+                " - unsaved (journaled)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(a) = &ctx.settings.annotator {
+        ui.separator();
+        ui.label(format!("annotator: {a}"));
+    }
+}
+
+/// The running job's progress, the last message (or the key help).
+fn status_bar(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        if let Some(s) = ctx.status {
+            ui.spinner();
+            if s.total > 0 {
+                ui.label(format!("{}… {}/{}", s.what, s.done, s.total));
+            } else {
+                ui.label(format!("{}…", s.what));
+            }
+        }
+        if let Some(m) = ctx.messages.last() {
+            let text = egui::RichText::new(m.text.lines().next().unwrap_or(""));
+            let text = if m.error {
+                text.color(egui::Color32::from_rgb(255, 120, 100))
+            } else {
+                text
+            };
+            ui.label(text).on_hover_text(&m.text);
+            if ui.small_button("dismiss").clicked() {
+                cmds.push(Command::DismissMessage);
+            }
+        } else {
+            ui.label("1–9, 0: assign class · arrows or h j k l: move · Space: viewer · Tab: next not reviewed · Ctrl+Z / Ctrl+Shift+Z: undo / redo");
+        }
+    });
 }
 
 /// What dropping a path on the window does.
@@ -273,11 +291,16 @@ pub fn dropped_command(path: &Path) -> Command {
 }
 
 /// Asks the annotator's name once (it is written into every journal line).
-pub fn annotator_prompt(app: &mut LeukoApp, ui: &mut egui::Ui) {
-    if app.settings.annotator.is_none() && app.project.is_some() {
-        app.menu.prompt_open = true;
+pub fn annotator_prompt(
+    menu: &mut ProjectMenu,
+    ctx: &Ctx,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) {
+    if ctx.settings.annotator.is_none() && ctx.project.is_some() {
+        menu.prompt_open = true;
     }
-    if !app.menu.prompt_open {
+    if !menu.prompt_open {
         return;
     }
     let mut done = None;
@@ -286,18 +309,18 @@ pub fn annotator_prompt(app: &mut LeukoApp, ui: &mut egui::Ui) {
         ui.label("Your name is written into the audit trail with every label you change.");
         let l = ui.label("Annotator name");
         let r = ui
-            .text_edit_singleline(&mut app.menu.annotator_buf)
+            .text_edit_singleline(&mut menu.annotator_buf)
             .labelled_by(l.id);
         r.request_focus();
         let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
         if (ui.button("Start annotating").clicked() || enter)
-            && !app.menu.annotator_buf.trim().is_empty()
+            && !menu.annotator_buf.trim().is_empty()
         {
-            done = Some(app.menu.annotator_buf.trim().to_string());
+            done = Some(menu.annotator_buf.trim().to_string());
         }
     });
     if let Some(name) = done {
-        app.menu.prompt_open = false;
-        app.send(Command::SetAnnotator(name));
+        menu.prompt_open = false;
+        cmds.push(Command::SetAnnotator(name));
     }
 }

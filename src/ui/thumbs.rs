@@ -1,6 +1,9 @@
 //! Gallery thumbnails: decoded on background threads (through the on-disk cache of
 //! [`ThumbStore`]), uploaded as textures on the UI thread, kept in a bounded LRU.
+//! The cache is behind a `RefCell`: screens draw from a read-only context, and asking for a
+//! thumbnail (which may queue a decode) is a lookup, not a change of the application state.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -21,23 +24,30 @@ type Job = (ImageId, String, PathBuf);
 type Done = (ImageId, Result<image::RgbImage, String>);
 
 /// What a tile can show.
-pub enum Thumb<'a> {
-    Ready(&'a egui::TextureHandle),
+pub enum Thumb {
+    Ready(egui::TextureHandle),
     Loading,
-    Failed(&'a str),
+    Failed(String),
 }
 
+/// The thumbnails of one project: decoder threads and the texture cache.
 pub struct Thumbnails {
     /// Requests, newest first (what is on screen now matters most).
     queue: Arc<Mutex<VecDeque<Job>>>,
     wake: Sender<()>,
     results: Receiver<Done>,
+    cache: RefCell<Cache>,
+}
+
+/// The textures, their recency, and what is pending or failed.
+#[derive(Default)]
+struct Cache {
     textures: HashMap<ImageId, egui::TextureHandle>,
     lru: VecDeque<ImageId>,
     pending: HashSet<ImageId>,
     failed: HashMap<ImageId, String>,
     /// Textures decoded so far (for the benchmark).
-    pub decoded: usize,
+    decoded: usize,
 }
 
 impl Thumbnails {
@@ -84,30 +94,27 @@ impl Thumbnails {
             queue,
             wake: wake_tx,
             results: done_rx,
-            textures: HashMap::new(),
-            lru: VecDeque::new(),
-            pending: HashSet::new(),
-            failed: HashMap::new(),
-            decoded: 0,
+            cache: RefCell::default(),
         }
     }
 
     /// The thumbnail of an image, asking for it when it is not there yet.
-    pub fn get(&mut self, id: ImageId, hash: &str, path: &Path) -> Thumb<'_> {
-        if let Some(e) = self.failed.get(&id) {
-            return Thumb::Failed(e);
+    pub fn get(&self, id: ImageId, hash: &str, path: &Path) -> Thumb {
+        let mut c = self.cache.borrow_mut();
+        if let Some(e) = c.failed.get(&id) {
+            return Thumb::Failed(e.clone());
         }
-        if self.textures.contains_key(&id) {
-            if let Some(k) = self.lru.iter().rposition(|&x| x == id)
-                && k + 64 < self.lru.len()
+        if let Some(tex) = c.textures.get(&id).cloned() {
+            if let Some(k) = c.lru.iter().rposition(|&x| x == id)
+                && k + 64 < c.lru.len()
             {
                 // Refresh recency only now and then: keeps this O(1) amortised while scrolling.
-                self.lru.remove(k);
-                self.lru.push_back(id);
+                c.lru.remove(k);
+                c.lru.push_back(id);
             }
-            return Thumb::Ready(&self.textures[&id]);
+            return Thumb::Ready(tex);
         }
-        if self.pending.insert(id)
+        if c.pending.insert(id)
             && let Ok(mut q) = self.queue.lock()
         {
             q.push_front((id, hash.to_string(), path.to_path_buf()));
@@ -117,12 +124,13 @@ impl Thumbnails {
     }
 
     /// Forgets requests for tiles that scrolled away (they are asked for again if they return).
-    pub fn retain_requests(&mut self, visible: &HashSet<ImageId>) {
+    pub fn retain_requests(&self, visible: &HashSet<ImageId>) {
+        let mut c = self.cache.borrow_mut();
         if let Ok(mut q) = self.queue.lock() {
             q.retain(|(id, _, _)| {
                 let keep = visible.contains(id);
                 if !keep {
-                    self.pending.remove(id);
+                    c.pending.remove(id);
                 }
                 keep
             });
@@ -131,14 +139,15 @@ impl Thumbnails {
 
     /// Uploads finished thumbnails (UI thread, once per frame), at most
     /// [`UPLOADS_PER_FRAME`] per frame so that a burst of arrivals does not stall a frame.
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    pub fn poll(&self, ctx: &egui::Context) {
+        let c = &mut *self.cache.borrow_mut();
         let mut any = false;
         let mut uploaded = 0;
         while uploaded < UPLOADS_PER_FRAME
             && let Ok((id, r)) = self.results.try_recv()
         {
             uploaded += 1;
-            self.pending.remove(&id);
+            c.pending.remove(&id);
             any = true;
             match r {
                 Ok(img) => {
@@ -149,33 +158,40 @@ impl Thumbnails {
                         color,
                         egui::TextureOptions::LINEAR,
                     );
-                    self.textures.insert(id, tex);
-                    self.lru.push_back(id);
-                    self.decoded += 1;
-                    while self.textures.len() > MAX_TEXTURES {
-                        match self.lru.pop_front() {
+                    c.textures.insert(id, tex);
+                    c.lru.push_back(id);
+                    c.decoded += 1;
+                    while c.textures.len() > MAX_TEXTURES {
+                        match c.lru.pop_front() {
                             Some(old) => {
-                                self.textures.remove(&old);
+                                c.textures.remove(&old);
                             }
                             None => break,
                         }
                     }
                 }
                 Err(e) => {
-                    self.failed.insert(id, e);
+                    c.failed.insert(id, e);
                 }
             }
         }
-        if any || !self.pending.is_empty() {
+        if any || !c.pending.is_empty() {
             ctx.request_repaint_after(std::time::Duration::from_millis(30));
         }
     }
 
+    /// Thumbnails asked for and not decoded yet.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.cache.borrow().pending.len()
     }
 
+    /// Textures in memory.
     pub fn loaded(&self) -> usize {
-        self.textures.len()
+        self.cache.borrow().textures.len()
+    }
+
+    /// Textures decoded so far (for the benchmark).
+    pub fn decoded(&self) -> usize {
+        self.cache.borrow().decoded
     }
 }

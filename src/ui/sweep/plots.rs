@@ -4,29 +4,9 @@
 
 use egui_plot::{BoxElem, BoxPlot, BoxSpread, Legend, Line, Plot, PlotPoints, Polygon};
 
-use super::app::Command;
-use super::sweep_view::SweepView;
+use super::view::SweepView;
 use crate::sweep::results;
-
-/// Which figure a rectangle on screen holds (for the PNG export).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Figure {
-    LearningCurve,
-    ScoreVsSize,
-    Roc,
-    Confusion,
-}
-
-impl Figure {
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            Figure::LearningCurve => "learning_curve",
-            Figure::ScoreVsSize => "score_vs_size",
-            Figure::Roc => "roc",
-            Figure::Confusion => "confusion",
-        }
-    }
-}
+use crate::ui::command::{Command, only};
 
 /// The learning curve of the run chosen in the runs table, else of the run training now, else
 /// of a finished run (the one finished last while watching; for a sweep opened from disk, the
@@ -207,7 +187,6 @@ pub fn roc(v: &SweepView, ui: &mut egui::Ui) -> Option<egui::Rect> {
 /// percentages; clicking a cell shows exactly its images in the gallery. Below it the
 /// per-class precision, recall and F1.
 pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> Option<egui::Rect> {
-    let k = v.output_names.len();
     let d = v.derived.as_ref()?;
     let (c, size) = (d.confusion.as_ref()?, d.size?);
     ui.horizontal(|ui| {
@@ -218,6 +197,22 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
             ui.label(format!("weighted F1 {m}"));
         }
     });
+    let rect = heat_map(v, c, ui, cmds);
+    ui.add_space(6.0);
+    per_class_table(v, c, ui);
+    Some(rect)
+}
+
+/// The matrix as a heat map with counts and row percentages; a click on a cell shows its
+/// images in the gallery.
+#[allow(clippy::needless_range_loop)] // t and p index the matrix, its cells and the names
+fn heat_map(
+    v: &SweepView,
+    c: &crate::sweep::results::SizeConfusion,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) -> egui::Rect {
+    let k = v.output_names.len();
     let pct = c.matrix.row_percentages();
     let cell = egui::vec2(74.0, 34.0);
     let label_w = 150.0;
@@ -280,13 +275,15 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
                 ))
                 .clicked()
             {
-                cmds.push(Command::SetFilter(super::gallery::only(
-                    c.cells[t][p].clone(),
-                )));
+                cmds.push(Command::SetFilter(only(c.cells[t][p].clone())));
             }
         }
     }
-    ui.add_space(6.0);
+    rect
+}
+
+/// Precision, recall, F1 and support per class.
+fn per_class_table(v: &SweepView, c: &crate::sweep::results::SizeConfusion, ui: &mut egui::Ui) {
     egui::Grid::new("per-class").striped(true).show(ui, |ui| {
         for h in ["class", "precision", "recall", "F1", "support"] {
             ui.strong(h);
@@ -301,7 +298,6 @@ pub fn confusion(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) -> O
             ui.end_row();
         }
     });
-    Some(rect)
 }
 
 /// Every finished run; clicking a run's fold shows its learning curve (again: the current run).
@@ -332,7 +328,7 @@ pub fn runs_table(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
                     .unwrap_or_default(),
             );
             ui.label(format!("{} (best {})", r.epochs, r.best_epoch));
-            ui.label(&r.status);
+            ui.label(r.status.to_string());
             ui.label(short(&r.device, 28));
             ui.label(format!("{:.0}", r.seconds));
             ui.end_row();

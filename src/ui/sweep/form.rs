@@ -1,12 +1,12 @@
 //! The new-sweep form of the sweep screen: a preset as the starting point, every field editable,
 //! checked before the sweep starts.
 
-use super::app::Command;
 use crate::project::Project;
+use crate::sweep::SweepConfig;
 use crate::sweep::ValSize;
 use crate::sweep::presets::{SweepPreset, format_sizes, parse_sizes};
-use crate::sweep::run::SweepConfig;
 use crate::train::{Optimizer, Task};
+use crate::ui::command::Command;
 
 /// `ui.add(widget)` named by a label (for screen readers and tests).
 trait AddLabelled {
@@ -60,7 +60,6 @@ impl SweepForm {
 
 /// Draws the form; queues `StartSweep` when the user starts it.
 pub fn show(form: &mut SweepForm, project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
-    let t = &project.taxonomy;
     ui.horizontal(|ui| {
         let mut preset = form.preset;
         egui::ComboBox::from_label("preset")
@@ -80,14 +79,21 @@ pub fn show(form: &mut SweepForm, project: &Project, ui: &mut egui::Ui, cmds: &m
         )
         .labelled_by(l.id);
     });
-    let c = &mut form.config;
+    task(&mut form.config.task, project, ui);
+    training_fields(form, ui);
+    start_row(form, ui, cmds);
+}
+
+/// Binary or multiclass (with the classes to use).
+fn task(task: &mut Task, project: &Project, ui: &mut egui::Ui) {
+    let t = &project.taxonomy;
     ui.horizontal_wrapped(|ui| {
-        let binary = matches!(c.task, Task::Binary);
+        let binary = matches!(task, Task::Binary);
         if ui.radio(binary, "binary").clicked() && !binary {
-            c.task = Task::Binary;
+            *task = Task::Binary;
         }
         if ui.radio(!binary, "multiclass").clicked() && binary {
-            c.task = Task::Multiclass {
+            *task = Task::Multiclass {
                 classes: t
                     .classes
                     .iter()
@@ -96,7 +102,7 @@ pub fn show(form: &mut SweepForm, project: &Project, ui: &mut egui::Ui, cmds: &m
                     .collect(),
             };
         }
-        match &mut c.task {
+        match task {
             Task::Binary => {
                 let pos: Vec<String> = t
                     .classes
@@ -135,6 +141,12 @@ pub fn show(form: &mut SweepForm, project: &Project, ui: &mut egui::Ui, cmds: &m
             }
         }
     });
+}
+
+/// The training and design fields: input size, optimiser, learning rate, batch size, epochs,
+/// patience, augmentation, class balancing, folds, validation images, sizes and seed.
+fn training_fields(form: &mut SweepForm, ui: &mut egui::Ui) {
+    let c = &mut form.config;
     egui::Grid::new("sweep-form").num_columns(4).show(ui, |ui| {
         let l = ui.label("input size (px)");
         ui.add_labelled(
@@ -219,6 +231,10 @@ pub fn show(form: &mut SweepForm, project: &Project, ui: &mut egui::Ui, cmds: &m
         ui.add_labelled(l.id, egui::DragValue::new(&mut c.design.seed));
         ui.end_row();
     });
+}
+
+/// "Start sweep", the number of runs, and why the form cannot start.
+fn start_row(form: &mut SweepForm, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         let runs = parse_sizes(&form.sizes_text)
             .map(|s| format!("{} runs", s.len() * form.config.design.k_folds))

@@ -1,0 +1,137 @@
+//! What a sweep saves: its configuration (in the project file), the frozen snapshot of the
+//! labels it runs on and one record per finished run (in its folder, see [`super::store`]).
+//!
+//! This file imports no module that imports the project module, so the project file can store
+//! [`SweepConfig`]s without a cycle.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::design::{RunKey, SweepDesign};
+use crate::project::ids::ImageId;
+use crate::train::RunStatus;
+use crate::train::config::{Task, TrainConfig};
+
+/// A sweep as stored in the project: what to learn, how, and the study design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepConfig {
+    pub name: String,
+    pub task: Task,
+    pub train: TrainConfig,
+    pub design: SweepDesign,
+}
+
+/// The labels a sweep was started with: later relabelling does not change its results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub config: SweepConfig,
+    pub images: Vec<ImageId>,
+    pub targets: Vec<usize>,
+    pub output_names: Vec<String>,
+    /// Classes with fewer than 5 images that were left out, and similar notices.
+    pub notices: Vec<String>,
+}
+
+/// One finished run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub key: RunKey,
+    /// How the run ended. Stored as the status's text ("completed", "failed: …"), as the
+    /// files have always held it.
+    #[serde(
+        serialize_with = "serialize_status",
+        deserialize_with = "deserialize_status"
+    )]
+    pub status: RunStatus,
+    /// Whether `status` is [`RunStatus::Collapsed`] (also stored on its own, for the tables).
+    pub collapsed: bool,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub train_loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub test_auc: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub test_weighted_f1: Option<f64>,
+    /// (image, target, probabilities) for every test image.
+    pub predictions: Vec<(ImageId, usize, Vec<f32>)>,
+    pub device: String,
+    pub seconds: f64,
+}
+
+impl RunRecord {
+    /// Whether the run ended with an error.
+    pub fn failed(&self) -> bool {
+        matches!(self.status, RunStatus::Failed(_))
+    }
+}
+
+/// Reads a run status from the text its `Display` writes (what run files store): the inverse
+/// of `RunStatus::to_string`. `None` for a text no build has written.
+pub fn parse_status(text: &str) -> Option<RunStatus> {
+    match text {
+        "completed" => Some(RunStatus::Completed),
+        "cancelled" => Some(RunStatus::Cancelled),
+        t if t.starts_with("collapsed") => Some(RunStatus::Collapsed),
+        t => t
+            .strip_prefix("failed")
+            .map(|m| RunStatus::Failed(m.strip_prefix(": ").unwrap_or(m).to_string())),
+    }
+}
+
+/// Writes [`RunRecord::status`] as the status's text.
+fn serialize_status<S: Serializer>(status: &RunStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(status)
+}
+
+/// Reads [`RunRecord::status`] from the status's text.
+fn deserialize_status<'de, D: Deserializer<'de>>(d: D) -> Result<RunStatus, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_status(&text).ok_or_else(|| D::Error::custom(format!("unknown run status \"{text}\"")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run file exactly as the sweeps before the status enum wrote it.
+    fn old_record(status: &str, collapsed: bool) -> String {
+        format!(
+            "(key:(fold:1,size:10),status:\"{status}\",collapsed:{collapsed},epochs:3,best_epoch:2,\
+             train_loss:[0.7,0.5,0.4],val_loss:[0.69,0.6,0.62],test_auc:Some(0.75),\
+             test_accuracy:None,test_weighted_f1:None,predictions:[(4,1,[0.3,0.7])],\
+             device:\"CPU\",seconds:1.5)"
+        )
+    }
+
+    #[test]
+    fn run_files_with_the_old_status_strings_are_read_and_written_back_the_same() {
+        let cases = [
+            ("completed", false, RunStatus::Completed),
+            (
+                "collapsed (near-constant output for every image)",
+                true,
+                RunStatus::Collapsed,
+            ),
+            (
+                "failed: the loss is not finite (NaN) at epoch 2",
+                false,
+                RunStatus::Failed("the loss is not finite (NaN) at epoch 2".into()),
+            ),
+        ];
+        for (text, collapsed, status) in cases {
+            let r: RunRecord = ron::from_str(&old_record(text, collapsed)).unwrap();
+            assert_eq!(r.status, status, "{text}");
+            assert_eq!(r.failed(), text.starts_with("failed"));
+            assert_eq!(
+                (r.key, r.collapsed),
+                (RunKey { fold: 1, size: 10 }, collapsed)
+            );
+            // Written back, the status is the same text, and it reads back the same.
+            let again = ron::to_string(&r).unwrap();
+            assert!(again.contains(&format!("status:\"{text}\"")), "{again}");
+            assert_eq!(ron::from_str::<RunRecord>(&again).unwrap(), r);
+            assert_eq!(r.status.to_string(), text);
+        }
+        assert!(ron::from_str::<RunRecord>(&old_record("exploded", false)).is_err());
+    }
+}

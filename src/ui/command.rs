@@ -1,0 +1,110 @@
+//! What a screen may ask for. Screens never change the application state themselves: they
+//! return [`Command`]s, which [`LeukoApp::apply`](super::app::LeukoApp::apply) executes in one
+//! place. Screens import this module, never `app.rs`.
+
+use std::path::PathBuf;
+
+use crate::dataset::Layout;
+use crate::project::ImageId;
+use crate::project::query::{Filter, Sort};
+use crate::sweep::SweepConfig;
+use crate::taxonomy::ClassId;
+
+/// Everything a screen may ask for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    OpenProject(PathBuf),
+    /// Import a folder (or CSV) into a new project file, in the background.
+    NewProject {
+        source: PathBuf,
+        layout: Option<Layout>,
+        output: PathBuf,
+    },
+    Save,
+    SaveAs(PathBuf),
+    ExportLabels(PathBuf),
+    /// Point the project at a moved dataset folder (re-link by content hash).
+    Relink(PathBuf),
+    SetAnnotator(String),
+    /// Replace the selection; the first image becomes the cursor.
+    Select(Vec<ImageId>),
+    /// Add to or remove from the selection (Ctrl-click).
+    ToggleSelect(ImageId),
+    /// Select from the cursor to this image in gallery order (Shift-click).
+    SelectRangeTo(ImageId),
+    /// Assign a class to every selected image (one undoable action).
+    Assign(ClassId),
+    Undo,
+    Redo,
+    /// Jump to the next image nobody has reviewed.
+    NextUnreviewed,
+    OpenViewer,
+    CloseViewer,
+    /// Open the explain screen.
+    OpenExplain,
+    /// Show or hide a window or panel.
+    SetWindow(Window, bool),
+    /// Draw the explanation of the current cell over the large viewer.
+    SetOverlayInViewer(bool),
+    /// Move the cursor by n images in gallery order (viewer previous/next).
+    Step(isize),
+    SetFilter(Filter),
+    SetSort(Sort),
+    Taxonomy(TaxonomyEdit),
+    ToggleAutoAdvance,
+    SetThumbSize(f32),
+    /// Show or hide the cross-validated prediction on each gallery tile.
+    ShowPredictions(bool),
+    DismissMessage,
+    /// Start (or resume, when the project has a saved sweep of this name) a training-size
+    /// sweep in the background, through `sweep::start`.
+    StartSweep(SweepConfig),
+    CancelSweep,
+    /// Stop the running sweep after storing its finished runs (Resume continues it).
+    PauseSweep,
+    /// Show the stored results of a sweep of the project, by name.
+    ShowSavedSweep(String),
+    DismissResumeOffer,
+    /// Write report.html, the CSV tables and SVG figures of the sweep shown.
+    ExportSweepReport,
+    /// Save the sweep screen's figures as PNG (from a screenshot).
+    SaveSweepPngs,
+    /// Show a message (text, is it an error).
+    Notify(String, bool),
+    /// Which training size's confusion matrix the sweep screen shows.
+    SetSweepMatrixSize(usize),
+    /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
+    /// the last finished one).
+    ShowSweepRun(Option<crate::sweep::design::RunKey>),
+}
+
+/// The windows and panels that other screens open and close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The statistics panel at the right.
+    Stats,
+    Taxonomy,
+    Sweep,
+    Explain,
+}
+
+/// Taxonomy edits from the editor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaxonomyEdit {
+    Rename(ClassId, String),
+    SetCode(ClassId, String),
+    Add(String),
+    Recolor(ClassId, [u8; 3]),
+    SetHotkey(ClassId, Option<char>),
+    SetPositive(ClassId, bool),
+    /// One place up (`true`) or down in the class list.
+    Move(ClassId, bool),
+}
+
+/// A filter that shows exactly these images (e.g. a confusion-matrix cell).
+pub fn only(ids: Vec<ImageId>) -> Filter {
+    Filter {
+        only: Some(ids),
+        ..Default::default()
+    }
+}
