@@ -28,10 +28,20 @@ pub struct GalleryView {
     pub visible: usize,
 }
 
+/// The class's own colour (tile borders and markers).
 pub fn class_color(t: &Taxonomy, id: crate::taxonomy::ClassId) -> Color32 {
     t.get(id)
         .map(|c| Color32::from_rgb(c.color[0], c.color[1], c.color[2]))
         .unwrap_or(Color32::GRAY)
+}
+
+/// The class's colour for text on the panels of `ui`'s theme: lightened or darkened, hue kept,
+/// to a contrast of at least 4.5:1 ([`crate::contrast::readable_on`]).
+pub fn class_text_color(ui: &egui::Ui, t: &Taxonomy, id: crate::taxonomy::ClassId) -> Color32 {
+    let bg = ui.visuals().panel_fill;
+    let c = class_color(t, id);
+    let [r, g, b] = crate::contrast::readable_on([c.r(), c.g(), c.b()], [bg.r(), bg.g(), bg.b()]);
+    Color32::from_rgb(r, g, b)
 }
 
 /// Keyboard handling for the gallery and the viewer. Every key press of the frame counts, in

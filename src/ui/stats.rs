@@ -2,7 +2,7 @@
 //! progress, and the agreement table original × current.
 
 use super::command::Command;
-use super::gallery::class_color;
+use super::gallery::class_text_color;
 use super::state::Ctx;
 use crate::project::Project;
 use crate::project::query::Filter;
@@ -64,7 +64,7 @@ fn counts_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
             };
             if ui
                 .add(
-                    egui::Label::new(egui::RichText::new(name).color(class_color(t, cid)))
+                    egui::Label::new(egui::RichText::new(name).color(class_text_color(ui, t, cid)))
                         .sense(egui::Sense::click()),
                 )
                 .on_hover_text("show this class in the gallery")
@@ -99,12 +99,12 @@ fn agreement_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>
     egui::Grid::new("agreement").striped(true).show(ui, |ui| {
         ui.label("");
         for c in &used {
-            ui.label(egui::RichText::new(&c.code).color(class_color(t, c.id)))
+            ui.label(egui::RichText::new(&c.code).color(class_text_color(ui, t, c.id)))
                 .on_hover_text(&c.name);
         }
         ui.end_row();
         for r in &used {
-            ui.label(egui::RichText::new(&r.code).color(class_color(t, r.id)))
+            ui.label(egui::RichText::new(&r.code).color(class_text_color(ui, t, r.id)))
                 .on_hover_text(&r.name);
             for c in &used {
                 let k = project

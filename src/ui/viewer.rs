@@ -4,7 +4,7 @@
 use egui::{Color32, Pos2, Rect, Sense, Vec2};
 
 use super::command::Command;
-use super::gallery::class_color;
+use super::gallery::class_text_color;
 use super::state::{Ctx, ProjectState};
 use crate::project::{ImageEntry, ImageId};
 
@@ -154,12 +154,12 @@ fn labels(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui) {
     });
     ui.horizontal(|ui| {
         ui.label("original:");
-        ui.colored_label(class_color(t, im.original), t.name(im.original));
+        ui.colored_label(class_text_color(ui, t, im.original), t.name(im.original));
         ui.label(format!("({})", im.source_label));
         ui.separator();
         ui.label("current:");
         ui.colored_label(
-            class_color(t, im.current),
+            class_text_color(ui, t, im.current),
             egui::RichText::new(t.name(im.current)).strong(),
         );
         if im.reviewed {
@@ -180,7 +180,7 @@ fn class_buttons(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui, cmds: &mu
                 if *cid == im.current {
                     Color32::WHITE
                 } else {
-                    class_color(t, *cid)
+                    class_text_color(ui, t, *cid)
                 },
             );
             let b = egui::Button::new(text).selected(*cid == im.current);
