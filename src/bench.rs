@@ -290,7 +290,6 @@ fn measure_stack(
         Ok(s)
     };
     let t = timed(stack, budget, &mut step)?;
-    drop(step);
     Ok(StackRate {
         rate: (t.calls * batch * m) as f64 / t.seconds,
         ms_per_step: 1e3 * t.seconds / t.calls as f64,

@@ -909,7 +909,7 @@ pub(crate) mod tests {
         let got = unpack_unit_bytes(packed).try_into_vec_as::<f32>().unwrap();
         let want: Vec<f32> = bytes.iter().map(|&b| b as f32 / 255.0).collect();
         close("unpacked", &got, &want, 1e-6);
-        assert!(got.iter().any(|&v| v == 1.0) && got.iter().any(|&v| v == 0.0));
+        assert!(got.contains(&1.0) && got.contains(&0.0));
     }
 
     /// A NaN weight makes its filter's outputs NaN (not silently 0), and only that filter's.

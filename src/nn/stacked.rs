@@ -57,7 +57,7 @@ fn chunk_len(k: usize) -> usize {
     let score = |d: usize| ((d as f64) / target as f64).ln().abs();
     let mut d = 1;
     while d * d <= k {
-        if k % d == 0 {
+        if k.is_multiple_of(d) {
             for c in [d, k / d] {
                 if score(c) < score(best) {
                     best = c;
@@ -507,7 +507,7 @@ pub(crate) mod tests {
         let mut stack = StackedCnn::from_models(&nets, &ad).unwrap();
         let mut optim = RmsPropConfig::new().init();
         for s in 0..steps {
-            let per: Vec<Vec<f32>> = (0..m).map(|i| data[i][s].clone()).collect();
+            let per: Vec<Vec<f32>> = data.iter().map(|d| d[s].clone()).collect();
             let x = stack_input(&per, batch, S, &ad);
             let mut y = Vec::new();
             let mut w = Vec::new();
@@ -575,15 +575,13 @@ pub(crate) mod tests {
         let x5 = x4.swap_dims(0, 1).unsqueeze_dim::<5>(0);
         let w = conv.weight.val().reshape([1, f, c * 9]);
         let b = conv.bias.as_ref().unwrap().val().reshape([1, f, 1]);
-        for got in [conv3x3(x5, w, b)] {
-            // [1, F, B, H', W'] -> [B, F, H', W'] like burn's output.
-            let got = got
-                .reshape([f, n, h - 2, h - 2])
-                .swap_dims(0, 1)
-                .try_into_vec_as::<f32>()
-                .unwrap();
-            close(&[want.clone()], &[got], 1e-5);
-        }
+        // [1, F, B, H', W'] -> [B, F, H', W'] like burn's output.
+        let got = conv3x3(x5, w, b)
+            .reshape([f, n, h - 2, h - 2])
+            .swap_dims(0, 1)
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        close(std::slice::from_ref(&want), &[got], 1e-5);
     }
 
     #[test]

@@ -723,11 +723,11 @@ pub(crate) mod tests {
                 let grads = GradientsParams::from_grads(loss.backward(), &theirs);
                 theirs = opt_theirs.step(1e-3, theirs, grads);
             }
-            for i in 0..2 {
+            for (i, net) in nets.iter().enumerate() {
                 let a = ours.model(i, spec, &dev).unwrap().parameters();
                 let b = theirs.model(i, spec, &dev).unwrap().parameters();
                 crate::nn::stacked::tests::close(&a, &b, 1e-6);
-                let fresh = nets[i].parameters();
+                let fresh = net.parameters();
                 assert_ne!(a, fresh, "{kind:?} changed nothing");
             }
         }
