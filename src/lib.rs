@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod cli;
 pub mod contrast;
 pub mod dataset;
 pub mod demo;
