@@ -1,10 +1,12 @@
 //! Re-annotation in the core: undo/redo across bulk changes, filters, sort, review order.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
 use leukolens::dataset;
 use leukolens::project::query::{self, Filter, Sort};
-use leukolens::project::{Project, UndoStack, Workspace};
+use leukolens::project::undo::UndoStack;
+use leukolens::project::{Project, Workspace};
 use leukolens::taxonomy::Taxonomy;
 
 fn workspace(dir: &Path) -> Workspace {

@@ -9,6 +9,7 @@
 //! rather than by `syn`: `syn` gives line numbers only with proc-macro2's `span-locations`
 //! feature, and proc-macro2 is a normal dependency of burn's GPU stack (cubecl-core → pliron →
 //! awint), so turning that feature on would rebuild all of burn.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -337,11 +338,11 @@ fn resolve(
         .filter(|s| !s.is_empty())
         .map(|s| s.split('@').next().unwrap_or(s))
         .collect();
-    let (mut base, mut rest): (Vec<String>, &[&str]) = match segs.first()? {
-        &"crate" => (Vec::new(), &segs[1..]),
-        &"leukolens" if in_bin => (Vec::new(), &segs[1..]),
-        &"self" => (from.to_vec(), &segs[1..]),
-        &"super" => (from.to_vec(), &segs[..]),
+    let (mut base, mut rest): (Vec<String>, &[&str]) = match *segs.first()? {
+        "crate" => (Vec::new(), &segs[1..]),
+        "leukolens" if in_bin => (Vec::new(), &segs[1..]),
+        "self" => (from.to_vec(), &segs[1..]),
+        "super" => (from.to_vec(), &segs[..]),
         _ => return None,
     };
     while rest.first() == Some(&"super") {
@@ -525,7 +526,7 @@ fn is_dispatch_table(body: &str) -> bool {
             b'}' | b')' | b']' => depth -= 1,
             _ => {}
         }
-        let arm_ends = (c == b',' && depth == 1) || (c == b'}' && depth == 1);
+        let arm_ends = depth == 1 && (c == b',' || c == b'}');
         if arm_ends {
             if rest[arm_start..j].matches('\n').count() > 25 {
                 return false;

@@ -1,6 +1,7 @@
 //! `leukolens explain` end to end: a tiny sweep on the demo project leaves models; the library
 //! function behind the command and the binary itself write overlay PNGs of them, and refuse
 //! missing sweeps, models and images with clear messages.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,5 @@
 //! The annotation workspace driven as a user would (egui_kittest; no GPU, no display).
+#![allow(clippy::unwrap_used)]
 #![cfg(feature = "gui")]
 
 use std::path::Path;

@@ -1,4 +1,5 @@
 //! Import of every layout from small generated fixtures, including broken files.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

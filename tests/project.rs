@@ -1,4 +1,5 @@
 //! Project file round trip, journal replay after a crash, and corrupt files.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

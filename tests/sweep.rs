@@ -1,4 +1,5 @@
 //! Sweeps on CPU: resume after cancel, and shard + merge, both equal to an uninterrupted run.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,6 @@
 //! The trainer on CPU: determinism, real learning (demo data and, when present, the PBC
 //! images), cancellation, divergence and collapse.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

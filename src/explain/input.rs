@@ -7,7 +7,7 @@ use crate::nn::{MIN_INPUT, PaperCnn};
 pub(crate) fn check_image(image: &[f32]) -> Result<usize, String> {
     let n = image.len() / 3;
     let side = (n as f64).sqrt().round() as usize;
-    if image.len() % 3 != 0 || side * side != n {
+    if !image.len().is_multiple_of(3) || side * side != n {
         return Err(format!(
             "expected a square 3-channel image, got {} values",
             image.len()

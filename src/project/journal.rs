@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::ImageId;
+use super::ids::ImageId;
 use crate::taxonomy::ClassId;
 
 /// One label change.

@@ -18,9 +18,7 @@ use crate::taxonomy::{ClassId, Taxonomy};
 use crate::train::config::ExperimentConfig;
 pub use ids::ImageId;
 pub use journal::{Journal, JournalEntry};
-pub use query::{Filter, Sort};
 pub use store::{atomic_write, backup_path, project_dir, relative_path};
-pub use undo::UndoStack;
 
 /// Version of the project file format written by this build.
 pub const PROJECT_VERSION: u32 = 1;

@@ -259,7 +259,7 @@ pub fn svg_confusion(c: &SizeConfusion, names: &[String], size: usize) -> String
             esc(&short(n, 9))
         );
     }
-    for t in 0..k {
+    for (t, row) in pct.iter().enumerate().take(k) {
         let y = 60.0 + t as f64 * cell;
         let _ = write!(
             s,
@@ -267,8 +267,8 @@ pub fn svg_confusion(c: &SizeConfusion, names: &[String], size: usize) -> String
             y + cell / 2.0 + 4.0,
             esc(&short(names.get(t).map(String::as_str).unwrap_or("?"), 22))
         );
-        for p in 0..k {
-            let share = pct[t][p] / 100.0;
+        for (p, &value) in row.iter().enumerate().take(k) {
+            let share = value / 100.0;
             let fill = if t == p {
                 format!("rgb(30,{},90)", (60.0 + 150.0 * share) as u8)
             } else {

@@ -113,7 +113,7 @@ fn run_script(s: &mut ScreenshotScript, app: &mut LeukoApp, ctx: &egui::Context)
 
 /// Sets a screen up for its screenshot.
 fn set_up_stage(stage: &str, app: &mut LeukoApp) {
-    use crate::project::Filter;
+    use crate::project::query::Filter;
     use crate::project::query::Sort;
     match stage {
         "viewer" => app.apply(Command::OpenViewer),

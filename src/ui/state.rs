@@ -4,7 +4,8 @@
 
 use crate::jobs::{JobId, Jobs};
 use crate::project::query::{self, Filter, Sort};
-use crate::project::{ImageId, Project, UndoStack, Workspace};
+use crate::project::undo::UndoStack;
+use crate::project::{ImageId, Project, Workspace};
 use crate::taxonomy::ClassId;
 
 use super::command::TaxonomyEdit;
