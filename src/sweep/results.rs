@@ -20,7 +20,8 @@ pub struct SizeConfusion {
     pub fold_f1: Vec<f64>,
 }
 
-fn argmax(p: &[f32]) -> usize {
+/// The index of the largest probability (the predicted output); 0 for an empty slice.
+pub fn argmax(p: &[f32]) -> usize {
     p.iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))

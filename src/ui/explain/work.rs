@@ -5,6 +5,7 @@
 use crate::explain::embedding::{self, SnapshotView};
 use crate::explain::{self, Method, Preset, TsneParams, colour, source};
 use crate::jobs::{JobContext, JobId, Jobs, Output};
+use crate::sweep::results::argmax;
 use crate::sweep::{RunKey, SweepDir};
 use crate::ui::state::ProjectState;
 
@@ -34,15 +35,6 @@ fn spawn(
             None
         }
     }
-}
-
-/// The index of the largest value.
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i)
-        .unwrap_or(0)
 }
 
 /// Starts explaining the cursor cell when it or the settings changed.
