@@ -37,7 +37,7 @@ pub fn palette_colour(i: usize) -> [u8; 3] {
         return *c;
     }
     let k = (i - COLOUR_BLIND_SAFE.len()) as f64;
-    let hue = (20.0 + k * 137.507_764) % 360.0;
+    let hue = (350.0 + k * 137.507_764) % 360.0;
     // Alternate the lightness a little so that neighbouring hues differ in brightness too.
     let lightness = if (i - COLOUR_BLIND_SAFE.len()).is_multiple_of(2) {
         0.52
