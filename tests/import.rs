@@ -331,10 +331,16 @@ fn pbc_layout_uses_prefix_subclasses() {
     );
     let my = class_of("ig/MY_3.jpg");
     assert_eq!(tax.get(my).unwrap().name, "Myelocyte");
-    assert!(
-        tax.is_positive(my),
-        "immature granulocytes are PBC's positive class"
-    );
+    // PBC has no blasts: immature granulocytes are not flagged positive, and no class PBC
+    // brings is (only the default taxonomy's Lymphoblast is).
+    assert!(!tax.is_positive(my), "immature granulocytes are not blasts");
+    let positive: Vec<&str> = tax
+        .classes
+        .iter()
+        .filter(|c| c.positive)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(positive, ["Lymphoblast"]);
     assert_eq!(
         out.images
             .iter()
@@ -526,4 +532,35 @@ fn decode_never_panics_on_garbage() {
         }
     }
     let _ = PathBuf::new();
+}
+
+#[test]
+fn a_blast_folder_becomes_a_positive_class_and_nothing_else_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (i, f) in [
+        "blast/a.png",
+        "blast/b.png",
+        "erythroblast/c.png",
+        "granulocyte/d.png",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = root.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        cell(i as u8 * 30).save(&p).unwrap();
+    }
+    let out = dataset::import(
+        root,
+        Some(Layout::ImageFolder),
+        Taxonomy::default_allidb(),
+        &none,
+    )
+    .unwrap();
+    let tax = &out.taxonomy;
+    let class_of = |f: &str| out.images.iter().find(|i| i.rel_path == f).unwrap().class;
+    assert!(tax.is_positive(class_of("blast/a.png")));
+    assert!(!tax.is_positive(class_of("erythroblast/c.png")));
+    assert!(!tax.is_positive(class_of("granulocyte/d.png")));
 }

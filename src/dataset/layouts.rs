@@ -41,15 +41,15 @@ const PBC_CLASSES: [&str; 8] = [
 ];
 
 /// PBC label `folder/prefix` → (class name, positive). The prefix refines `ig` and `neutrophil`;
-/// an unknown folder is kept as its own class. Immature granulocytes are the positive class of
-/// PBC's binary stand-in task (PBC has no blasts).
+/// an unknown folder is kept as its own class. PBC has no blasts, so no class is positive:
+/// immature granulocytes are not blasts (a binary study on PBC chooses two groups instead).
 fn pbc_class(label: &str) -> (String, bool) {
     let (folder, prefix) = label.split_once('/').unwrap_or((label, ""));
     let (name, positive) = match (folder, prefix) {
-        ("ig", "PMY") => ("Promyelocyte", true),
-        ("ig", "MY") => ("Myelocyte", true),
-        ("ig", "MMY") => ("Metamyelocyte", true),
-        ("ig", _) => ("Immature granulocyte", true),
+        ("ig", "PMY") => ("Promyelocyte", false),
+        ("ig", "MY") => ("Myelocyte", false),
+        ("ig", "MMY") => ("Metamyelocyte", false),
+        ("ig", _) => ("Immature granulocyte", false),
         ("neutrophil", "BNE") => ("Band neutrophil", false),
         ("neutrophil", "SNE") => ("Segmented neutrophil", false),
         ("neutrophil", _) => ("Neutrophil (unspecified)", false),
@@ -59,9 +59,22 @@ fn pbc_class(label: &str) -> (String, bool) {
         ("lymphocyte", _) => ("Typical lymphocyte", false),
         ("monocyte", _) => ("Monocyte", false),
         ("platelet", _) => ("Thrombocyte", false),
-        (other, _) => return (other.to_string(), false),
+        (other, _) => return (other.to_string(), is_blast_name(other)),
     };
     (name.to_string(), positive)
+}
+
+/// Whether a class name names a blast (a word ending in "blast": blast, myeloblast, lymphoblast,
+/// monoblast, …), which makes a new class positive in the binary task. Erythroblasts and
+/// normoblasts are nucleated red cells, not leukaemic blasts.
+pub fn is_blast_name(name: &str) -> bool {
+    name.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            let w = w.strip_suffix('s').unwrap_or(w);
+            w.ends_with("blast") && w != "erythroblast" && w != "normoblast"
+        })
 }
 
 /// Whether a file name starts like PBC's (`BNE_123.jpg`: capitals, then '_').
@@ -414,7 +427,9 @@ impl LabelMapper {
                     ("Non-blast".into(), false)
                 }
             }
-            Layout::ImageFolder | Layout::Csv => (source_label.to_string(), false),
+            Layout::ImageFolder | Layout::Csv => {
+                (source_label.to_string(), is_blast_name(source_label))
+            }
         };
         let id = match find_loose(taxonomy, &name) {
             Some(id) => id,
@@ -464,6 +479,46 @@ fn prettify(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_blast_names_are_blasts() {
+        for name in [
+            "blast",
+            "Blasts",
+            "myeloblast",
+            "Lymphoblast",
+            "monoblast",
+            "BLAST_cells",
+        ] {
+            assert!(is_blast_name(name), "{name}");
+        }
+        for name in [
+            "erythroblast",
+            "Erythroblasts",
+            "normoblast",
+            "immature granulocyte",
+            "Metamyelocyte",
+            "Promyelocyte",
+            "lymphocyte",
+            "blastoid-free",
+        ] {
+            assert!(!is_blast_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn pbc_flags_no_class_positive() {
+        for label in [
+            "ig/PMY",
+            "ig/MY",
+            "ig/MMY",
+            "ig/IG",
+            "erythroblast/ERB",
+            "neutrophil/SNE",
+        ] {
+            assert!(!pbc_class(label).1, "{label}");
+        }
+    }
 
     #[test]
     fn allidb_names() {
