@@ -935,3 +935,102 @@ fn a_gui_sweep_whose_folder_collides_with_a_saved_one_is_refused_with_the_clis_w
         .collect();
     assert_eq!(names, ["a_b"]);
 }
+
+#[test]
+fn a_saved_sweep_opens_with_its_results_visible_and_the_form_on_its_own_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut app) = demo_app(dir.path());
+    let t = app.project().unwrap().project().taxonomy.clone();
+    app.apply(Command::StartSweep(tiny_sweep(&t, "saved", vec![2, 4])));
+    let mut h = harness(app);
+    step_until(&mut h, "sweep did not finish", |a| a.sweep().finished);
+    drop(h);
+
+    // A new app opens the project and shows the saved sweep, as a user does from the list.
+    let (_, mut app) = demo_app_at(&path);
+    app.apply(Command::ShowSavedSweep("saved".into()));
+    let mut h = harness(app);
+    for _ in 0..4 {
+        h.step();
+    }
+    // The results come first and are on screen without scrolling; the form is not drawn.
+    let matrix = h
+        .query_all_by_label_contains("Confusion matrix at 4 training images")
+        .next()
+        .expect("the confusion matrix heading is shown");
+    assert!(
+        matrix.rect().bottom() < 700.0,
+        "results below the fold: {:?}",
+        matrix.rect()
+    );
+    assert!(h.query_by_label("Start sweep").is_none());
+    // Whole class names label the matrix.
+    let names = h.state().sweep().output_names.clone();
+    for n in &names {
+        assert!(
+            h.query_all_by_label_contains(&format!("true {n}, predicted"))
+                .next()
+                .is_some(),
+            "{n}"
+        );
+    }
+    // The form and the saved sweeps have their own tabs.
+    h.get_by_label("New sweep").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.query_by_label("Start sweep").is_some());
+    h.get_by_label("Saved sweeps (1)").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(
+        h.query_all_by_label_contains("saved: 4 of 4 runs")
+            .next()
+            .is_some()
+    );
+}
+
+#[test]
+fn with_fifteen_classes_the_gallery_keeps_most_of_the_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for c in 0..15 {
+        for k in 0..2 {
+            let p = data
+                .join(format!("cell type number {c:02} with a long name"))
+                .join(format!("{k}.png"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            image::RgbImage::from_pixel(16, 16, image::Rgb([c as u8 * 10, 80, k as u8]))
+                .save(&p)
+                .unwrap();
+        }
+    }
+    let out =
+        leukolens::dataset::import(&data, None, Taxonomy::default_allidb(), &|_, _| {}).unwrap();
+    let path = dir.path().join("t.ron");
+    Workspace::create(&path, Project::from_import("t", &path, &out, 1)).unwrap();
+    let (_, app) = demo_app_at(&path);
+    assert!(app.project().is_some(), "{:?}", app.messages());
+    assert!(app.project().unwrap().project().taxonomy.classes.len() >= 15);
+    let mut h = harness(app);
+    for _ in 0..4 {
+        h.step();
+    }
+    let stats = h.get_by_label("Statistics").rect();
+    assert!(
+        stats.left() >= 0.6 * 1100.0 - 20.0,
+        "the statistics panel starts at x = {}",
+        stats.left()
+    );
+}
+
+#[test]
+fn the_window_icon_is_built_in_and_decodes() {
+    let icon = leukolens::ui::app_icon();
+    assert_eq!((icon.width, icon.height), (256, 256));
+    assert_eq!(icon.rgba.len(), 256 * 256 * 4);
+    // Not blank: the icon draws a cell (opaque pixels) on a transparent background.
+    let opaque = icon.rgba.chunks(4).filter(|p| p[3] == 255).count();
+    assert!(opaque > 256 * 256 / 3 && opaque < 256 * 256, "{opaque}");
+}

@@ -156,6 +156,8 @@ pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot
             return Err("fewer than two classes with at least 5 images".into());
         }
     }
+    let labels: Vec<_> = project.images.iter().map(|im| im.current).collect();
+    task.check_has_images(&project.taxonomy, &labels)?;
     let mut images = Vec::new();
     let mut targets = Vec::new();
     for im in &project.images {
@@ -224,6 +226,27 @@ mod tests {
             (again.config, again.output_names),
             (s.config, s.output_names)
         );
+    }
+
+    #[test]
+    fn a_binary_sweep_without_positive_images_says_so_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = demo(dir.path());
+        let mut p = ws.project.clone();
+        let negative = p.taxonomy.classes.iter().find(|c| !c.positive).unwrap().id;
+        for im in &mut p.images {
+            if p.taxonomy.is_positive(im.current) {
+                im.current = negative;
+            }
+        }
+        let mut c = config(&p, "b", vec![2]);
+        c.task = Task::Binary;
+        let err = take_snapshot(&p, &c).unwrap_err();
+        assert!(
+            err.starts_with("No image is in a positive class ("),
+            "{err}"
+        );
+        assert!(err.contains("Lymphoblast"), "{err}");
     }
 
     #[test]

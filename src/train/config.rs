@@ -74,6 +74,82 @@ impl Task {
         }
     }
 
+    /// Checks that every output of the task has images among `labels` (the current labels),
+    /// and says in words which classes are empty and what to do.
+    pub fn check_has_images(&self, taxonomy: &Taxonomy, labels: &[ClassId]) -> Result<(), String> {
+        let mut per_output = vec![0usize; self.n_outputs()];
+        for &c in labels {
+            if let Some(t) = self.target(taxonomy, c) {
+                per_output[t] += 1;
+            }
+        }
+        let names = |ids: &[ClassId]| {
+            ids.iter()
+                .map(|c| taxonomy.name(*c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Task::Binary => {
+                let flagged: Vec<ClassId> = taxonomy
+                    .classes
+                    .iter()
+                    .filter(|c| c.positive)
+                    .map(|c| c.id)
+                    .collect();
+                if flagged.is_empty() {
+                    Err(
+                        "No class is flagged positive. Flag the blast class in Edit → Taxonomy, \
+                         or choose two groups."
+                            .into(),
+                    )
+                } else if per_output[1] == 0 {
+                    Err(format!(
+                        "No image is in a positive class ({}). Flag the blast class in Edit → \
+                         Taxonomy, or choose two groups.",
+                        names(&flagged)
+                    ))
+                } else if per_output[0] == 0 {
+                    Err(format!(
+                        "Every image is in a positive class ({}): the binary task needs images \
+                         of other classes too.",
+                        names(&flagged)
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Task::Groups { positive, negative } => {
+                let empty = [(1, "positive", positive), (0, "negative", negative)]
+                    .into_iter()
+                    .find(|(t, _, _)| per_output[*t] == 0);
+                match empty {
+                    Some((_, which, ids)) => Err(format!(
+                        "No image is in the {which} group ({}). Choose classes that have images.",
+                        names(ids)
+                    )),
+                    None => Ok(()),
+                }
+            }
+            Task::Multiclass { classes } => {
+                let empty: Vec<ClassId> = classes
+                    .iter()
+                    .zip(&per_output)
+                    .filter(|(_, n)| **n == 0)
+                    .map(|(c, _)| *c)
+                    .collect();
+                if empty.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "No image is in the class(es) {}. Leave them out of the task.",
+                        names(&empty)
+                    ))
+                }
+            }
+        }
+    }
+
     /// Human-readable names of the outputs.
     pub fn output_names(&self, taxonomy: &Taxonomy) -> Vec<String> {
         match self {
@@ -204,6 +280,56 @@ pub struct ExperimentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_whose_output_has_no_image_says_which_classes_and_what_to_do() {
+        let mut t = Taxonomy::default_allidb();
+        let lbl = t.find("Lymphoblast").unwrap();
+        let mon = t.find("Monocyte").unwrap();
+        let bas = t.find("Basophil").unwrap();
+        let flagged: Vec<String> = t
+            .classes
+            .iter()
+            .filter(|c| c.positive)
+            .map(|c| c.name.clone())
+            .collect();
+        assert!(flagged.contains(&"Lymphoblast".to_string()));
+        assert!(Task::Binary.check_has_images(&t, &[lbl, mon]).is_ok());
+        let e = Task::Binary.check_has_images(&t, &[mon, bas]).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "No image is in a positive class ({}).",
+                flagged.join(", ")
+            )),
+            "{e}"
+        );
+        assert!(e.contains("Edit → Taxonomy, or choose two groups"), "{e}");
+        let e = Task::Binary.check_has_images(&t, &[lbl]).unwrap_err();
+        assert!(e.starts_with("Every image is in a positive class"), "{e}");
+        let groups = Task::Groups {
+            positive: vec![lbl],
+            negative: vec![mon, bas],
+        };
+        assert!(groups.check_has_images(&t, &[lbl, bas]).is_ok());
+        let e = groups.check_has_images(&t, &[lbl, lbl]).unwrap_err();
+        assert!(
+            e.starts_with("No image is in the negative group (Monocyte, Basophil)"),
+            "{e}"
+        );
+        let multi = Task::Multiclass {
+            classes: vec![lbl, mon, bas],
+        };
+        let e = multi.check_has_images(&t, &[lbl, bas]).unwrap_err();
+        assert!(
+            e.starts_with("No image is in the class(es) Monocyte."),
+            "{e}"
+        );
+        for c in &mut t.classes {
+            c.positive = false;
+        }
+        let e = Task::Binary.check_has_images(&t, &[lbl, mon]).unwrap_err();
+        assert!(e.starts_with("No class is flagged positive."), "{e}");
+    }
 
     #[test]
     fn a_class_listed_twice_or_in_both_groups_is_refused() {

@@ -47,16 +47,9 @@ pub fn prepare(
             paths.push(project.image_path(project_path, im));
         }
     }
+    let labels: Vec<_> = project.images.iter().map(|im| im.current).collect();
+    exp.task.check_has_images(&project.taxonomy, &labels)?;
     let n_classes = exp.task.n_outputs();
-    for c in 0..n_classes {
-        if !targets.contains(&c) {
-            let names = exp.task.output_names(&project.taxonomy);
-            return Err(format!(
-                "the task has no image of \"{}\"; check the class selection and the labels",
-                names.get(c).cloned().unwrap_or_default()
-            ));
-        }
-    }
     let (cache, kept, failed) = ImageCache::load(&paths, exp.train.input_size, progress);
     let unreadable = failed
         .into_iter()

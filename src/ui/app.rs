@@ -619,14 +619,21 @@ impl LeukoApp {
     }
 }
 
+/// The statistics panel's widest share of the window.
+const STATS_MAX_FRACTION: f32 = 0.4;
+
 impl Views {
     /// Lays out the screens, in order: menus, statistics, gallery, then the windows.
     fn draw(&mut self, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         project_menu::show(&mut self.menu, ctx, ui, cmds);
         if ctx.show_stats && ctx.project.is_some() {
+            // The gallery keeps at least 60 % of the width, however many classes the tables
+            // have: the panel's own tables scroll instead of widening it.
+            let max = (ui.available_width() * STATS_MAX_FRACTION).max(160.0);
             egui::Panel::right("stats")
                 .resizable(true)
-                .default_size(300.0)
+                .default_size(300.0_f32.min(max))
+                .max_size(max)
                 .show(ui, |ui| stats::show(ctx, ui, cmds));
         }
         egui::CentralPanel::default().show(ui, |ui| {

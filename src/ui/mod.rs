@@ -255,7 +255,8 @@ pub fn run(
             .with_app_id("leukolens")
             .with_inner_size([1280.0, 860.0])
             .with_min_inner_size([640.0, 400.0])
-            .with_drag_and_drop(true),
+            .with_drag_and_drop(true)
+            .with_icon(app_icon()),
         ..Default::default()
     };
     let creator = || -> eframe::AppCreator<'static> {
@@ -295,4 +296,24 @@ pub fn run(
     }
     eframe::run_native("leukolens", make(eframe::Renderer::Glow), creator())
         .map_err(|e| e.to_string())
+}
+
+/// The window icon (assets/icon.png, built into the binary). A failure to decode it (a build
+/// with a broken asset) leaves the window without an icon rather than stopping the app.
+pub fn app_icon() -> egui::IconData {
+    let bytes = include_bytes!("../../assets/icon.png");
+    match image::load_from_memory(bytes) {
+        Ok(img) => {
+            let rgba = img.to_rgba8();
+            egui::IconData {
+                width: rgba.width(),
+                height: rgba.height(),
+                rgba: rgba.into_raw(),
+            }
+        }
+        Err(e) => {
+            tracing::warn!("the window icon could not be decoded: {e}");
+            egui::IconData::default()
+        }
+    }
 }

@@ -4,8 +4,11 @@
 use super::command::Command;
 use super::gallery::class_text_color;
 use super::state::Ctx;
+use std::collections::HashMap;
+
 use crate::project::Project;
 use crate::project::query::Filter;
+use crate::taxonomy::ClassId;
 
 /// The panel's contents; clicking a class or an agreement cell filters the gallery.
 pub fn show(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
@@ -29,18 +32,16 @@ pub fn show(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         .text(format!("{reviewed} of {n} reviewed")),
     );
     ui.separator();
-    egui::ScrollArea::vertical()
-        .id_salt("stats")
-        .show(ui, |ui| {
-            counts_table(project, ui, cmds);
+    egui::ScrollArea::both().id_salt("stats").show(ui, |ui| {
+        counts_table(project, ui, cmds);
+        ui.separator();
+        ui.strong("Agreement: original (rows) × current (columns)");
+        agreement_table(project, ui, cmds);
+        if !project.annotators.is_empty() {
             ui.separator();
-            ui.strong("Agreement: original (rows) × current (columns)");
-            agreement_table(project, ui, cmds);
-            if !project.annotators.is_empty() {
-                ui.separator();
-                ui.label(format!("annotators: {}", project.annotators.join(", ")));
-            }
-        });
+            ui.label(format!("annotators: {}", project.annotators.join(", ")));
+        }
+    });
 }
 
 /// Images per class, current and original; a click on a class shows it in the gallery.
@@ -58,7 +59,7 @@ fn counts_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
                 continue;
             }
             let name = if c.positive {
-                format!("{} (blast)", c.name)
+                format!("{} (positive)", c.name)
             } else {
                 c.name.clone()
             };
@@ -86,15 +87,11 @@ fn counts_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
 /// The original × current table; a click on a cell shows its images in the gallery.
 fn agreement_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     let t = &project.taxonomy;
+    let counts = agreement_counts(project);
     let used: Vec<_> = t
         .classes
         .iter()
-        .filter(|c| {
-            project
-                .images
-                .iter()
-                .any(|i| i.original == c.id || i.current == c.id)
-        })
+        .filter(|c| counts.keys().any(|&(o, k)| o == c.id || k == c.id))
         .collect();
     egui::Grid::new("agreement").striped(true).show(ui, |ui| {
         ui.label("");
@@ -107,11 +104,7 @@ fn agreement_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>
             ui.label(egui::RichText::new(&r.code).color(class_text_color(ui, t, r.id)))
                 .on_hover_text(&r.name);
             for c in &used {
-                let k = project
-                    .images
-                    .iter()
-                    .filter(|i| i.original == r.id && i.current == c.id)
-                    .count();
+                let k = counts.get(&(r.id, c.id)).copied().unwrap_or(0);
                 let text = if k == 0 {
                     "·".to_string()
                 } else {
@@ -139,4 +132,13 @@ fn agreement_table(project: &Project, ui: &mut egui::Ui, cmds: &mut Vec<Command>
             ui.end_row();
         }
     });
+}
+
+/// Images per (original, current) pair, counted in one pass (the table is drawn every frame).
+fn agreement_counts(project: &Project) -> HashMap<(ClassId, ClassId), usize> {
+    let mut counts = HashMap::new();
+    for im in &project.images {
+        *counts.entry((im.original, im.current)).or_insert(0) += 1;
+    }
+    counts
 }

@@ -1,4 +1,5 @@
-//! The taxonomy editor: rename, add, recolour, rebind hotkeys, mark positive (blast) classes.
+//! The taxonomy editor: rename, add, recolour, rebind hotkeys, mark the positive classes of the binary task
+//! (the blast classes by default).
 //! Duplicate names, codes or hotkeys are refused with a message (by the core taxonomy).
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ pub fn show(ed: &mut TaxonomyEditor, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Ve
             egui::Grid::new("taxonomy-grid")
                 .striped(true)
                 .show(ui, |ui| {
-                    for h in ["colour", "name", "code", "hotkey", "blast", "order"] {
+                    for h in ["colour", "name", "code", "hotkey", "positive", "order"] {
                         ui.strong(h);
                     }
                     ui.end_row();
@@ -57,7 +58,7 @@ pub fn show(ed: &mut TaxonomyEditor, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Ve
 }
 
 impl TaxonomyEditor {
-    /// One class: colour, name, code, hotkey, blast flag and the order buttons.
+    /// One class: colour, name, code, hotkey, positive flag and the order buttons.
     fn class_row(
         &mut self,
         t: &Taxonomy,
@@ -124,7 +125,7 @@ impl TaxonomyEditor {
         if ui
             .checkbox(&mut positive, "")
             .on_hover_text(format!(
-                "{} is a blast (positive in the binary task)",
+                "{} is a positive class of the binary task (by default: the blast classes)",
                 c.name
             ))
             .changed()

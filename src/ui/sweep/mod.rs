@@ -17,7 +17,7 @@ pub mod view;
 use std::path::PathBuf;
 
 pub use form::SweepForm;
-pub use view::{Derived, Figure, SweepView};
+pub use view::{Derived, Figure, SweepTab, SweepView};
 
 use crate::backend::{self, BackendChoice};
 use crate::jobs::{Job, Jobs};
@@ -87,12 +87,24 @@ pub fn show(v: &mut SweepView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Comm
         .vscroll(true)
         .show(ui.ctx(), |ui| {
             controls::show(v, ui, cmds);
-            if !v.is_running() {
-                new_sweep(v, project, ui, cmds);
-                saved::list(v, ui, cmds);
+            let tab = tab_bar(v, ui);
+            ui.separator();
+            match tab {
+                SweepTab::NewSweep => {
+                    if let (Some(form), Some(project)) = (&mut v.form, project) {
+                        form::show(form, project, ui, cmds);
+                    }
+                    return;
+                }
+                SweepTab::Saved => {
+                    saved::list(v, ui, cmds);
+                    return;
+                }
+                SweepTab::Results => {}
             }
             notes(v, ui);
             if v.records.is_empty() && !v.is_running() {
+                ui.label("No finished run yet.");
                 return; // nothing to plot yet
             }
             ui.columns(2, |cols| {
@@ -111,20 +123,24 @@ pub fn show(v: &mut SweepView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Comm
     }
 }
 
-/// The collapsible new-sweep form.
-fn new_sweep(
-    v: &mut SweepView,
-    project: Option<&Project>,
-    ui: &mut egui::Ui,
-    cmds: &mut Vec<Command>,
-) {
-    egui::CollapsingHeader::new("New sweep")
-        .default_open(v.records.is_empty() && v.config.is_none())
-        .show(ui, |ui| {
-            if let (Some(form), Some(project)) = (&mut v.form, project) {
-                form::show(form, project, ui, cmds);
-            }
-        });
+/// The tabs: the results of the sweep shown first; the new-sweep form and the saved sweeps on
+/// their own tabs (not while a sweep runs). Returns the tab to draw.
+fn tab_bar(v: &mut SweepView, ui: &mut egui::Ui) -> SweepTab {
+    let mut tab = v.effective_tab();
+    if v.is_running() {
+        return SweepTab::Results;
+    }
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut tab, SweepTab::Results, "Results");
+        ui.selectable_value(&mut tab, SweepTab::NewSweep, "New sweep");
+        ui.selectable_value(
+            &mut tab,
+            SweepTab::Saved,
+            format!("Saved sweeps ({})", v.saved.len()),
+        );
+    });
+    v.tab = tab;
+    tab
 }
 
 /// The last notes of the sweep; the device notice is shown once, under the progress bar,
@@ -156,7 +172,7 @@ fn results_at_size(
     let Some(size) = size else { return };
     ui.separator();
     ui.horizontal(|ui| {
-        ui.label("Results at");
+        let label = ui.label("Results at");
         egui::ComboBox::from_id_salt("matrix-size")
             .selected_text(format!("{size} training images"))
             .show_ui(ui, |ui| {
@@ -168,7 +184,9 @@ fn results_at_size(
                         cmds.push(Command::SetSweepMatrixSize(*s));
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
     });
     if v.binary() {
         ui.columns(2, |cols| {

@@ -215,30 +215,27 @@ fn heat_map(
     let k = v.output_names.len();
     let pct = c.matrix.row_percentages();
     let cell = egui::vec2(74.0, 34.0);
-    let label_w = 150.0;
+    let font = egui::FontId::proportional(12.0);
+    let text_color = ui.visuals().text_color();
+    // Whole class names: the row labels take the width of the longest name, the column
+    // headers wrap within their cell.
+    let (label_w, headers, header_h) = heat_map_labels(v, ui, &font, text_color, cell.x);
     let (rect, _) = ui.allocate_exact_size(
-        egui::vec2(label_w + cell.x * k as f32, 18.0 + cell.y * k as f32),
+        egui::vec2(label_w + cell.x * k as f32, header_h + cell.y * k as f32),
         egui::Sense::hover(),
     );
     let painter = ui.painter_at(rect);
-    let font = egui::FontId::proportional(12.0);
-    let text_color = ui.visuals().text_color();
-    for (p, name) in v.output_names.iter().enumerate() {
-        let pos = rect.min + egui::vec2(label_w + (p as f32 + 0.5) * cell.x, 9.0);
-        painter.text(
-            pos,
-            egui::Align2::CENTER_CENTER,
-            short(name, 10),
-            font.clone(),
-            text_color,
-        );
+    for (p, g) in headers.into_iter().enumerate() {
+        let x = rect.min.x + label_w + (p as f32 + 0.5) * cell.x - g.size().x / 2.0;
+        let y = rect.min.y + header_h - g.size().y - 2.0;
+        painter.galley(egui::pos2(x, y), g, text_color);
     }
     for t in 0..k {
-        let y = rect.min.y + 18.0 + t as f32 * cell.y;
+        let y = rect.min.y + header_h + t as f32 * cell.y;
         painter.text(
             egui::pos2(rect.min.x, y + cell.y / 2.0),
             egui::Align2::LEFT_CENTER,
-            short(&v.output_names[t], 20),
+            &v.output_names[t],
             font.clone(),
             text_color,
         );
@@ -282,6 +279,36 @@ fn heat_map(
     rect
 }
 
+/// The width of the longest row label, the column headers (wrapped to the cell width) and
+/// their height.
+fn heat_map_labels(
+    v: &SweepView,
+    ui: &egui::Ui,
+    font: &egui::FontId,
+    color: egui::Color32,
+    cell_w: f32,
+) -> (f32, Vec<std::sync::Arc<egui::Galley>>, f32) {
+    let painter = ui.painter();
+    let label_w = v
+        .output_names
+        .iter()
+        .map(|n| {
+            painter
+                .layout_no_wrap(n.clone(), font.clone(), color)
+                .size()
+                .x
+        })
+        .fold(40.0_f32, f32::max)
+        + 10.0;
+    let headers: Vec<_> = v
+        .output_names
+        .iter()
+        .map(|n| painter.layout(n.clone(), font.clone(), color, cell_w - 4.0))
+        .collect();
+    let header_h = headers.iter().map(|g| g.size().y).fold(14.0_f32, f32::max) + 4.0;
+    (label_w, headers, header_h)
+}
+
 /// Precision, recall, F1 and support per class.
 fn per_class_table(v: &SweepView, c: &crate::sweep::results::SizeConfusion, ui: &mut egui::Ui) {
     egui::Grid::new("per-class").striped(true).show(ui, |ui| {
@@ -290,7 +317,7 @@ fn per_class_table(v: &SweepView, c: &crate::sweep::results::SizeConfusion, ui: 
         }
         ui.end_row();
         for (i, s) in c.matrix.per_class().iter().enumerate() {
-            ui.label(short(&v.output_names[i], 24));
+            ui.label(&v.output_names[i]);
             ui.label(format!("{:.3}", s.precision));
             ui.label(format!("{:.3}", s.recall));
             ui.label(format!("{:.3}", s.f1));

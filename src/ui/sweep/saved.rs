@@ -4,24 +4,23 @@
 use super::view::SweepView;
 use crate::ui::command::Command;
 
-/// "Saved sweeps (n)": each with its finished runs, Show, and Resume when unfinished.
+/// The saved sweeps tab: each with its finished runs, Show, and Resume when unfinished.
 pub fn list(v: &SweepView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     if v.saved.is_empty() {
+        ui.label("No sweep is stored beside this project yet.");
         return;
     }
-    egui::CollapsingHeader::new(format!("Saved sweeps ({})", v.saved.len())).show(ui, |ui| {
-        for s in &v.saved {
-            ui.horizontal(|ui| {
-                ui.label(format!("{}: {} of {} runs", s.name(), s.done, s.total));
-                if ui.button("Show").clicked() {
-                    cmds.push(Command::ShowSavedSweep(s.name().to_string()));
-                }
-                if !s.is_complete() && ui.button("Resume").clicked() {
-                    cmds.push(Command::StartSweep(s.snapshot.config.clone()));
-                }
-            });
-        }
-    });
+    for s in &v.saved {
+        ui.horizontal(|ui| {
+            ui.label(format!("{}: {} of {} runs", s.name(), s.done, s.total));
+            if ui.button("Show").clicked() {
+                cmds.push(Command::ShowSavedSweep(s.name().to_string()));
+            }
+            if !s.is_complete() && ui.button("Resume").clicked() {
+                cmds.push(Command::StartSweep(s.snapshot.config.clone()));
+            }
+        });
+    }
 }
 
 /// After opening a project with unfinished sweeps: offer to resume them.

@@ -37,10 +37,22 @@ impl Figure {
     }
 }
 
+/// The sweep window's tabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SweepTab {
+    /// The sweep shown: progress, plots, runs (first, so results are never below the fold).
+    #[default]
+    Results,
+    NewSweep,
+    Saved,
+}
+
 /// The sweep screen's state.
 #[derive(Default)]
 pub struct SweepView {
     pub open: bool,
+    /// The tab chosen (see [`SweepView::effective_tab`]).
+    pub tab: SweepTab,
     /// The sweep running in the background; its events come back over the job's channel.
     running: Option<Job<SweepEvent>>,
     /// Finished runs of the sweep shown.
@@ -110,6 +122,16 @@ pub struct Derived {
 impl SweepView {
     pub fn is_running(&self) -> bool {
         self.running.as_ref().is_some_and(|r| !r.is_finished())
+    }
+
+    /// The tab to draw: Results, unless no sweep is shown yet, then the new-sweep form.
+    pub fn effective_tab(&self) -> SweepTab {
+        let nothing_shown = self.config.is_none() && self.records.is_empty() && !self.is_running();
+        if self.tab == SweepTab::Results && nothing_shown {
+            SweepTab::NewSweep
+        } else {
+            self.tab
+        }
     }
 
     /// A binary task (ROC curves and AUC) rather than multiclass (weighted F1).
