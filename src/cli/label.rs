@@ -22,15 +22,17 @@ pub(crate) struct LabelArgs {
 /// Checks every label (a bad one changes nothing), writes them journal first, prints each as
 /// soon as it is on disk, then saves the project file.
 pub(crate) fn run(args: LabelArgs) -> Result<()> {
-    let requests = requests(&args)?;
     let annotator = args
         .annotator
         .clone()
         .unwrap_or_else(crate::project::default_annotator);
+    // The lock first: rows read from standard input are checked against the project as it is
+    // once no one else can change it.
     let mut ws = Workspace::open_as(&args.project, &annotator)?;
     for n in &ws.open_notes {
         println!("note: {n}");
     }
+    let requests = requests(&args)?;
     let checked = labels::check(&ws.project, &requests, &annotator)
         .map_err(|refused| anyhow::anyhow!("{refused}"))?;
     // Names and paths for the messages (labelling changes neither).
@@ -52,6 +54,9 @@ fn requests(args: &LabelArgs) -> Result<Vec<LabelRequest>> {
             annotator: None,
             origin: String::new(),
         }]),
+        (None, None, Some(csv)) if csv.as_os_str() == "-" => {
+            labels::read_csv_from(std::io::stdin().lock()).map_err(anyhow::Error::msg)
+        }
         (None, None, Some(csv)) => labels::read_csv(csv).map_err(anyhow::Error::msg),
         _ => bail!("give --image and --class for one label, or --from FILE.csv for many"),
     }

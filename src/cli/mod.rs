@@ -134,7 +134,8 @@ pub(crate) enum Command {
         /// The class: its name or code.
         #[arg(long, requires = "image", conflicts_with = "from")]
         class: Option<String>,
-        /// A CSV file of labels, one per row: path,class[,annotator] (a header row is allowed).
+        /// A CSV file of labels, one per row: path,class[,annotator] (a header row is allowed);
+        /// `-` reads them from standard input.
         #[arg(long, required_unless_present = "image")]
         from: Option<PathBuf>,
         /// Who labels (written into every journal line; default: the login name).

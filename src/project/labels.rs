@@ -46,12 +46,18 @@ impl std::fmt::Display for Refused {
 /// Reads a CSV file of labels: `path,class[,annotator]` per row (the image may also be an id or
 /// a file name). A first row `path,class…` is a header and skipped; so are empty rows.
 pub fn read_csv(path: &Path) -> Result<Vec<LabelRequest>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    read_csv_from(file)
+}
+
+/// [`read_csv`] from any reader (standard input, say).
+pub fn read_csv_from(input: impl std::io::Read) -> Result<Vec<LabelRequest>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .from_reader(input);
     let mut rows = Vec::new();
     let mut bad = Vec::new();
     for (i, record) in reader.records().enumerate() {

@@ -440,6 +440,11 @@ fn disk_stamp(path: &Path) -> Option<(PathBuf, u64, std::time::SystemTime)> {
 impl Workspace {
     /// Creates a new project file (and an empty journal) at `path`.
     pub fn create(path: &Path, project: Project) -> Result<Self, ProjectError> {
+        // The lock file lives beside the project: its folder first.
+        std::fs::create_dir_all(project_dir(path)).map_err(|source| ProjectError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let lock = take_lock(path, &default_annotator())?;
         project.save(path)?;
         let jpath = Journal::path_for(path);
