@@ -961,5 +961,13 @@ fn a_project_held_elsewhere_opens_read_only_with_a_banner_and_refuses_labels() {
     let m = h.state().messages().last().unwrap();
     assert!(m.error && m.text.contains("read-only"), "{m:?}");
     assert!(Journal::read(&Journal::path_for(&path)).unwrap().entries.is_empty());
+    // Once the holder has closed it, reopening gives the writer; reopening that again (this
+    // app holds the lock now) keeps it.
     drop(holder);
+    for _ in 0..2 {
+        h.state_mut().apply(Command::OpenProject(path.clone()));
+        h.step();
+        assert_eq!(h.state().project().unwrap().ws.read_only(), None);
+    }
+    assert!(h.query_by_label_contains("Read-only").is_none());
 }

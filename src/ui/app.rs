@@ -164,6 +164,11 @@ impl LeukoApp {
             self.error(format!("could not save the current project: {e}"));
             return;
         }
+        // Opening the project that is open here again: this workspace holds its lock, so let
+        // go of it first (it was saved just above), or the project would open read-only.
+        if self.state.project.as_ref().is_some_and(|p| p.ws.path == path) {
+            self.state.project = None;
+        }
         match open_or_read_only(path, &self.annotator()) {
             Ok(ws) => self.opened(path, ws),
             Err(e) => self.error(format!("{e}")),
