@@ -37,6 +37,29 @@ fn labels_acknowledged_before_a_kill_are_all_there_and_the_project_always_opens(
     assert!(f.acknowledged >= 20, "the children labelled something: {f:?}");
 }
 
+/// The check can fail: a stand-in for `leukolens` that prints acknowledgements without writing
+/// anything has every one of them counted as lost.
+#[test]
+fn acknowledged_labels_that_were_never_written_are_counted_as_lost() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let project = crash_project(dir.path(), 2).unwrap();
+    let fake = dir.path().join("fake-leukolens");
+    // Called as: label PROJECT --image ID --class CLASS --annotator NAME
+    std::fs::write(&fake, "#!/bin/sh\necho \"labelled image $4 (x.png) as $6, was Other\"\n")
+        .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plan = CrashPlan {
+        runs: 2,
+        labels_per_run: 5,
+        kill_after_ms: (3000, 3000),
+        seed: 1,
+    };
+    let f = label_crashes(&fake, &project, &plan, &mut |_, _| {}).unwrap();
+    assert_eq!((f.runs, f.kills, f.acknowledged), (2, 0, 10), "{f:?}");
+    assert_eq!(f.lost.len(), 10, "{f:?}");
+}
+
 /// `leukolens sweep` of a tiny sweep (3 folds × sizes 2, 4, 8, six epochs: a few seconds) on
 /// the project at `project`, not yet waited for.
 fn spawn_sweep(project: &Path) -> std::process::Child {
