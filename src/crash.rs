@@ -153,7 +153,10 @@ fn run_and_kill(
     // The reader ends when every process of the group has closed the pipe, i.e. is gone.
     let _ = reader.join();
     let lines = lines.lock().map(|l| l.clone()).unwrap_or_default();
-    Ok((lines.iter().filter_map(|l| parse_ack(l)).collect(), !finished))
+    Ok((
+        lines.iter().filter_map(|l| parse_ack(l)).collect(),
+        !finished,
+    ))
 }
 
 /// (image id, class name) from `labelled image ID (PATH) as CLASS, …`.

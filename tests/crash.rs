@@ -34,7 +34,10 @@ fn labels_acknowledged_before_a_kill_are_all_there_and_the_project_always_opens(
     assert!(f.open_failures.is_empty(), "{:?}", f.open_failures);
     assert!(f.lost.is_empty(), "{:?}", f.lost);
     assert!(f.kills >= 15, "most children were killed mid-way: {f:?}");
-    assert!(f.acknowledged >= 20, "the children labelled something: {f:?}");
+    assert!(
+        f.acknowledged >= 20,
+        "the children labelled something: {f:?}"
+    );
 }
 
 /// The check can fail: a stand-in for `leukolens` that prints acknowledgements without writing
@@ -46,8 +49,11 @@ fn acknowledged_labels_that_were_never_written_are_counted_as_lost() {
     let project = crash_project(dir.path(), 2).unwrap();
     let fake = dir.path().join("fake-leukolens");
     // Called as: label PROJECT --image ID --class CLASS --annotator NAME
-    std::fs::write(&fake, "#!/bin/sh\necho \"labelled image $4 (x.png) as $6, was Other\"\n")
-        .unwrap();
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"labelled image $4 (x.png) as $6, was Other\"\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let plan = CrashPlan {
         runs: 2,
@@ -66,8 +72,22 @@ fn spawn_sweep(project: &Path) -> std::process::Child {
     Command::new(BIN)
         .arg("sweep")
         .arg(project)
-        .args(["--name", "tiny", "--task", "groups", "--positive", "Lymphoblast"])
-        .args(["--negative", "Segmented neutrophil", "--folds", "3", "--n-val", "2"])
+        .args([
+            "--name",
+            "tiny",
+            "--task",
+            "groups",
+            "--positive",
+            "Lymphoblast",
+        ])
+        .args([
+            "--negative",
+            "Segmented neutrophil",
+            "--folds",
+            "3",
+            "--n-val",
+            "2",
+        ])
         .args(["--sizes", "2,4,8", "--epochs", "6", "--input-size", "190"])
         .args(["--backend", "cpu", "--workers", "1"])
         .stdout(Stdio::null())
@@ -130,8 +150,14 @@ fn a_sweep_killed_and_resumed_equals_an_uninterrupted_one() {
         }
         assert_whole(&kill_dir);
     }
-    assert!(cut_short >= 2, "at least two kills came mid-sweep ({cut_short})");
-    assert!(spawn_sweep(&killed).wait().unwrap().success(), "the last resume ends the sweep");
+    assert!(
+        cut_short >= 2,
+        "at least two kills came mid-sweep ({cut_short})"
+    );
+    assert!(
+        spawn_sweep(&killed).wait().unwrap().success(),
+        "the last resume ends the sweep"
+    );
     assert_whole(&kill_dir);
     let (a, b) = (calm_dir.runs(), kill_dir.runs());
     assert_eq!(a.len(), b.len());

@@ -79,7 +79,10 @@ fn a_failed_append_applies_nothing_and_a_failed_save_keeps_the_labels_in_the_jou
     ws.save().unwrap();
     let second = label(&mut ws, 1).unwrap();
     let jpath = Journal::path_for(&path);
-    let (journal_before, file_before) = (std::fs::read(&jpath).unwrap(), std::fs::read(&path).unwrap());
+    let (journal_before, file_before) = (
+        std::fs::read(&jpath).unwrap(),
+        std::fs::read(&path).unwrap(),
+    );
     let before = ws.project.image(ImageId(2)).unwrap().clone();
 
     // The disk fills up halfway through the line.
@@ -87,9 +90,21 @@ fn a_failed_append_applies_nothing_and_a_failed_save_keeps_the_labels_in_the_jou
     let err = label(&mut ws, 2).unwrap_err().to_string();
     assert!(err.contains("no space left on device"), "{err}");
     assert!(err.contains("was not applied"), "{err}");
-    assert_eq!(ws.project.image(ImageId(2)).unwrap(), &before, "not applied in memory");
-    assert_eq!(std::fs::read(&jpath).unwrap(), journal_before, "the half line was cut off");
-    assert_eq!(std::fs::read(&path).unwrap(), file_before, "nothing saved was touched");
+    assert_eq!(
+        ws.project.image(ImageId(2)).unwrap(),
+        &before,
+        "not applied in memory"
+    );
+    assert_eq!(
+        std::fs::read(&jpath).unwrap(),
+        journal_before,
+        "the half line was cut off"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        file_before,
+        "nothing saved was touched"
+    );
 
     // Room again: labelling goes on, with the next sequence number.
     disk.appends_fail.store(false, Ordering::SeqCst);
@@ -109,8 +124,15 @@ fn a_failed_append_applies_nothing_and_a_failed_save_keeps_the_labels_in_the_jou
     assert_eq!(ws.project.image(ImageId(0)).unwrap().current, first);
     assert_eq!(ws.project.image(ImageId(1)).unwrap().current, second);
     assert_eq!(ws.project.image(ImageId(3)).unwrap().current, third);
-    assert_eq!(ws.project.image(ImageId(2)).unwrap().current, before.current);
-    assert!(ws.open_notes.iter().all(|n| !n.contains("damaged")), "{:?}", ws.open_notes);
+    assert_eq!(
+        ws.project.image(ImageId(2)).unwrap().current,
+        before.current
+    );
+    assert!(
+        ws.open_notes.iter().all(|n| !n.contains("damaged")),
+        "{:?}",
+        ws.open_notes
+    );
 }
 
 #[test]
@@ -181,9 +203,7 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(&self.0)
-            .status();
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
 
@@ -231,7 +251,11 @@ fn a_full_tmpfs_refuses_the_label_and_loses_nothing() {
     assert!(refused.contains("was not applied"), "{refused}");
     let err = ws.save().unwrap_err().to_string();
     assert!(err.contains("safe in the journal"), "{err}");
-    assert_eq!(std::fs::read(&path).unwrap(), file_before, "the saved file is untouched");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        file_before,
+        "the saved file is untouched"
+    );
     std::fs::remove_file(filler).unwrap();
     ws.save().unwrap();
     drop(ws);
@@ -241,7 +265,12 @@ fn a_full_tmpfs_refuses_the_label_and_loses_nothing() {
         last.insert(*id, *class);
     }
     for (id, class) in last {
-        assert_eq!(ws.project.image(id).unwrap().current, class, "image {}", id.0);
+        assert_eq!(
+            ws.project.image(id).unwrap().current,
+            class,
+            "image {}",
+            id.0
+        );
     }
 }
 
@@ -250,8 +279,22 @@ fn sweep(project: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_leukolens"))
         .arg("sweep")
         .arg(project)
-        .args(["--name", "tiny", "--task", "groups", "--positive", "Lymphoblast"])
-        .args(["--negative", "Segmented neutrophil", "--folds", "3", "--n-val", "2"])
+        .args([
+            "--name",
+            "tiny",
+            "--task",
+            "groups",
+            "--positive",
+            "Lymphoblast",
+        ])
+        .args([
+            "--negative",
+            "Segmented neutrophil",
+            "--folds",
+            "3",
+            "--n-val",
+            "2",
+        ])
         .args(["--sizes", "2,4", "--epochs", "2", "--input-size", "190"])
         .args(["--backend", "cpu", "--workers", "1"])
         .output()
@@ -265,7 +308,9 @@ fn sweep(project: &Path) -> std::process::Output {
 fn a_sweep_that_cannot_store_its_runs_stops_with_a_clear_error_and_resumes_later() {
     let dir = tempfile::tempdir().unwrap();
     let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 8, 64, 3).unwrap();
-    let runs = leukolens::sweep::SweepDir::of(&path, "tiny").path().join("runs");
+    let runs = leukolens::sweep::SweepDir::of(&path, "tiny")
+        .path()
+        .join("runs");
     let Some(fs) = Tmpfs::mount(&runs, 8) else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
@@ -275,11 +320,18 @@ fn a_sweep_that_cannot_store_its_runs_stops_with_a_clear_error_and_resumes_later
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("could not store the finished run"), "{err}");
-    assert!(err.contains("starting the same sweep again resumes it"), "{err}");
+    assert!(
+        err.contains("starting the same sweep again resumes it"),
+        "{err}"
+    );
     std::fs::remove_file(filler).unwrap();
     fs.resize(1024);
     let out = sweep(&path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = leukolens::sweep::SweepDir::of(&path, "tiny");
     assert_eq!(dir.runs().len(), 6);
     assert!(dir.damaged_runs().is_empty());

@@ -946,21 +946,38 @@ fn a_project_held_elsewhere_opens_read_only_with_a_banner_and_refuses_labels() {
     let (_, app) = demo_app_at(&path);
     let mut h = harness(app);
     h.step();
-    let reason = h.state().project().unwrap().ws.read_only().unwrap().to_string();
+    let reason = h
+        .state()
+        .project()
+        .unwrap()
+        .ws
+        .read_only()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("holder-name"), "{reason}");
     assert!(
-        h.query_by_label_contains("Read-only: holder-name (process").is_some(),
+        h.query_by_label_contains("Read-only: holder-name (process")
+            .is_some(),
         "the banner names the holder"
     );
     let id = cursor(&h);
     let before = current(&h, id);
     // '1' = Lymphoblast, '2' = Typical lymphocyte: one of them is a change.
-    h.key_press(if before == "Lymphoblast" { Key::Num2 } else { Key::Num1 });
+    h.key_press(if before == "Lymphoblast" {
+        Key::Num2
+    } else {
+        Key::Num1
+    });
     h.step();
     assert_eq!(current(&h, id), before, "no label changed");
     let m = h.state().messages().last().unwrap();
     assert!(m.error && m.text.contains("read-only"), "{m:?}");
-    assert!(Journal::read(&Journal::path_for(&path)).unwrap().entries.is_empty());
+    assert!(
+        Journal::read(&Journal::path_for(&path))
+            .unwrap()
+            .entries
+            .is_empty()
+    );
     // Once the holder has closed it, reopening gives the writer; reopening that again (this
     // app holds the lock now) keeps it.
     drop(holder);

@@ -47,14 +47,27 @@ fn one_label_by_id_path_or_file_name_is_journaled_saved_and_printed() {
         (b.path.clone(), "lbl"),
         (file_name, "Segmented neutrophil"),
     ] {
-        let out = label(&path, &["--image", &image, "--class", class, "--annotator", "ann"]);
+        let out = label(
+            &path,
+            &["--image", &image, "--class", class, "--annotator", "ann"],
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(text(&out.stdout).starts_with("labelled image "), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).starts_with("labelled image "),
+            "{}",
+            text(&out.stdout)
+        );
     }
     let saved = Project::load(&path).unwrap();
     let t = &saved.taxonomy;
-    assert_eq!(saved.image(a.id).unwrap().current, t.find("Monocyte").unwrap());
-    assert_eq!(saved.image(b.id).unwrap().current, t.find("Lymphoblast").unwrap());
+    assert_eq!(
+        saved.image(a.id).unwrap().current,
+        t.find("Monocyte").unwrap()
+    );
+    assert_eq!(
+        saved.image(b.id).unwrap().current,
+        t.find("Lymphoblast").unwrap()
+    );
     let want = t.find("Segmented neutrophil").unwrap();
     assert_eq!(saved.image(c.id).unwrap().current, want);
     assert_eq!(saved.journal_seq, 3, "the file caught up with the journal");
@@ -62,7 +75,10 @@ fn one_label_by_id_path_or_file_name_is_journaled_saved_and_printed() {
     assert_eq!(journal.len(), 3);
     assert!(journal.iter().all(|e| e.annotator == "ann"));
     let out = text(&label(&path, &["--image", &c.id.0.to_string(), "--class", "NGS"]).stdout);
-    assert!(out.ends_with("as Segmented neutrophil, unchanged\n"), "{out}");
+    assert!(
+        out.ends_with("as Segmented neutrophil, unchanged\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -70,13 +86,23 @@ fn an_unknown_image_or_class_is_refused_in_words_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = demo(dir.path());
     let before = on_disk(&path);
-    let out = label(&path, &["--image", "no-such-cell.png", "--class", "Monocyte"]);
+    let out = label(
+        &path,
+        &["--image", "no-such-cell.png", "--class", "Monocyte"],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no image \"no-such-cell.png\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no image \"no-such-cell.png\""),
+        "{}",
+        text(&out.stderr)
+    );
     let out = label(&path, &["--image", "0", "--class", "Dragon"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("no class \"Dragon\"") && err.contains("Lymphoblast"), "{err}");
+    assert!(
+        err.contains("no class \"Dragon\"") && err.contains("Lymphoblast"),
+        "{err}"
+    );
     assert_eq!(on_disk(&path), before);
     let out = label(&path, &["--image", "0"]);
     assert_ne!(out.status.code(), Some(0), "--image needs --class");
@@ -96,7 +122,10 @@ fn a_batch_is_applied_whole_with_each_rows_annotator() {
         ),
     )
     .unwrap();
-    let out = label(&path, &["--from", csv.to_str().unwrap(), "--annotator", "cli"]);
+    let out = label(
+        &path,
+        &["--from", csv.to_str().unwrap(), "--annotator", "cli"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 3);
     let ws = Workspace::open(&path).unwrap();
@@ -135,8 +164,14 @@ fn a_batch_with_bad_rows_changes_nothing_and_names_every_bad_row() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("nothing was labelled: 3 row(s)"), "{err}");
-    assert!(err.contains("row 2: the project has no image \"ghost.png\""), "{err}");
-    assert!(err.contains("row 3: the project has no class \"Dragon\""), "{err}");
+    assert!(
+        err.contains("row 2: the project has no image \"ghost.png\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("row 3: the project has no class \"Dragon\""),
+        "{err}"
+    );
     assert!(err.contains("row 5: image"), "{err}");
     assert!(!err.contains("row 1:") && !err.contains("row 4:"), "{err}");
     assert_eq!(on_disk(&path), before);

@@ -21,7 +21,7 @@ fn demo(dir: &Path) -> PathBuf {
 /// `leukolens label --from -` as "holder": it takes the lock, then waits for rows on its
 /// standard input. Returns once the lock file names it.
 fn holder(project: &Path) -> Child {
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .arg("label")
         .arg(project)
         .args(["--from", "-", "--annotator", "holder"])
@@ -30,15 +30,25 @@ fn holder(project: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    if !takes_the_lock(project, child.id()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the holder never took the lock");
+    }
+    child
+}
+
+/// Waits (up to 20 s) until the lock file of `project` names process `pid`.
+fn takes_the_lock(project: &Path, pid: u32) -> bool {
     let until = Instant::now() + Duration::from_secs(20);
-    loop {
+    while Instant::now() < until {
         let held = ProjectLock::holder(project).and_then(|h| h.0);
-        if held.is_some_and(|info| info.pid == child.id()) {
-            return child;
+        if held.is_some_and(|info| info.pid == pid) {
+            return true;
         }
-        assert!(Instant::now() < until, "the holder never took the lock");
         std::thread::sleep(Duration::from_millis(10));
     }
+    false
 }
 
 fn leukolens(args: &[&str], project: &Path) -> std::process::Output {
@@ -68,11 +78,20 @@ fn a_second_writer_is_refused_with_the_holders_details_and_readers_still_work() 
     );
     assert!(err.contains("close it there first"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
-    assert!(Journal::read(&Journal::path_for(&path)).unwrap().entries.is_empty());
+    assert!(
+        Journal::read(&Journal::path_for(&path))
+            .unwrap()
+            .entries
+            .is_empty()
+    );
 
     // Reading commands work meanwhile.
     let out = leukolens(&["info"], &path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("project: demo"));
 
     // In the library: a writer is refused with who holds it; a reader opens, read-only.
@@ -80,7 +99,10 @@ fn a_second_writer_is_refused_with_the_holders_details_and_readers_still_work() 
         Err(ProjectError::Locked { holder, .. }) => {
             let info = holder.0.unwrap();
             assert_eq!((info.pid, info.annotator.as_str()), (pid, "holder"));
-            assert!(!info.host.is_empty() && info.since.ends_with('Z'), "{info:?}");
+            assert!(
+                !info.host.is_empty() && info.since.ends_with('Z'),
+                "{info:?}"
+            );
         }
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -89,7 +111,10 @@ fn a_second_writer_is_refused_with_the_holders_details_and_readers_still_work() 
     assert!(reason.contains(&format!("process {pid}")), "{reason}");
     let class = reader.project.taxonomy.find("Monocyte").unwrap();
     let id = reader.project.images[0].id;
-    let err = reader.set_labels(&[id], class, "x").unwrap_err().to_string();
+    let err = reader
+        .set_labels(&[id], class, "x")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("read-only"), "{err}");
     assert!(reader.save().is_err());
 
@@ -98,7 +123,11 @@ fn a_second_writer_is_refused_with_the_holders_details_and_readers_still_work() 
     writeln!(stdin, "0,Monocyte").unwrap();
     drop(stdin);
     let out = h.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("labelled image 0 ("));
     assert_eq!(ProjectLock::holder(&path), None);
     let ws = Workspace::open(&path).unwrap();
@@ -119,12 +148,19 @@ fn a_holder_killed_with_sigkill_leaves_no_stale_lock() {
         h.wait().unwrap();
         // The next opener gets the lock: another process, then this one.
         let out = leukolens(&["label", "--image", "1", "--class", "LBL"], &path);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ws = Workspace::open(&path).unwrap();
         assert_eq!(ws.lock_info().unwrap().pid, std::process::id());
         let project = Project::load(&path).unwrap();
         assert_eq!(
-            project.image(leukolens::project::ImageId(1)).unwrap().current,
+            project
+                .image(leukolens::project::ImageId(1))
+                .unwrap()
+                .current,
             project.taxonomy.find("Lymphoblast").unwrap()
         );
     }

@@ -166,7 +166,9 @@ fn crash(runs: usize, labels: usize, seed: u64) -> Result<()> {
         kill_after_ms: (5, 1500),
         seed,
     };
-    println!("{runs} runs of up to {labels} `leukolens label` calls, killed with SIGKILL after 5–1500 ms (seed {seed})");
+    println!(
+        "{runs} runs of up to {labels} `leukolens label` calls, killed with SIGKILL after 5–1500 ms (seed {seed})"
+    );
     let figures = label_crashes(&bin, &project, &plan, &mut |run, f| {
         if run % 10 == 0 {
             println!(
@@ -184,7 +186,10 @@ fn crash(runs: usize, labels: usize, seed: u64) -> Result<()> {
     println!("labels acknowledged: {}", f.acknowledged);
     println!("labels lost: {}", f.lost.len());
     println!("failed openings: {}", f.open_failures.len());
-    println!("journal lines cut short by a kill (skipped on opening): {}", f.torn_lines);
+    println!(
+        "journal lines cut short by a kill (skipped on opening): {}",
+        f.torn_lines
+    );
     println!("time: {:.1} s", f.seconds);
     for l in f.lost.iter().chain(&f.open_failures) {
         println!("  {l}");

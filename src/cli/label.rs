@@ -70,13 +70,20 @@ fn print_ack(
     l: &CheckedLabel,
     change: Option<&LabelChange>,
 ) {
-    let path = project.image(l.image).map(|im| im.path.as_str()).unwrap_or("");
+    let path = project
+        .image(l.image)
+        .map(|im| im.path.as_str())
+        .unwrap_or("");
     let class = project.taxonomy.name(l.class);
     let tail = match change {
         Some(c) => format!("was {}", project.taxonomy.name(c.old)),
         None => "unchanged".to_string(),
     };
     // A closed stdout must not stop the labelling: the journal is the record.
-    let _ = writeln!(out, "labelled image {} ({path}) as {class}, {tail}", l.image.0);
+    let _ = writeln!(
+        out,
+        "labelled image {} ({path}) as {class}, {tail}",
+        l.image.0
+    );
     let _ = out.flush();
 }

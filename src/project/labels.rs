@@ -121,7 +121,10 @@ pub fn check(
         });
         match (image, class) {
             (Ok(image), Ok(class)) => {
-                if let Some(k) = out.iter().position(|c| c.image == image && c.class != class) {
+                if let Some(k) = out
+                    .iter()
+                    .position(|c| c.image == image && c.class != class)
+                {
                     bad.push(format!(
                         "{prefix}image \"{}\" is given another class in {}",
                         r.image, requests[k].origin

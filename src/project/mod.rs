@@ -20,9 +20,9 @@ use crate::dataset::{self, ImportOutcome, Layout};
 use crate::sweep::config::SweepConfig;
 use crate::taxonomy::{ClassId, Taxonomy};
 use crate::train::config::ExperimentConfig;
+use disk::{Disk, RealDisk};
 pub use ids::ImageId;
 pub use journal::{Journal, JournalEntry};
-use disk::{Disk, RealDisk};
 use lock::{Holder, LockInfo, ProjectLock};
 pub use store::{atomic_write, backup_path, project_dir, relative_path};
 

@@ -166,7 +166,12 @@ impl LeukoApp {
         }
         // Opening the project that is open here again: this workspace holds its lock, so let
         // go of it first (it was saved just above), or the project would open read-only.
-        if self.state.project.as_ref().is_some_and(|p| p.ws.path == path) {
+        if self
+            .state
+            .project
+            .as_ref()
+            .is_some_and(|p| p.ws.path == path)
+        {
             self.state.project = None;
         }
         match open_or_read_only(path, &self.annotator()) {
