@@ -336,3 +336,50 @@ fn a_sweep_that_cannot_store_its_runs_stops_with_a_clear_error_and_resumes_later
     assert_eq!(dir.runs().len(), 6);
     assert!(dir.damaged_runs().is_empty());
 }
+
+/// A project in a read-only folder (a tmpfs remounted read-only; root only, skipped otherwise)
+/// cannot be opened for writing: the lock cannot be taken, and the error says so in words (the
+/// GUI then opens it read-only). Read-only, it opens with the journal's labels and refuses
+/// changes; writable again, labelling goes on. (Linux refuses to remount a folder read-only
+/// while a file in it is open for writing, so an open project cannot see its folder turn
+/// read-only; the injected disk above covers a refused append.)
+#[test]
+fn a_project_in_a_read_only_folder_opens_read_only_with_its_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = demo(dir.path());
+    let Some(fs) = Tmpfs::mount(&dir.path().join("ro"), 1024) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let path = fs.0.join("demo.ron");
+    std::fs::copy(&source, &path).unwrap();
+    let remount = |how: &str| {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{how}")])
+            .arg(&fs.0)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    let mut ws = Workspace::open(&path).unwrap();
+    let first = label(&mut ws, 0).unwrap(); // journaled, not saved
+    drop(ws);
+    remount("ro");
+    let err = Workspace::open(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot lock") && err.contains("Read-only file system"),
+        "{err}"
+    );
+    let mut reader = Workspace::open_read_only(&path).unwrap();
+    assert_eq!(reader.project.image(ImageId(0)).unwrap().current, first);
+    let err = label(&mut reader, 1).unwrap_err().to_string();
+    assert!(err.contains("read-only"), "{err}");
+    drop(reader);
+    remount("rw");
+    let mut ws = Workspace::open(&path).unwrap();
+    let second = label(&mut ws, 1).unwrap();
+    ws.save().unwrap();
+    let saved = Project::load(&path).unwrap();
+    assert_eq!(saved.image(ImageId(0)).unwrap().current, first);
+    assert_eq!(saved.image(ImageId(1)).unwrap().current, second);
+}
