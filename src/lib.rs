@@ -11,6 +11,8 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod contrast;
+#[cfg(unix)]
+pub mod crash;
 pub mod dataset;
 pub mod demo;
 pub mod explain;

@@ -80,7 +80,9 @@ fn undo_and_redo_across_bulk_changes_are_journaled() {
     assert_eq!(history.len(), 5 + 1 + 1 + 5 + 5 + 1 + 1 + 1);
     let expected: Vec<_> = ws.project.images.iter().map(|i| i.current).collect();
     let path = ws.path.clone();
-    std::mem::forget(ws);
+    // As a crash: never saved (dropping saves nothing; it frees the lock as a dying process
+    // does; tests/crash.rs kills real processes).
+    drop(ws);
     let ws = Workspace::open(&path).unwrap();
     let got: Vec<_> = ws.project.images.iter().map(|i| i.current).collect();
     assert_eq!(got, expected);

@@ -1034,3 +1034,56 @@ fn the_window_icon_is_built_in_and_decodes() {
     let opaque = icon.rgba.chunks(4).filter(|p| p[3] == 255).count();
     assert!(opaque > 256 * 256 / 3 && opaque < 256 * 256, "{opaque}");
 }
+
+/// A project another process holds (here: a workspace of this one, which takes the same OS
+/// lock) opens read-only: a banner says who holds it, and a class key changes nothing.
+#[test]
+fn a_project_held_elsewhere_opens_read_only_with_a_banner_and_refuses_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 2, 16, 1).unwrap();
+    let holder = Workspace::open_as(&path, "holder-name").unwrap();
+    let (_, app) = demo_app_at(&path);
+    let mut h = harness(app);
+    h.step();
+    let reason = h
+        .state()
+        .project()
+        .unwrap()
+        .ws
+        .read_only()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("holder-name"), "{reason}");
+    assert!(
+        h.query_by_label_contains("Read-only: holder-name (process")
+            .is_some(),
+        "the banner names the holder"
+    );
+    let id = cursor(&h);
+    let before = current(&h, id);
+    // '1' = Lymphoblast, '2' = Typical lymphocyte: one of them is a change.
+    h.key_press(if before == "Lymphoblast" {
+        Key::Num2
+    } else {
+        Key::Num1
+    });
+    h.step();
+    assert_eq!(current(&h, id), before, "no label changed");
+    let m = h.state().messages().last().unwrap();
+    assert!(m.error && m.text.contains("read-only"), "{m:?}");
+    assert!(
+        Journal::read(&Journal::path_for(&path))
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+    // Once the holder has closed it, reopening gives the writer; reopening that again (this
+    // app holds the lock now) keeps it.
+    drop(holder);
+    for _ in 0..2 {
+        h.state_mut().apply(Command::OpenProject(path.clone()));
+        h.step();
+        assert_eq!(h.state().project().unwrap().ws.read_only(), None);
+    }
+    assert!(h.query_by_label_contains("Read-only").is_none());
+}

@@ -466,6 +466,7 @@ fn a_moved_dataset_is_relinked_by_content_hash_keeping_labels() {
     assert_eq!(found, 3);
     ws.mark_dirty();
     ws.save().unwrap();
+    drop(ws); // frees the project's lock for the next opening
     let ws = Workspace::open(&project_path).unwrap();
     let im = ws.project.image(first).unwrap();
     assert_eq!(im.current, eos, "labels survive the relink");

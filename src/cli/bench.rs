@@ -77,6 +77,18 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 0)]
         workers: usize,
     },
+    /// Crash safety: `leukolens label` children killed with SIGKILL at seeded moments; prints
+    /// runs, kills, labels acknowledged and labels lost (must be 0). Unix only.
+    Crash {
+        /// Children started (each killed at a random moment unless it finished first).
+        #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+        runs: usize,
+        /// Labels each child tries.
+        #[arg(long, default_value_t = 30, value_parser = at_least_one)]
+        labels: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
     Ops {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -132,10 +144,63 @@ pub(crate) fn run(what: BenchWhat) -> Result<()> {
             reps,
             blocks,
         } => bench::op_profile(backend, size, batch, reps, blocks).map_err(anyhow::Error::msg),
+        BenchWhat::Crash { runs, labels, seed } => crash(runs, labels, seed),
         BenchWhat::Gallery {
             images,
             frames,
             keep,
         } => super::gui::bench_gallery(images, frames, keep),
     }
+}
+
+/// `bench crash`: the long version of `tests/crash.rs`, on a demo project in a temporary folder.
+#[cfg(unix)]
+fn crash(runs: usize, labels: usize, seed: u64) -> Result<()> {
+    use crate::crash::{CrashPlan, crash_project, label_crashes};
+    let bin = std::env::current_exe()?;
+    let dir = std::env::temp_dir().join(format!("leukolens-crash-{}", std::process::id()));
+    let project = crash_project(&dir, 8).map_err(anyhow::Error::msg)?;
+    let plan = CrashPlan {
+        runs,
+        labels_per_run: labels,
+        kill_after_ms: (5, 1500),
+        seed,
+    };
+    println!(
+        "{runs} runs of up to {labels} `leukolens label` calls, killed with SIGKILL after 5–1500 ms (seed {seed})"
+    );
+    let figures = label_crashes(&bin, &project, &plan, &mut |run, f| {
+        if run % 10 == 0 {
+            println!(
+                "  after {run} runs: {} kills, {} acknowledged, {} lost",
+                f.kills,
+                f.acknowledged,
+                f.lost.len()
+            );
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let f = figures.map_err(anyhow::Error::msg)?;
+    println!("runs: {}", f.runs);
+    println!("kills: {}", f.kills);
+    println!("labels acknowledged: {}", f.acknowledged);
+    println!("labels lost: {}", f.lost.len());
+    println!("failed openings: {}", f.open_failures.len());
+    println!(
+        "journal lines cut short by a kill (skipped on opening): {}",
+        f.torn_lines
+    );
+    println!("time: {:.1} s", f.seconds);
+    for l in f.lost.iter().chain(&f.open_failures) {
+        println!("  {l}");
+    }
+    if !f.lost.is_empty() || !f.open_failures.is_empty() {
+        anyhow::bail!("labels were lost or the project did not open after a kill");
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn crash(_runs: usize, _labels: usize, _seed: u64) -> Result<()> {
+    anyhow::bail!("bench crash needs a Unix system (SIGKILL, process groups)")
 }

@@ -8,7 +8,7 @@ use crate::project::Workspace;
 
 /// Prints the summary of the project at `path`.
 pub(crate) fn run(path: &Path) -> Result<()> {
-    let ws = Workspace::open(path)?;
+    let ws = Workspace::open_read_only(path)?;
     let p = &ws.project;
     println!("project: {} ({})", p.name, path.display());
     println!(

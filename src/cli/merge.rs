@@ -10,7 +10,7 @@ use crate::sweep::SweepDir;
 /// Merges the shard folders `shards` into the folder of the sweep `name` of `project`.
 pub(crate) fn run(project: &Path, name: &str, shards: Vec<PathBuf>) -> Result<()> {
     // The project must exist (and open): its sweep folder sits beside it.
-    Workspace::open(project)?;
+    Workspace::open_read_only(project)?;
     let dir = SweepDir::of(project, name);
     let shards: Vec<SweepDir> = shards.into_iter().map(SweepDir::at).collect();
     let n = dir.merge(&shards).map_err(anyhow::Error::msg)?;

@@ -9,6 +9,7 @@ mod explain;
 mod gui;
 mod import;
 mod info;
+mod label;
 mod merge;
 mod progress;
 mod relink;
@@ -122,6 +123,25 @@ pub(crate) enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Set labels from a script: one image (`--image`, `--class`) or a CSV file of them
+    /// (`--from`). Each label is journaled (synced) before it is printed; a bad row changes
+    /// nothing. Needs the project's lock: fails while the GUI (or another writer) has it open.
+    Label {
+        project: PathBuf,
+        /// The image: its id in the project, its path in the dataset, or its file name.
+        #[arg(long, requires = "class", conflicts_with = "from")]
+        image: Option<String>,
+        /// The class: its name or code.
+        #[arg(long, requires = "image", conflicts_with = "from")]
+        class: Option<String>,
+        /// A CSV file of labels, one per row: path,class[,annotator] (a header row is allowed);
+        /// `-` reads them from standard input.
+        #[arg(long, required_unless_present = "image")]
+        from: Option<PathBuf>,
+        /// Who labels (written into every journal line; default: the login name).
+        #[arg(long)]
+        annotator: Option<String>,
+    },
     /// Summarise a project: classes, labels changed, reviewed, annotators, experiments.
     Info { project: PathBuf },
     /// Point a project at a moved dataset folder (images are found again by content hash).
@@ -231,6 +251,19 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             size,
             out,
         } => report::run(&project, &name, size, out),
+        Command::Label {
+            project,
+            image,
+            class,
+            from,
+            annotator,
+        } => label::run(label::LabelArgs {
+            project,
+            image,
+            class,
+            from,
+            annotator,
+        }),
         Command::Info { project } => info::run(&project),
         Command::Relink { project, folder } => relink::run(&project, &folder),
         Command::Explain {

@@ -14,7 +14,7 @@ pub(crate) fn run(
     size: Option<usize>,
     out: Option<PathBuf>,
 ) -> Result<()> {
-    let ws = crate::project::Workspace::open(project)?;
+    let ws = crate::project::Workspace::open_read_only(project)?;
     let dir = SweepDir::of(project, name);
     let snapshot = match dir.read_snapshot() {
         Ok(s) => s,

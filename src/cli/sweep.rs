@@ -76,6 +76,9 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
         new_config(project, &args).map_err(|e| format!("{e:#}"))
     })
     .map_err(anyhow::Error::msg)?;
+    // The lock is needed only to register the sweep: runs go to the sweep's own folder, so the
+    // project can be opened for labelling while the sweep runs.
+    let project = ws.into_project();
     if started.resumed {
         println!("resuming the saved sweep \"{}\"", started.config.name);
     }
@@ -87,7 +90,7 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
     let runs_bar = bar(0, "runs");
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let records = run::run_sweep(
-        &ws.project,
+        &project,
         &args.project,
         &started.config,
         &mut backend,

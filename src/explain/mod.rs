@@ -228,7 +228,7 @@ pub fn explain_to_png(req: &ExplainRequest) -> Result<ExplainReport, String> {
             req.opacity
         ));
     }
-    let ws = Workspace::open(&req.project).map_err(|e| e.to_string())?;
+    let ws = Workspace::open_read_only(&req.project).map_err(|e| e.to_string())?;
     let project = &ws.project;
     let device = burn::tensor::Device::flex();
     let model = match (req.fold, req.size) {

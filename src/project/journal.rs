@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::disk::{Disk, RealDisk};
 use super::ids::ImageId;
 use crate::taxonomy::ClassId;
 
@@ -40,6 +41,7 @@ pub struct Journal {
     path: PathBuf,
     file: Option<File>,
     next_seq: u64,
+    disk: std::sync::Arc<dyn Disk>,
 }
 
 impl Journal {
@@ -83,7 +85,20 @@ impl Journal {
             path: path.to_path_buf(),
             file: None,
             next_seq,
+            disk: std::sync::Arc::new(RealDisk),
         })
+    }
+
+    /// Writes through `disk` from now on (tests make it fail; see [`Disk`]).
+    pub fn set_disk(&mut self, disk: std::sync::Arc<dyn Disk>) {
+        self.disk = disk;
+    }
+
+    /// Closes the file; the next append opens `path` again (creating it if it was removed).
+    /// Called after the project was saved: a journal removed since then is started anew
+    /// without losing anything, since the saved file holds every label.
+    pub fn reopen_later(&mut self) {
+        self.file = None;
     }
 
     pub fn path(&self) -> &Path {
@@ -95,31 +110,15 @@ impl Journal {
         self.next_seq - 1
     }
 
-    /// Appends one entry per change and syncs the file before returning.
+    /// Appends one entry per change and syncs the file before returning: one write and one
+    /// fsync. On failure nothing of it stays in the file (a partly written line is cut off
+    /// again, as far as the disk lets us) and the sequence numbers do not move, so the caller
+    /// can refuse the change and leave everything as it was.
     pub fn append(
         &mut self,
         annotator: &str,
         changes: &[(ImageId, String, ClassId, ClassId)],
     ) -> std::io::Result<Vec<JournalEntry>> {
-        if self.file.is_none() {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .read(true)
-                .open(&self.path)?;
-            // A line cut short by a crash must not swallow the next entry: end it first.
-            let len = f.metadata()?.len();
-            if len > 0 {
-                use std::io::{Read, Seek, SeekFrom};
-                let mut last = [0u8; 1];
-                f.seek(SeekFrom::Start(len - 1))?;
-                f.read_exact(&mut last)?;
-                if last[0] != b'\n' {
-                    f.write_all(b"\n")?;
-                }
-            }
-            self.file = Some(f);
-        }
         // Checked before anything is written.
         let after = self
             .next_seq
@@ -142,12 +141,80 @@ impl Journal {
             buf.push('\n');
             entries.push(e);
         }
-        let f = self.file.as_mut().expect("opened above");
-        f.write_all(buf.as_bytes())?;
-        f.sync_data()?;
+        let disk = self.disk.clone();
+        let f = self.open_file()?;
+        let before = f.metadata()?.len();
+        if let Err(e) = disk.append(f, buf.as_bytes()) {
+            // Best effort: the disk may refuse this too. A line left cut short is skipped on
+            // replay, and the next append starts on a new line (`open_file`).
+            let _ = f.set_len(before);
+            let _ = f.sync_data();
+            self.file = None;
+            return Err(e);
+        }
         self.next_seq = after;
         Ok(entries)
     }
+
+    /// The open journal file, opened (and created) on first use. A file removed or replaced
+    /// behind our back is an error: appending to a removed file would lose every line.
+    fn open_file(&mut self) -> std::io::Result<&mut File> {
+        if let Some(f) = &self.file {
+            check_still_there(&self.path, f)?;
+        } else {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(&self.path)?;
+            end_torn_line(&mut f)?;
+            self.file = Some(f);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the journal file is not open"))
+    }
+}
+
+/// A line cut short by a crash must not swallow the next entry: ends it first.
+fn end_torn_line(f: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            f.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// An error when the journal's path no longer leads to the open file (removed, or replaced
+/// by another file).
+fn check_still_there(path: &Path, open: &File) -> std::io::Result<()> {
+    let gone = || {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "the journal {} was removed or replaced while the project was open",
+                path.display()
+            ),
+        )
+    };
+    let on_disk = std::fs::metadata(path).map_err(|_| gone())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let open = open.metadata()?;
+        if (on_disk.dev(), on_disk.ino()) != (open.dev(), open.ino()) {
+            return Err(gone());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (on_disk, open);
+    Ok(())
 }
 
 /// The error for a sequence number that cannot grow (a damaged or hand-edited journal or

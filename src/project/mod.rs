@@ -1,13 +1,17 @@
 //! The project file (RON, versioned, saved atomically), its label journal, and the
 //! [`Workspace`] that applies label changes journal-first.
 
+pub mod disk;
 pub mod ids;
 pub mod journal;
+pub mod labels;
+pub mod lock;
 pub mod query;
 pub mod store;
 pub mod undo;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -16,8 +20,10 @@ use crate::dataset::{self, ImportOutcome, Layout};
 use crate::sweep::config::SweepConfig;
 use crate::taxonomy::{ClassId, Taxonomy};
 use crate::train::config::ExperimentConfig;
+use disk::{Disk, RealDisk};
 pub use ids::ImageId;
 pub use journal::{Journal, JournalEntry};
+use lock::{Holder, LockInfo, ProjectLock};
 pub use store::{atomic_write, backup_path, project_dir, relative_path};
 
 /// Version of the project file format written by this build.
@@ -102,6 +108,35 @@ pub enum ProjectError {
     TooNew { path: PathBuf, found: u32 },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "{path} is open for writing by {holder}; close it there first (info, report and explain \
+         still work meanwhile)"
+    )]
+    Locked { path: PathBuf, holder: Holder },
+    #[error("cannot lock {path} for writing: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is open read-only here ({reason}): nothing was changed")]
+    ReadOnly { path: PathBuf, reason: String },
+    #[error(
+        "could not write to the journal {path}: {source}. The label was not applied and nothing \
+         saved was touched"
+    )]
+    Journal {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "could not save {path}: {source}. Every label is safe in the journal {journal}; the next \
+         save that succeeds catches up"
+    )]
+    Save {
+        path: PathBuf,
+        journal: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no image with id {0:?}")]
     UnknownImage(ImageId),
     #[error("no class with id {0}")]
@@ -372,6 +407,10 @@ pub struct LabelChange {
 
 /// An open project: the file, its journal and who is annotating. Label changes go to the journal
 /// (synced) before they change the in-memory project, so no acknowledged label is ever lost.
+///
+/// One writer per project: [`Workspace::open`] and [`Workspace::create`] take the project's OS
+/// lock ([`lock`]) and fail with [`ProjectError::Locked`] while another process holds it.
+/// [`Workspace::open_read_only`] takes no lock; such a workspace refuses every change.
 #[derive(Debug)]
 pub struct Workspace {
     pub path: PathBuf,
@@ -384,6 +423,12 @@ pub struct Workspace {
     /// The project file as this workspace last read or wrote it (path, length, modification
     /// time): a different file on disk at the next save means another process wrote it.
     disk: Option<(PathBuf, u64, std::time::SystemTime)>,
+    /// The writer's lock; `None` in a read-only workspace.
+    lock: Option<ProjectLock>,
+    /// Why this workspace is read-only (who holds the lock), `None` for the writer.
+    read_only: Option<String>,
+    /// Where the journal appends and saves go (the file system; tests inject failures).
+    storage: Arc<dyn Disk>,
 }
 
 /// Length and modification time of a file, for noticing that someone else wrote it.
@@ -395,6 +440,12 @@ fn disk_stamp(path: &Path) -> Option<(PathBuf, u64, std::time::SystemTime)> {
 impl Workspace {
     /// Creates a new project file (and an empty journal) at `path`.
     pub fn create(path: &Path, project: Project) -> Result<Self, ProjectError> {
+        // The lock file lives beside the project: its folder first.
+        std::fs::create_dir_all(project_dir(path)).map_err(|source| ProjectError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let lock = take_lock(path, &default_annotator())?;
         project.save(path)?;
         let jpath = Journal::path_for(path);
         // A journal left from an older project of the same name must not be replayed into this one.
@@ -413,11 +464,52 @@ impl Workspace {
             dirty: false,
             open_notes: Vec::new(),
             disk: disk_stamp(path),
+            lock: Some(lock),
+            read_only: None,
+            storage: Arc::new(RealDisk),
         })
     }
 
-    /// Opens a project and replays journal entries newer than its last save.
+    /// Opens a project for writing (taking its lock; see [`Workspace::open_as`]) as the user
+    /// the environment names.
     pub fn open(path: &Path) -> Result<Self, ProjectError> {
+        Self::open_as(path, &default_annotator())
+    }
+
+    /// Opens a project for writing: takes its lock, recording `annotator` as the holder, then
+    /// reads it and replays journal entries newer than its last save. Fails with
+    /// [`ProjectError::Locked`] while another process holds the lock.
+    pub fn open_as(path: &Path, annotator: &str) -> Result<Self, ProjectError> {
+        std::fs::metadata(path).map_err(|source| ProjectError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let lock = take_lock(path, annotator)?;
+        Self::read(path, Some(lock), None)
+    }
+
+    /// Opens a project for reading only (no lock; every change is refused), as it is on disk
+    /// now, journal included. `reason` is what the GUI's banner says; by default who holds the
+    /// lock, if anyone.
+    pub fn open_read_only(path: &Path) -> Result<Self, ProjectError> {
+        let reason = match ProjectLock::holder(path) {
+            Some(holder) => format!("{holder} holds it for writing"),
+            None => "opened for reading only".to_string(),
+        };
+        Self::open_read_only_because(path, reason)
+    }
+
+    /// [`Workspace::open_read_only`] with the reason given.
+    pub fn open_read_only_because(path: &Path, reason: String) -> Result<Self, ProjectError> {
+        Self::read(path, None, Some(reason))
+    }
+
+    /// Reads a project and replays journal entries newer than its last save.
+    fn read(
+        path: &Path,
+        lock: Option<ProjectLock>,
+        read_only: Option<String>,
+    ) -> Result<Self, ProjectError> {
         let mut project = Project::load(path)?;
         let jpath = Journal::path_for(path);
         let read = Journal::read(&jpath).map_err(|source| ProjectError::Read {
@@ -472,7 +564,7 @@ impl Workspace {
                 "recovered {replayed} label change(s) from the journal that were not yet saved"
             ));
         }
-        let dirty = max_seq > project.journal_seq;
+        let dirty = max_seq > project.journal_seq && read_only.is_none();
         project.journal_seq = max_seq;
         let journal = Journal::open(&jpath, max_seq).map_err(|source| ProjectError::Read {
             path: jpath.clone(),
@@ -485,11 +577,57 @@ impl Workspace {
             dirty,
             open_notes: notes,
             disk: disk_stamp(path),
+            lock,
+            read_only,
+            storage: Arc::new(RealDisk),
         })
     }
 
+    /// Changes since the last save (never in a read-only workspace: it cannot save).
     pub fn is_dirty(&self) -> bool {
-        self.dirty
+        self.dirty && self.read_only.is_none()
+    }
+
+    /// Why this workspace is read-only (e.g. who holds the project's lock); `None` when it is
+    /// the project's writer.
+    pub fn read_only(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// The writer's lock details (this process), `None` when read-only.
+    pub fn lock_info(&self) -> Option<&LockInfo> {
+        self.lock.as_ref().map(|l| l.info())
+    }
+
+    /// An error in words when this workspace may not change anything.
+    pub fn check_writable(&self) -> Result<(), ProjectError> {
+        match &self.read_only {
+            Some(reason) => Err(ProjectError::ReadOnly {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records who annotates in the lock file, for a second opener to read.
+    pub fn set_annotator(&mut self, annotator: &str) {
+        if let Some(lock) = &mut self.lock
+            && let Err(e) = lock.set_annotator(annotator)
+        {
+            tracing::warn!("could not update {}: {e}", lock.path().display());
+        }
+    }
+
+    /// Sends the journal's appends and the saves through `disk` (tests make the disk fail).
+    pub fn set_disk(&mut self, disk: Arc<dyn Disk>) {
+        self.journal.set_disk(disk.clone());
+        self.storage = disk;
+    }
+
+    /// The project, releasing the lock (for work that reads it long after, like a sweep).
+    pub fn into_project(self) -> Project {
+        self.project
     }
 
     /// Sets `class` as the current label of each image; returns the changes made (images that
@@ -500,6 +638,7 @@ impl Workspace {
         class: ClassId,
         annotator: &str,
     ) -> Result<Vec<LabelChange>, ProjectError> {
+        self.check_writable()?;
         if self.project.taxonomy.get(class).is_none() {
             return Err(ProjectError::UnknownClass(class));
         }
@@ -532,6 +671,7 @@ impl Workspace {
     /// Applies explicit changes (used by undo/redo: the reverse of a change is a change).
     /// Each change is journaled before it takes effect.
     pub fn apply(&mut self, changes: &[LabelChange], annotator: &str) -> Result<(), ProjectError> {
+        self.check_writable()?;
         if changes.is_empty() {
             return Ok(());
         }
@@ -548,7 +688,7 @@ impl Workspace {
         }
         self.journal
             .append(annotator, &rows)
-            .map_err(|source| ProjectError::Write {
+            .map_err(|source| ProjectError::Journal {
                 path: self.journal.path().to_path_buf(),
                 source,
             })?;
@@ -566,11 +706,20 @@ impl Workspace {
         Ok(())
     }
 
-    /// Saves the project file (atomically). The journal stays: it is the audit trail.
+    /// Saves the project file (atomically). The journal stays: it is the audit trail. When the
+    /// save fails the journal still holds every label, and the error says so.
     pub fn save(&mut self) -> Result<(), ProjectError> {
+        self.check_writable()?;
         self.project.journal_seq = self.journal.last_seq();
         self.keep_what_others_saved();
-        self.project.save(&self.path)?;
+        self.storage
+            .save(&self.path, self.project.to_ron().as_bytes())
+            .map_err(|source| ProjectError::Save {
+                path: self.path.clone(),
+                journal: self.journal.path().to_path_buf(),
+                source,
+            })?;
+        self.journal.reopen_later();
         self.disk = disk_stamp(&self.path);
         self.dirty = false;
         Ok(())
@@ -618,4 +767,28 @@ impl Workspace {
     pub fn history(&self) -> std::io::Result<Vec<JournalEntry>> {
         Ok(Journal::read(self.journal.path())?.entries)
     }
+}
+
+/// Takes the writer lock of the project at `path`, or says who holds it.
+fn take_lock(path: &Path, annotator: &str) -> Result<ProjectLock, ProjectError> {
+    match ProjectLock::acquire(path, annotator) {
+        Ok(Ok(lock)) => Ok(lock),
+        Ok(Err(holder)) => Err(ProjectError::Locked {
+            path: path.to_path_buf(),
+            holder,
+        }),
+        Err(source) => Err(ProjectError::Lock {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Who annotates when nobody said (the lock file, `leukolens label`): the login name, else
+/// "unknown".
+pub fn default_annotator() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -240,7 +240,16 @@ impl Prepared<'_> {
         on_event: &mut dyn FnMut(SweepEvent),
     ) -> Result<(), String> {
         let record = record_of(self.snap, key, outcome, device, seconds);
-        self.dir.write_run(&record, outcome.model.as_ref())?;
+        self.dir
+            .write_run(&record, outcome.model.as_ref())
+            .map_err(|e| {
+                format!(
+                    "could not store the finished run (fold {}, size {}): {e}. The sweep stopped; \
+                     the runs stored before are kept, and starting the same sweep again resumes it",
+                    key.fold + 1,
+                    key.size
+                )
+            })?;
         on_event(SweepEvent::RunFinished(Box::new(record)));
         Ok(())
     }

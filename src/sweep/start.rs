@@ -30,6 +30,8 @@ pub fn start(
     name: &str,
     new: impl FnOnce(&Project) -> Result<SweepConfig, String>,
 ) -> Result<Started, String> {
+    // A read-only workspace (another process holds the project) neither registers nor runs.
+    ws.check_writable().map_err(|e| e.to_string())?;
     if let Some(config) = ws.project.sweeps.iter().find(|s| s.name == name).cloned() {
         let dir = SweepDir::of(&ws.path, &config.name);
         let snapshot = load_or_snapshot(&dir, &ws.project, &config)?;
@@ -217,7 +219,7 @@ mod tests {
         assert!(!s.resumed);
         assert_eq!(s.output_names.len(), 2);
         assert!(SweepDir::of(&ws.path, "first").has_snapshot());
-        let reopened = Workspace::open(&ws.path).unwrap();
+        let reopened = Workspace::open_read_only(&ws.path).unwrap();
         assert_eq!(reopened.project.sweeps, vec![s.config.clone()]);
         // The same name again resumes the saved sweep; `new` is not called.
         let again = start(&mut ws, "first", |_| panic!("not called")).unwrap();

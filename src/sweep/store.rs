@@ -177,7 +177,17 @@ impl SweepDir {
         if let Some(m) = model {
             let path = self.model_path(record.key);
             let tmp = temporary_beside(&path);
-            m.save(&tmp)?;
+            // Synced before the rename, as `atomic_write` does: a crash leaves the old model or
+            // the whole new one, and a failed write leaves no temporary file.
+            let saved = m.save(&tmp).and_then(|()| {
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| format!("{}: {e}", tmp.display()))
+            });
+            if let Err(e) = saved {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
             rename(&tmp, &path)?;
         }
         write_ron(&self.run_path(record.key), record)

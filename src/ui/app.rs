@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::dataset::Layout;
 use crate::jobs::{Event, EventKind, Job, Jobs, drain_all};
-use crate::project::{Project, Workspace};
+use crate::project::{Project, ProjectError, Workspace};
 use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 
 use super::command::{Command, Window};
@@ -164,7 +164,17 @@ impl LeukoApp {
             self.error(format!("could not save the current project: {e}"));
             return;
         }
-        match Workspace::open(path) {
+        // Opening the project that is open here again: this workspace holds its lock, so let
+        // go of it first (it was saved just above), or the project would open read-only.
+        if self
+            .state
+            .project
+            .as_ref()
+            .is_some_and(|p| p.ws.path == path)
+        {
+            self.state.project = None;
+        }
+        match open_or_read_only(path, &self.annotator()) {
             Ok(ws) => self.opened(path, ws),
             Err(e) => self.error(format!("{e}")),
         }
@@ -172,7 +182,10 @@ impl LeukoApp {
 
     /// A project was opened: it becomes the state, with its notes and a missing dataset said.
     fn opened(&mut self, path: &Path, ws: Workspace) {
-        let notes = ws.open_notes.clone();
+        let mut notes = ws.open_notes.clone();
+        if let Some(reason) = ws.read_only() {
+            notes.push(format!("opened read-only: {reason}"));
+        }
         let dataset = ws.project.dataset_dir(&ws.path);
         let missing = !dataset.is_dir();
         let project_path = ws.path.clone();
@@ -263,6 +276,9 @@ impl LeukoApp {
     fn set_annotator(&mut self, name: &str) {
         let name = name.trim().to_string();
         if !name.is_empty() {
+            if let Some(p) = &mut self.state.project {
+                p.ws.set_annotator(&name);
+            }
             self.state.settings.annotator = Some(name);
             self.save_settings();
         }
@@ -471,6 +487,10 @@ impl LeukoApp {
         let Some(p) = &mut self.state.project else {
             return;
         };
+        if let Err(e) = p.ws.check_writable() {
+            self.error(format!("not re-linked: {e}"));
+            return;
+        }
         let path = p.ws.path.clone();
         let found = p.ws.project.relink_with(&path, dir, tree);
         let total = p.ws.project.images.len();
@@ -672,4 +692,19 @@ pub fn export_csv(p: &Project) -> String {
         ));
     }
     out
+}
+
+/// Opens a project for writing; when another process holds it (or it cannot be locked), opens
+/// it read-only instead, saying why (the banner shows it).
+fn open_or_read_only(path: &Path, annotator: &str) -> Result<Workspace, ProjectError> {
+    match Workspace::open_as(path, annotator) {
+        Err(ProjectError::Locked { holder, .. }) => {
+            Workspace::open_read_only_because(path, format!("{holder} holds it for writing"))
+        }
+        Err(ProjectError::Lock { source, .. }) => Workspace::open_read_only_because(
+            path,
+            format!("it cannot be locked for writing: {source}"),
+        ),
+        other => other,
+    }
 }

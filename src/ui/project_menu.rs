@@ -68,6 +68,9 @@ pub fn show(menu: &mut ProjectMenu, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec
             title(ctx, ui);
         });
     });
+    if let Some(reason) = ctx.project.and_then(|p| p.ws.read_only()) {
+        read_only_banner(reason, ui);
+    }
     egui::Panel::bottom("status").show(ui, |ui| status_bar(ctx, ui, cmds));
     // Dropped files: a .ron opens, a folder (or a CSV) is imported into a new project.
     let dropped: Vec<PathBuf> = ui.ctx().input(|i| {
@@ -243,6 +246,22 @@ fn title(ctx: &Ctx, ui: &mut egui::Ui) {
         ui.separator();
         ui.label(format!("annotator: {a}"));
     }
+}
+
+/// The strip under the menu bar of a project opened read-only: who holds it, and that labels
+/// cannot be changed here.
+fn read_only_banner(reason: &str, ui: &mut egui::Ui) {
+    egui::Panel::top("read-only").show(ui, |ui| {
+        let text = format!(
+            "Read-only: {reason}. Labels and classes cannot be changed here; reopen the project \
+             once it is closed there."
+        );
+        ui.label(
+            egui::RichText::new(text)
+                .strong()
+                .color(egui::Color32::from_rgb(255, 190, 60)),
+        );
+    });
 }
 
 /// The running job's progress, the last message (or the key help).

@@ -231,6 +231,9 @@ impl ProjectState {
 
     /// Edits the taxonomy and saves the project; refusals come from the core taxonomy.
     pub fn edit_taxonomy(&mut self, edit: TaxonomyEdit) -> Result<(), String> {
+        self.ws
+            .check_writable()
+            .map_err(|e| format!("class not changed: {e}"))?;
         let t = &mut self.ws.project.taxonomy;
         let r = match edit {
             TaxonomyEdit::Rename(id, name) => t.rename(id, &name),
