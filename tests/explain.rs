@@ -71,6 +71,7 @@ fn request(project: &Path, out: PathBuf, method: Method, image: &str) -> Explain
         class: None,
         output: out,
         opacity: 0.7,
+        overwrite: leukolens::output::Overwrite::Allowed,
     }
 }
 

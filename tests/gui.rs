@@ -935,3 +935,41 @@ fn a_gui_sweep_whose_folder_collides_with_a_saved_one_is_refused_with_the_clis_w
         .collect();
     assert_eq!(names, ["a_b"]);
 }
+
+/// `gui --screenshots` works on a copy: starting its demo sweep and relabelling there leave the
+/// project it was given exactly as it was (#15 §4: it used to gain a saved sweep).
+#[test]
+fn the_screenshot_script_works_on_a_copy_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 6, 64, 3).unwrap();
+    let files = |d: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let listing = files(&dir.path().join("demo"));
+    let before = std::fs::read(&path).unwrap();
+    let journal = std::fs::read(Journal::path_for(&path)).unwrap();
+    let copy = leukolens::ui::screenshot_project(&path, &dir.path().join("shots")).unwrap();
+    assert!(copy.starts_with(dir.path().join("shots")));
+    let (_, mut app) = demo_app_at(&copy);
+    let p = app.project().unwrap().project().clone();
+    // The copy reads the same images from the same dataset.
+    assert_eq!(p.images.len(), 60);
+    assert!(p.image_path(&copy, &p.images[0]).is_file());
+    app.apply(Command::Select(vec![p.images[0].id]));
+    app.apply(Command::Assign(p.taxonomy.find("Basophil").unwrap()));
+    app.apply(Command::StartSweep(tiny_sweep(&p.taxonomy, "shot", vec![2])));
+    assert!(app.sweep().is_running(), "{:?}", app.messages());
+    app.apply(Command::CancelSweep);
+    app.autosave();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(std::fs::read(Journal::path_for(&path)).unwrap(), journal);
+    assert_eq!(files(&dir.path().join("demo")), listing, "nothing new beside the project");
+    let reopened = Workspace::open(&copy).unwrap();
+    assert_eq!(reopened.project.sweeps.len(), 1, "the copy holds the sweep");
+}

@@ -412,6 +412,18 @@ impl LeukoApp {
         let Some(p) = &mut self.state.project else {
             return;
         };
+        // The file dialog asked before replacing a file; the project's own files are never
+        // written over (the same rule as the command line's, `output::check_output`).
+        if let Err(e) = crate::output::check_output(
+            &p.ws.path,
+            Some(&p.ws.project),
+            path,
+            crate::output::Overwrite::Allowed,
+        ) {
+            let e = e.to_string();
+            self.error(format!("could not save as {}: {e}", path.display()));
+            return;
+        }
         let mut project = p.ws.project.clone();
         // Keep the dataset where it is, expressed relative to the new location.
         let dataset = project.dataset_dir(&p.ws.path);
@@ -432,7 +444,15 @@ impl LeukoApp {
     fn export_labels(&mut self, path: &Path) {
         let Some(p) = &self.state.project else { return };
         let text = export_csv(p.project());
-        match crate::project::atomic_write(path, text.as_bytes()) {
+        // The file dialog asked before replacing a file; the project's own files never are.
+        let allowed = crate::output::check_output(
+            &p.ws.path,
+            Some(p.project()),
+            path,
+            crate::output::Overwrite::Allowed,
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()));
+        match allowed.and_then(|()| crate::project::atomic_write(path, text.as_bytes())) {
             Ok(()) => self.info(format!("labels exported to {}", path.display())),
             Err(e) => self.error(format!("could not export to {}: {e}", path.display())),
         }

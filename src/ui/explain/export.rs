@@ -20,9 +20,17 @@ fn save_png(v: &ExplainView, p: &ProjectState, name: &str, img: &RgbImage) -> Co
         return Command::Notify("no sweep chosen".into(), true);
     };
     let path = dir.join(name);
-    match std::fs::create_dir_all(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| img.save(&path).map_err(|e| e.to_string()))
+    // The sweep's explain folder is the application's own export folder: a picture saved
+    // again replaces the earlier one; the project's files are never written over.
+    match crate::output::check_output(
+        &p.ws.path,
+        Some(p.project()),
+        &path,
+        crate::output::Overwrite::Allowed,
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|()| std::fs::create_dir_all(&dir).map_err(|e| e.to_string()))
+    .and_then(|_| img.save(&path).map_err(|e| e.to_string()))
     {
         Ok(()) => Command::Notify(format!("saved {}", path.display()), false),
         Err(e) => Command::Notify(format!("could not save {}: {e}", path.display()), true),
