@@ -113,8 +113,8 @@ fn protected_kind(
     if let Ok(inside) = resolved.strip_prefix(&sweeps) {
         // <sweeps>/<sweep>/report/… and <sweeps>/<sweep>/explain/… are exports.
         let parts: Vec<Component> = inside.components().collect();
-        let export = parts.len() > 2
-            && matches!(parts[1].as_os_str().to_str(), Some("report" | "explain"));
+        let export =
+            parts.len() > 2 && matches!(parts[1].as_os_str().to_str(), Some("report" | "explain"));
         if !export {
             return Some("part of a sweep's results (snapshot, run records, models, image cache)");
         }
@@ -232,8 +232,13 @@ mod tests {
             );
             check_output(&path, Some(&project), &p, allowed).unwrap();
         }
-        check_output(&path, Some(&project), &dir.path().join("new.png"), Overwrite::Refused)
-            .unwrap();
+        check_output(
+            &path,
+            Some(&project),
+            &dir.path().join("new.png"),
+            Overwrite::Refused,
+        )
+        .unwrap();
         assert_eq!(
             check_output(&path, None, dir.path(), allowed),
             Err(OutputError::IsFolder(dir.path().to_path_buf()))

@@ -964,13 +964,21 @@ fn the_screenshot_script_works_on_a_copy_of_the_project() {
     assert!(p.image_path(&copy, &p.images[0]).is_file());
     app.apply(Command::Select(vec![p.images[0].id]));
     app.apply(Command::Assign(p.taxonomy.find("Basophil").unwrap()));
-    app.apply(Command::StartSweep(tiny_sweep(&p.taxonomy, "shot", vec![2])));
+    app.apply(Command::StartSweep(tiny_sweep(
+        &p.taxonomy,
+        "shot",
+        vec![2],
+    )));
     assert!(app.sweep().is_running(), "{:?}", app.messages());
     app.apply(Command::CancelSweep);
     app.autosave();
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(std::fs::read(Journal::path_for(&path)).ok(), journal);
-    assert_eq!(files(&dir.path().join("demo")), listing, "nothing new beside the project");
+    assert_eq!(
+        files(&dir.path().join("demo")),
+        listing,
+        "nothing new beside the project"
+    );
     let reopened = Workspace::open(&copy).unwrap();
     assert_eq!(reopened.project.sweeps.len(), 1, "the copy holds the sweep");
 }

@@ -104,8 +104,18 @@ fn explain_report_and_train_never_write_over_the_projects_files_and_ask_for_forc
     let before = tree(dir.path());
     let explain = |out: &Path, force: bool| {
         let mut a = vec![
-            "explain", s(&p), "--experiment", "q", "--fold", "1", "--size", "2", "--image", "0",
-            "-o", s(out),
+            "explain",
+            s(&p),
+            "--experiment",
+            "q",
+            "--fold",
+            "1",
+            "--size",
+            "2",
+            "--image",
+            "0",
+            "-o",
+            s(out),
         ];
         if force {
             a.push("--force");
@@ -140,15 +150,28 @@ fn explain_report_and_train_never_write_over_the_projects_files_and_ask_for_forc
     ok(&a);
 
     // report --out: into the sweep's own files, refused; over an existing file, only with --force.
-    let err = fails(&["report", s(&p), "--name", "q", "--out", s(&SweepDir::of(&p, "q").path().join("runs"))]);
+    let err = fails(&[
+        "report",
+        s(&p),
+        "--name",
+        "q",
+        "--out",
+        s(&SweepDir::of(&p, "q").path().join("runs")),
+    ]);
     assert!(err.contains("refusing to write over"), "{err}");
     let out = dir.path().join("rep");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("runs.csv"), "mine").unwrap();
     let err = fails(&["report", s(&p), "--name", "q", "--out", s(&out)]);
     assert!(err.contains("runs.csv exists; give --force"), "{err}");
-    assert_eq!(std::fs::read_to_string(out.join("runs.csv")).unwrap(), "mine");
-    assert!(!out.join("report.html").exists(), "nothing written before the refusal");
+    assert_eq!(
+        std::fs::read_to_string(out.join("runs.csv")).unwrap(),
+        "mine"
+    );
+    assert!(
+        !out.join("report.html").exists(),
+        "nothing written before the refusal"
+    );
     ok(&["report", s(&p), "--name", "q", "--out", s(&out), "--force"]);
     assert!(out.join("report.html").is_file());
     // The default report folder is the sweep's own: rewritten each time.
@@ -157,9 +180,26 @@ fn explain_report_and_train_never_write_over_the_projects_files_and_ask_for_forc
 
     // train --save-as twice: refused without --force.
     let train = [
-        "train", s(&p), "--task", "groups", "--positive", "Lymphoblast", "--negative",
-        "Segmented neutrophil", "--n-train", "4", "--n-val", "2", "--epochs", "1",
-        "--input-size", "190", "--backend", "cpu", "--save-as", "t",
+        "train",
+        s(&p),
+        "--task",
+        "groups",
+        "--positive",
+        "Lymphoblast",
+        "--negative",
+        "Segmented neutrophil",
+        "--n-train",
+        "4",
+        "--n-val",
+        "2",
+        "--epochs",
+        "1",
+        "--input-size",
+        "190",
+        "--backend",
+        "cpu",
+        "--save-as",
+        "t",
     ];
     ok(&train);
     let model = dir.path().join("p/demo.models/t.bpk");
@@ -193,7 +233,14 @@ fn demo_force_keeps_the_previous_project_as_its_backup() {
     assert!(said.contains("demo.ron.bak"), "{said}");
     assert_eq!(std::fs::read(backup_path(&p)).unwrap(), changed);
     let kept = Workspace::open(&backup_path(&p)).unwrap();
-    assert_eq!(kept.project.images.iter().filter(|i| i.current != i.original).count(), 3);
+    assert_eq!(
+        kept.project
+            .images
+            .iter()
+            .filter(|i| i.current != i.original)
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -209,8 +256,18 @@ fn runs_trained_under_another_snapshot_are_left_out_and_trained_again() {
     {
         let mut ws = Workspace::open(&p).unwrap();
         let t = &ws.project.taxonomy;
-        let (lb, sn) = (t.find("Lymphoblast").unwrap(), t.find("Segmented neutrophil").unwrap());
-        let ids: Vec<_> = ws.project.images.iter().filter(|i| i.current == lb).take(1).map(|i| i.id).collect();
+        let (lb, sn) = (
+            t.find("Lymphoblast").unwrap(),
+            t.find("Segmented neutrophil").unwrap(),
+        );
+        let ids: Vec<_> = ws
+            .project
+            .images
+            .iter()
+            .filter(|i| i.current == lb)
+            .take(1)
+            .map(|i| i.id)
+            .collect();
         ws.set_labels(&ids, sn, "anna").unwrap();
         ws.save().unwrap();
     }
@@ -221,7 +278,10 @@ fn runs_trained_under_another_snapshot_are_left_out_and_trained_again() {
     assert_ne!(new.digest(), old.digest());
     let runs = sd.runs();
     assert_eq!(runs.len(), 4);
-    assert!(runs.iter().all(|r| r.snapshot_digest.as_deref() == Some(new.digest().as_str())));
+    assert!(
+        runs.iter()
+            .all(|r| r.snapshot_digest.as_deref() == Some(new.digest().as_str()))
+    );
     // A record of the old snapshot put back is left out of the report, with the reason.
     let stale = leukolens::sweep::RunRecord {
         snapshot_digest: Some(old.digest()),
@@ -235,7 +295,10 @@ fn runs_trained_under_another_snapshot_are_left_out_and_trained_again() {
     .unwrap();
     assert_eq!(sd.runs().len(), 4);
     let said = ok(&["report", s(&p), "--name", "q"]);
-    assert!(said.contains("f01-n0003.ron left out (it was trained on other labels"), "{said}");
+    assert!(
+        said.contains("f01-n0003.ron left out (it was trained on other labels"),
+        "{said}"
+    );
     assert!(said.contains("4 runs;"), "{said}");
 }
 
@@ -245,7 +308,18 @@ fn resuming_with_other_flags_is_an_error_that_lists_them() {
     let p = demo(dir.path());
     ok(&sweep_args(&p, "s", &[]));
     let before = std::fs::read(&p).unwrap();
-    let err = fails(&["sweep", s(&p), "--name", "s", "--folds", "5", "--sizes", "10,20", "--epochs", "3"]);
+    let err = fails(&[
+        "sweep",
+        s(&p),
+        "--name",
+        "s",
+        "--folds",
+        "5",
+        "--sizes",
+        "10,20",
+        "--epochs",
+        "3",
+    ]);
     assert!(err.contains("folds: saved 2, given 5"), "{err}");
     assert!(err.contains("sizes: saved [2, 4], given [10, 20]"), "{err}");
     assert!(err.contains("epochs: saved 1, given 3"), "{err}");
@@ -269,7 +343,10 @@ fn a_sweep_that_fails_its_checks_changes_nothing() {
     // A dataset folder that moved: said first, nothing written.
     std::fs::rename(dir.path().join("p/images"), dir.path().join("moved")).unwrap();
     let err = fails(&sweep_args(&p, "n", &[]));
-    assert!(err.contains("dataset folder") && err.contains("relink"), "{err}");
+    assert!(
+        err.contains("dataset folder") && err.contains("relink"),
+        "{err}"
+    );
     assert!(!SweepDir::of(&p, "n").path().exists());
     assert!(Workspace::open(&p).unwrap().project.sweeps.is_empty());
 }
@@ -300,7 +377,10 @@ fn merge_checks_every_shard_first_and_is_all_or_nothing() {
     let out = run_merge(merge(&[]));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("nothing was merged") && err.contains(s(&file)), "{err}");
+    assert!(
+        err.contains("nothing was merged") && err.contains(s(&file)),
+        "{err}"
+    );
     assert_eq!(tree(target.path()), target_before);
     std::fs::write(&file, &good).unwrap();
     // An empty model: refused.
@@ -308,7 +388,10 @@ fn merge_checks_every_shard_first_and_is_all_or_nothing() {
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&model, b"").unwrap();
     let err = String::from_utf8_lossy(&run_merge(merge(&[])).stderr).into_owned();
-    assert!(err.contains("nothing was merged") && err.contains(".bpk"), "{err}");
+    assert!(
+        err.contains("nothing was merged") && err.contains(".bpk"),
+        "{err}"
+    );
     std::fs::write(&model, &bytes).unwrap();
     // A damaged snapshot in the second shard: the first is not merged either.
     let snap = SweepDir::at(&s2).snapshot_path();
@@ -322,7 +405,10 @@ fn merge_checks_every_shard_first_and_is_all_or_nothing() {
     let said = ok(&merge(&[]).iter().map(|x| x.as_str()).collect::<Vec<_>>());
     assert!(said.contains("merged 4 run(s)"), "{said}");
     let said = ok(&merge(&[]).iter().map(|x| x.as_str()).collect::<Vec<_>>());
-    assert!(said.contains("merged 0 run(s)") && said.contains("4 skipped"), "{said}");
+    assert!(
+        said.contains("merged 0 run(s)") && said.contains("4 skipped"),
+        "{said}"
+    );
     // A sweep the project does not have: refused, no folder made.
     let err = fails(&["merge", s(&p), "--name", "zz", s(&s1)]);
     assert!(err.contains("the project has no sweep \"zz\""), "{err}");
@@ -338,8 +424,19 @@ fn damaged_models_and_changed_images_are_refused() {
     let model = SweepDir::of(&p, "q").model_path(key);
     let png = dir.path().join("e.png");
     let explain = [
-        "explain", s(&p), "--experiment", "q", "--fold", "1", "--size", "2", "--image", "0",
-        "-o", s(&png), "--force",
+        "explain",
+        s(&p),
+        "--experiment",
+        "q",
+        "--fold",
+        "1",
+        "--size",
+        "2",
+        "--image",
+        "0",
+        "-o",
+        s(&png),
+        "--force",
     ];
     ok(&explain);
     let mut bytes = std::fs::read(&model).unwrap();
@@ -371,12 +468,21 @@ fn report_and_resume_say_what_is_wrong_with_a_snapshot() {
     std::fs::write(&snap, &text[..text.len() / 2]).unwrap();
     let err = fails(&["report", s(&p), "--name", "q"]);
     assert!(!err.contains("has no sweep"), "{err}");
-    assert!(err.contains("snapshot of the sweep \"q\" cannot be read") && err.contains("Restore"), "{err}");
+    assert!(
+        err.contains("snapshot of the sweep \"q\" cannot be read") && err.contains("Restore"),
+        "{err}"
+    );
     let err = fails(&sweep_args(&p, "q", &[]));
-    assert!(err.contains("Restore") && err.contains("delete it"), "{err}");
+    assert!(
+        err.contains("Restore") && err.contains("delete it"),
+        "{err}"
+    );
     std::fs::remove_file(&snap).unwrap();
     let err = fails(&["report", s(&p), "--name", "q"]);
-    assert!(err.contains("lists the sweep \"q\", but its snapshot is missing"), "{err}");
+    assert!(
+        err.contains("lists the sweep \"q\", but its snapshot is missing"),
+        "{err}"
+    );
     let err = fails(&["report", s(&p), "--name", "nope"]);
     assert!(err.contains("the project has no sweep \"nope\""), "{err}");
 }

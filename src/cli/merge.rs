@@ -21,12 +21,18 @@ pub(crate) fn run(project: &Path, name: &str, shards: Vec<PathBuf>) -> Result<()
         bail!(
             "the project has no sweep \"{name}\" (its sweeps: {}); start it with `leukolens sweep \
              --name {name}` (as the shards were) before merging",
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
         );
     };
     let dir = SweepDir::of(project, name);
     let shards: Vec<SweepDir> = shards.into_iter().map(SweepDir::at).collect();
-    let report = dir.merge(&shards, Some(config)).map_err(anyhow::Error::msg)?;
+    let report = dir
+        .merge(&shards, Some(config))
+        .map_err(anyhow::Error::msg)?;
     for line in &report.skipped {
         println!("skipped {line}");
     }

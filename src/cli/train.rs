@@ -155,15 +155,28 @@ fn experiment_of(ws: &mut Workspace, args: &TrainArgs) -> Result<ExperimentConfi
 
 /// Refuses `--save-as NAME` when the project already has an experiment NAME or its model.
 fn refuse_replacing(ws: &Workspace, project: &Path, name: &str) -> Result<()> {
-    let model = experiment::models_dir(project).join(format!("{}.bpk", experiment::safe_name(name)));
+    let model =
+        experiment::models_dir(project).join(format!("{}.bpk", experiment::safe_name(name)));
     let has_experiment = ws.project.experiments.iter().any(|e| e.name == name);
     if has_experiment || model.exists() {
         bail!(
             "the project already has {} \"{name}\"{}; give --force to replace {}, or choose \
              another name",
-            if has_experiment { "an experiment" } else { "a model of an experiment" },
-            if model.exists() { format!(" ({})", model.display()) } else { String::new() },
-            if has_experiment && model.exists() { "them" } else { "it" }
+            if has_experiment {
+                "an experiment"
+            } else {
+                "a model of an experiment"
+            },
+            if model.exists() {
+                format!(" ({})", model.display())
+            } else {
+                String::new()
+            },
+            if has_experiment && model.exists() {
+                "them"
+            } else {
+                "it"
+            }
         );
     }
     Ok(())

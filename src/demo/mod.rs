@@ -186,8 +186,13 @@ pub fn import_image_folder(
     .map_err(|e| e.to_string())?;
     if project_path.exists() {
         let backup = crate::project::backup_path(project_path);
-        std::fs::rename(project_path, &backup)
-            .map_err(|e| format!("cannot keep {} as {}: {e}", project_path.display(), backup.display()))?;
+        std::fs::rename(project_path, &backup).map_err(|e| {
+            format!(
+                "cannot keep {} as {}: {e}",
+                project_path.display(),
+                backup.display()
+            )
+        })?;
     }
     let project = crate::project::Project::from_import(name, project_path, &outcome, seed);
     crate::project::Workspace::create(project_path, project).map_err(|e| e.to_string())?;

@@ -372,7 +372,8 @@ pub fn check_digest(path: &Path) -> Result<(), String> {
     let Ok(expected) = std::fs::read_to_string(digest_path(path)) else {
         return Ok(());
     };
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the model {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the model {}: {e}", path.display()))?;
     if blake3::hash(&bytes).to_hex().as_str() != expected.trim() {
         return Err(format!(
             "the model {} was changed or damaged after it was saved (it does not match its \

@@ -44,19 +44,59 @@ impl SweepConfig {
             }
         };
         let (a, b) = (&self.train, &given.train);
-        differ("task", format!("{:?}", self.task), format!("{:?}", given.task));
-        differ("folds", self.design.k_folds.to_string(), given.design.k_folds.to_string());
-        differ("validation images", format!("{:?}", self.design.val), format!("{:?}", given.design.val));
-        differ("sizes", format!("{:?}", self.design.sizes), format!("{:?}", given.design.sizes));
-        differ("seed", self.design.seed.to_string(), given.design.seed.to_string());
-        differ("input size", a.input_size.to_string(), b.input_size.to_string());
-        differ("optimizer", format!("{:?}", a.optimizer), format!("{:?}", b.optimizer));
-        differ("learning rate", a.learning_rate.to_string(), b.learning_rate.to_string());
-        differ("batch size", a.batch_size.to_string(), b.batch_size.to_string());
+        differ(
+            "task",
+            format!("{:?}", self.task),
+            format!("{:?}", given.task),
+        );
+        differ(
+            "folds",
+            self.design.k_folds.to_string(),
+            given.design.k_folds.to_string(),
+        );
+        differ(
+            "validation images",
+            format!("{:?}", self.design.val),
+            format!("{:?}", given.design.val),
+        );
+        differ(
+            "sizes",
+            format!("{:?}", self.design.sizes),
+            format!("{:?}", given.design.sizes),
+        );
+        differ(
+            "seed",
+            self.design.seed.to_string(),
+            given.design.seed.to_string(),
+        );
+        differ(
+            "input size",
+            a.input_size.to_string(),
+            b.input_size.to_string(),
+        );
+        differ(
+            "optimizer",
+            format!("{:?}", a.optimizer),
+            format!("{:?}", b.optimizer),
+        );
+        differ(
+            "learning rate",
+            a.learning_rate.to_string(),
+            b.learning_rate.to_string(),
+        );
+        differ(
+            "batch size",
+            a.batch_size.to_string(),
+            b.batch_size.to_string(),
+        );
         differ("epochs", a.max_epochs.to_string(), b.max_epochs.to_string());
         differ("patience", a.patience.to_string(), b.patience.to_string());
         differ("augmentation", a.augment.to_string(), b.augment.to_string());
-        differ("balance to", format!("{:?}", a.balance_to), format!("{:?}", b.balance_to));
+        differ(
+            "balance to",
+            format!("{:?}", a.balance_to),
+            format!("{:?}", b.balance_to),
+        );
         if out.is_empty() && self != given {
             out.push("other settings differ".into());
         }
@@ -69,7 +109,12 @@ impl Snapshot {
     /// targets and the output names (BLAKE3 of their RON text, hex). Every run record stores the
     /// digest of the snapshot it was trained under ([`RunRecord::snapshot_digest`]).
     pub fn digest(&self) -> String {
-        let what = (&self.config, &self.images, &self.targets, &self.output_names);
+        let what = (
+            &self.config,
+            &self.images,
+            &self.targets,
+            &self.output_names,
+        );
         let text = ron::to_string(&what).unwrap_or_default();
         blake3::hash(text.as_bytes()).to_hex().to_string()
     }
@@ -85,8 +130,12 @@ impl Snapshot {
             Some(d) if *d == self.digest() => Ok(()),
             Some(_) => Err(OTHER.into()),
             None => {
-                let position: std::collections::HashMap<ImageId, usize> =
-                    self.images.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+                let position: std::collections::HashMap<ImageId, usize> = self
+                    .images
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &id)| (id, i))
+                    .collect();
                 let agrees = run.key.fold < self.config.design.k_folds
                     && run.predictions.iter().all(|(id, target, probs)| {
                         position.get(id).map(|&i| self.targets[i]) == Some(*target)
@@ -95,7 +144,9 @@ impl Snapshot {
                 if agrees {
                     Ok(())
                 } else {
-                    Err(format!("{OTHER}; it predates snapshot digests and its test images or targets differ"))
+                    Err(format!(
+                        "{OTHER}; it predates snapshot digests and its test images or targets differ"
+                    ))
                 }
             }
         }

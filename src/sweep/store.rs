@@ -226,7 +226,10 @@ impl SweepDir {
         let mut snapshot = here;
         for s in shards {
             match s.read_snapshot() {
-                Err(e) => problems.push(format!("{}: the snapshot cannot be read ({e})", s.path.display())),
+                Err(e) => problems.push(format!(
+                    "{}: the snapshot cannot be read ({e})",
+                    s.path.display()
+                )),
                 Ok(snap) => match &snapshot {
                     Some(t) if t.digest() != snap.digest() => problems.push(format!(
                         "{} was made from other labels or another configuration than {}",
