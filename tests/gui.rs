@@ -701,6 +701,30 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     }
     let runs_csv = std::fs::read_to_string(sweep_dir.join("report/runs.csv")).unwrap();
     assert_eq!(runs_csv.lines().count(), 5);
+
+    // Exported again over a file the user changed: nothing is written until they answer.
+    std::fs::write(sweep_dir.join("report/runs.csv"), "mine").unwrap();
+    h.state_mut().apply(Command::ExportSweepReport);
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("Replace").is_some(),
+        "the app asks: {:?}",
+        h.state().messages()
+    );
+    let read = || std::fs::read_to_string(sweep_dir.join("report/runs.csv")).unwrap();
+    assert_eq!(read(), "mine");
+    h.get_by_label("Cancel").click();
+    h.step();
+    h.step();
+    assert_eq!(read(), "mine");
+    assert!(h.query_by_label("Replace").is_none());
+    h.state_mut().apply(Command::ExportSweepReport);
+    h.step();
+    h.step();
+    h.get_by_label("Replace").click();
+    h.step();
+    assert_eq!(read(), runs_csv, "replaced when the user says so");
 }
 
 #[test]

@@ -480,7 +480,7 @@ pub fn write_report_checked(
 }
 
 /// The report's files: (name in the report folder, content).
-fn report_files(
+pub fn report_files(
     snapshot: &Snapshot,
     records: &[RunRecord],
     project: Option<&Project>,
