@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use crate::ui::command::Command;
 
+/// One file to write: its path and its bytes.
+pub type FileWrite = (PathBuf, Vec<u8>);
+
 /// Files waiting for the user's answer: they would replace existing files.
 #[derive(Clone, Debug, Default)]
 pub struct OverwriteView {
@@ -16,7 +19,7 @@ pub struct OverwriteView {
 /// A set of files to write together, and the message to show once they are written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingWrite {
-    pub files: Vec<(PathBuf, Vec<u8>)>,
+    pub files: Vec<FileWrite>,
     pub done: String,
     /// The files of `files` that exist.
     pub existing: Vec<PathBuf>,

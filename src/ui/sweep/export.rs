@@ -14,7 +14,7 @@ use crate::ui::state::ProjectState;
 pub fn report(
     v: &SweepView,
     p: &ProjectState,
-) -> Result<(PathBuf, Vec<(PathBuf, Vec<u8>)>), String> {
+) -> Result<(PathBuf, Vec<crate::ui::overwrite::FileWrite>), String> {
     let Some(cfg) = &v.config else {
         return Err("no sweep to export".into());
     };
