@@ -19,6 +19,7 @@ pub mod explain;
 pub mod jobs;
 pub mod metrics;
 pub mod nn;
+pub mod output;
 pub mod project;
 pub mod sweep;
 pub mod taxonomy;

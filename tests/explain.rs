@@ -71,6 +71,7 @@ fn request(project: &Path, out: PathBuf, method: Method, image: &str) -> Explain
         class: None,
         output: out,
         opacity: 0.7,
+        overwrite: leukolens::output::Overwrite::Allowed,
     }
 }
 
@@ -155,6 +156,10 @@ fn explain_writes_overlays_of_a_sweep_model_and_refuses_missing_things() {
     // A damaged model file.
     let m = source::sweep_model_path(&path, "tiny", RunKey { fold: 1, size: 4 });
     std::fs::write(&m, b"not a model").unwrap();
+    let e = err(base.clone(), &|r| r.fold = Some(2));
+    assert!(e.contains("changed or damaged after it was saved"), "{e}");
+    // Without its digest (a model from before digests), burn's reader refuses it.
+    std::fs::remove_file(leukolens::nn::digest_path(&m)).unwrap();
     let e = err(base.clone(), &|r| r.fold = Some(2));
     assert!(e.contains("cannot load the model"), "{e}");
     // An image file that disappeared.

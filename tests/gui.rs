@@ -701,6 +701,30 @@ fn a_sweep_runs_in_the_background_and_fills_the_auc_vs_size_plot() {
     }
     let runs_csv = std::fs::read_to_string(sweep_dir.join("report/runs.csv")).unwrap();
     assert_eq!(runs_csv.lines().count(), 5);
+
+    // Exported again over a file the user changed: nothing is written until they answer.
+    std::fs::write(sweep_dir.join("report/runs.csv"), "mine").unwrap();
+    h.state_mut().apply(Command::ExportSweepReport);
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("Replace").is_some(),
+        "the app asks: {:?}",
+        h.state().messages()
+    );
+    let read = || std::fs::read_to_string(sweep_dir.join("report/runs.csv")).unwrap();
+    assert_eq!(read(), "mine");
+    h.get_by_label("Cancel").click();
+    h.step();
+    h.step();
+    assert_eq!(read(), "mine");
+    assert!(h.query_by_label("Replace").is_none());
+    h.state_mut().apply(Command::ExportSweepReport);
+    h.step();
+    h.step();
+    h.get_by_label("Replace").click();
+    h.step();
+    assert_eq!(read(), runs_csv, "replaced when the user says so");
 }
 
 #[test]
@@ -1086,4 +1110,51 @@ fn a_project_held_elsewhere_opens_read_only_with_a_banner_and_refuses_labels() {
         assert_eq!(h.state().project().unwrap().ws.read_only(), None);
     }
     assert!(h.query_by_label_contains("Read-only").is_none());
+}
+
+/// `gui --screenshots` works on a copy: starting its demo sweep and relabelling there leave the
+/// project it was given exactly as it was (#15 §4: it used to gain a saved sweep).
+#[test]
+fn the_screenshot_script_works_on_a_copy_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 6, 64, 3).unwrap();
+    let files = |d: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let listing = files(&dir.path().join("demo"));
+    let before = std::fs::read(&path).unwrap();
+    // (A fresh project has no journal file yet.)
+    let journal = std::fs::read(Journal::path_for(&path)).ok();
+    let copy = leukolens::ui::screenshot_project(&path, &dir.path().join("shots")).unwrap();
+    assert!(copy.starts_with(dir.path().join("shots")));
+    let (_, mut app) = demo_app_at(&copy);
+    let p = app.project().unwrap().project().clone();
+    // The copy reads the same images from the same dataset.
+    assert_eq!(p.images.len(), 60);
+    assert!(p.image_path(&copy, &p.images[0]).is_file());
+    app.apply(Command::Select(vec![p.images[0].id]));
+    app.apply(Command::Assign(p.taxonomy.find("Basophil").unwrap()));
+    app.apply(Command::StartSweep(tiny_sweep(
+        &p.taxonomy,
+        "shot",
+        vec![2],
+    )));
+    assert!(app.sweep().is_running(), "{:?}", app.messages());
+    app.apply(Command::CancelSweep);
+    app.autosave();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(std::fs::read(Journal::path_for(&path)).ok(), journal);
+    assert_eq!(
+        files(&dir.path().join("demo")),
+        listing,
+        "nothing new beside the project"
+    );
+    let reopened = Workspace::open(&copy).unwrap();
+    assert_eq!(reopened.project.sweeps.len(), 1, "the copy holds the sweep");
 }

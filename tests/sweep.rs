@@ -163,10 +163,11 @@ fn resume_after_cancel_and_shards_give_the_uninterrupted_results() {
     let merged_dir = dir.path().join("merged");
     let merged = SweepDir::at(&merged_dir);
     let shards = [SweepDir::at(&s1), SweepDir::at(&s2)];
-    assert_eq!(merged.merge(&shards).unwrap(), 4);
+    assert_eq!(merged.merge(&shards, Some(&cfg)).unwrap().copied, 4);
     assert_eq!(essence(&merged.runs()), essence(&full));
-    // Merging again copies nothing new.
-    assert_eq!(merged.merge(&shards).unwrap(), 0);
+    // Merging again copies nothing new, and says which runs it skipped.
+    let again = merged.merge(&shards, Some(&cfg)).unwrap();
+    assert_eq!((again.copied, again.skipped.len()), (0, 4));
 
     // A damaged run file is left out of the results and named, not silently dropped.
     assert!(merged.damaged_runs().is_empty());

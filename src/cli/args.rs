@@ -55,8 +55,9 @@ pub(crate) enum Preset {
 /// What the network learns (shared by `train` and `sweep`).
 #[derive(clap::Args)]
 pub(crate) struct TaskArgs {
-    #[arg(long, value_enum, default_value_t = TaskArg::Binary)]
-    pub(crate) task: TaskArg,
+    /// What the network learns [default: binary].
+    #[arg(long, value_enum)]
+    pub(crate) task: Option<TaskArg>,
     /// Multiclass: the classes, by name or code, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub(crate) classes: Vec<String>,
@@ -66,6 +67,16 @@ pub(crate) struct TaskArgs {
     /// Groups: the negative classes.
     #[arg(long, value_delimiter = ',')]
     pub(crate) negative: Vec<String>,
+}
+
+impl TaskArgs {
+    /// Whether any task flag was given (a resumed sweep compares only what was given).
+    pub(crate) fn given(&self) -> bool {
+        self.task.is_some()
+            || !self.classes.is_empty()
+            || !self.positive.is_empty()
+            || !self.negative.is_empty()
+    }
 }
 
 /// The classes named (by name or code), or an error that lists the project's classes.
@@ -91,7 +102,7 @@ fn classes_of(taxonomy: &Taxonomy, names: &[String]) -> Result<Vec<ClassId>> {
 /// The task the arguments describe, checked against the taxonomy.
 pub(crate) fn task_from_args(tax: &Taxonomy, a: &TaskArgs) -> Result<Task> {
     let (classes, positive, negative) = (&a.classes, &a.positive, &a.negative);
-    let task = match a.task {
+    let task = match a.task.unwrap_or(TaskArg::Binary) {
         TaskArg::Binary => {
             if !tax.classes.iter().any(|c| c.positive) {
                 bail!("no class is marked positive (blast) in this project; use --task groups");

@@ -32,8 +32,17 @@ pub(crate) fn run(a: DemoArgs) -> Result<()> {
         );
     } else {
         let started = Instant::now();
+        let existed = project_path.exists();
         demo::create_demo_project(a.output, a.per_class, a.size, a.seed)
             .map_err(anyhow::Error::msg)?;
+        if existed {
+            println!(
+                "the previous project is kept as {} (its journal as {})",
+                crate::project::backup_path(&project_path).display(),
+                crate::project::backup_path(&crate::project::Journal::path_for(&project_path))
+                    .display()
+            );
+        }
         let (per_class, size) = (a.per_class, a.size);
         let n = per_class * demo::DEMO_CLASSES.len();
         println!(
@@ -54,7 +63,7 @@ fn first_training(project: std::path::PathBuf, backend: BackendChoice) -> TrainA
         project,
         experiment: None,
         task: TaskArgs {
-            task: TaskArg::Groups,
+            task: Some(TaskArg::Groups),
             classes: Vec::new(),
             positive: vec!["Lymphoblast".to_string()],
             negative: vec!["Typical lymphocyte".into(), "Atypical lymphocyte".into()],
@@ -71,7 +80,9 @@ fn first_training(project: std::path::PathBuf, backend: BackendChoice) -> TrainA
         no_augment: false,
         seed: None,
         backend,
-        // Saved, so that `leukolens explain <project> --experiment demo …` works next.
+        // Saved, so that `leukolens explain <project> --experiment demo …` works next; the
+        // demo's own experiment is replaced when `demo --train` runs again.
         save_as: Some("demo".into()),
+        force: true,
     }
 }

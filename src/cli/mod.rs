@@ -119,9 +119,13 @@ pub(crate) enum Command {
         /// Training size of the ROC curves and confusion matrix (default: the largest).
         #[arg(long)]
         size: Option<usize>,
-        /// Output folder (default: `<project>.sweeps/<name>/report`).
+        /// Output folder (default: `<project>.sweeps/<name>/report`, rewritten each time). In a
+        /// folder of your own, existing files are replaced only with --force.
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// Replace existing files in the --out folder.
+        #[arg(long)]
+        force: bool,
     },
     /// Set labels from a script: one image (`--image`, `--class`) or a CSV file of them
     /// (`--from`). Each label is journaled (synced) before it is printed; a bad row changes
@@ -177,9 +181,12 @@ pub(crate) enum Command {
         /// Strength of the map over the image, 0–1.
         #[arg(long, default_value_t = 0.7)]
         opacity: f32,
-        /// The PNG to write.
+        /// The PNG to write (an existing file only with --force; never a file of the project).
         #[arg(short, long)]
         output: PathBuf,
+        /// Replace the output file when it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Print performance figures (benchmarks, not tests).
     Bench {
@@ -250,7 +257,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             name,
             size,
             out,
-        } => report::run(&project, &name, size, out),
+            force,
+        } => report::run(&project, &name, size, out, force),
         Command::Label {
             project,
             image,
@@ -277,6 +285,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             class,
             opacity,
             output,
+            force,
         } => explain::run(&method, preset.as_deref(), |method| {
             crate::explain::ExplainRequest {
                 project,
@@ -288,6 +297,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 class,
                 output,
                 opacity,
+                overwrite: crate::output::Overwrite::from_force(force),
             }
         }),
         Command::Bench { what } => bench::run(what),

@@ -25,14 +25,15 @@ pub(crate) struct SweepArgs {
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) task: TaskArgs,
-    #[arg(long, value_enum, default_value_t = Preset::Quick)]
-    pub(crate) preset: Preset,
-    /// Number of folds.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) folds: usize,
-    /// Validation images per fold (early stopping needs at least 1).
-    #[arg(long, default_value_t = 25, value_parser = at_least_one)]
-    pub(crate) n_val: usize,
+    /// Training settings to start from [default: quick].
+    #[arg(long, value_enum)]
+    pub(crate) preset: Option<Preset>,
+    /// Number of folds [default: 10].
+    #[arg(long)]
+    pub(crate) folds: Option<usize>,
+    /// Validation images per fold (early stopping needs at least 1) [default: 25].
+    #[arg(long, value_parser = at_least_one)]
+    pub(crate) n_val: Option<usize>,
     /// Training sizes (default 10, 20, …, 200).
     #[arg(long, value_delimiter = ',')]
     pub(crate) sizes: Vec<usize>,
@@ -60,7 +61,9 @@ pub(crate) struct SweepArgs {
     pub(crate) backend: BackendChoice,
 }
 
-/// Starts or resumes the sweep, runs it and prints the summary.
+/// Starts or resumes the sweep, runs it and prints the summary. Everything that can be checked
+/// is checked before the first write (the options, the flags of a resumed sweep, the device,
+/// then `sweep::start`'s checks).
 pub(crate) fn run(args: SweepArgs) -> Result<()> {
     let mut ws = Workspace::open(&args.project)?;
     let options = RunOptions {
@@ -71,6 +74,19 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
         fold: None,
     };
     options.check().map_err(anyhow::Error::msg)?;
+    if let Some(saved) = ws.project.sweeps.iter().find(|s| s.name == args.name) {
+        let differences = saved.differences(&resumed_config(&ws.project, saved, &args)?);
+        if !differences.is_empty() {
+            bail!(
+                "the saved sweep \"{}\" has other settings than the flags given:\n  {}\nA saved \
+                 sweep resumes with its own settings: leave those flags out to resume it, or give \
+                 the new sweep another --name",
+                args.name,
+                differences.join("\n  ")
+            );
+        }
+    }
+    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     let started = crate::sweep::start(&mut ws, &args.name, |project| {
         // One message each (no causes), so `{:#}` is the text `error_text` would give.
         new_config(project, &args).map_err(|e| format!("{e:#}"))
@@ -82,7 +98,6 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
     if started.resumed {
         println!("resuming the saved sweep \"{}\"", started.config.name);
     }
-    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
     for n in &backend.notes {
         println!("note: {n}");
@@ -103,11 +118,42 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
     print_summary(&records)
 }
 
+/// The saved sweep `saved` with the flags that were given applied (those not given keep
+/// their saved values), for comparing with it.
+fn resumed_config(project: &Project, saved: &SweepConfig, args: &SweepArgs) -> Result<SweepConfig> {
+    let mut c = saved.clone();
+    if args.task.given() {
+        c.task = task_from_args(&project.taxonomy, &args.task)?;
+    }
+    let overrides = Overrides {
+        input_size: args.input_size,
+        epochs: args.epochs,
+        patience: args.patience,
+        ..Default::default()
+    };
+    match args.preset {
+        Some(p) => c.train = configured(p, overrides)?,
+        None => {
+            c.train.input_size = args.input_size.unwrap_or(c.train.input_size);
+            c.train.max_epochs = args.epochs.unwrap_or(c.train.max_epochs);
+            c.train.patience = args.patience.unwrap_or(c.train.patience);
+        }
+    }
+    c.design.k_folds = args.folds.unwrap_or(c.design.k_folds);
+    if let Some(n) = args.n_val {
+        c.design.val = ValSize::Count(n);
+    }
+    if !args.sizes.is_empty() {
+        c.design.sizes = args.sizes.clone();
+    }
+    Ok(c)
+}
+
 /// The configuration of a new sweep from the arguments.
 fn new_config(project: &Project, args: &SweepArgs) -> Result<SweepConfig> {
     let task = task_from_args(&project.taxonomy, &args.task)?;
     let train = configured(
-        args.preset,
+        args.preset.unwrap_or(Preset::Quick),
         Overrides {
             input_size: args.input_size,
             epochs: args.epochs,
@@ -116,8 +162,8 @@ fn new_config(project: &Project, args: &SweepArgs) -> Result<SweepConfig> {
         },
     )?;
     let mut design = SweepDesign {
-        k_folds: args.folds,
-        val: ValSize::Count(args.n_val),
+        k_folds: args.folds.unwrap_or(10),
+        val: ValSize::Count(args.n_val.unwrap_or(25)),
         seed: train::derive_seed(project.seed, 200),
         ..Default::default()
     };

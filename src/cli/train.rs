@@ -52,9 +52,13 @@ pub(crate) struct TrainArgs {
     pub(crate) seed: Option<u64>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub(crate) backend: BackendChoice,
-    /// Save this configuration in the project under this name.
+    /// Save this configuration in the project under this name (an experiment of that name, or
+    /// its model, is replaced only with --force).
     #[arg(long)]
     pub(crate) save_as: Option<String>,
+    /// With --save-as: replace the saved experiment of that name and its model.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// Trains as `args` asks and prints the result.
@@ -134,6 +138,9 @@ fn experiment_of(ws: &mut Workspace, args: &TrainArgs) -> Result<ExperimentConfi
         }
     };
     if args.save_as.is_some() {
+        if !args.force {
+            refuse_replacing(ws, &args.project, &exp.name)?;
+        }
         ws.project.experiments.retain(|e| e.name != exp.name);
         ws.project.experiments.push(exp.clone());
         ws.save()?;
@@ -144,6 +151,35 @@ fn experiment_of(ws: &mut Workspace, args: &TrainArgs) -> Result<ExperimentConfi
         );
     }
     Ok(exp)
+}
+
+/// Refuses `--save-as NAME` when the project already has an experiment NAME or its model.
+fn refuse_replacing(ws: &Workspace, project: &Path, name: &str) -> Result<()> {
+    let model =
+        experiment::models_dir(project).join(format!("{}.bpk", experiment::safe_name(name)));
+    let has_experiment = ws.project.experiments.iter().any(|e| e.name == name);
+    if has_experiment || model.exists() {
+        bail!(
+            "the project already has {} \"{name}\"{}; give --force to replace {}, or choose \
+             another name",
+            if has_experiment {
+                "an experiment"
+            } else {
+                "a model of an experiment"
+            },
+            if model.exists() {
+                format!(" ({})", model.display())
+            } else {
+                String::new()
+            },
+            if has_experiment && model.exists() {
+                "them"
+            } else {
+                "it"
+            }
+        );
+    }
+    Ok(())
 }
 
 /// Decodes the experiment's images and splits them; says what was skipped and what will run.

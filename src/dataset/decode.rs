@@ -30,6 +30,9 @@ pub enum DecodeError {
     OverLimits(String),
     #[error("the image is damaged or truncated: {0}")]
     Corrupt(String),
+    /// The bytes differ from the content hash the project stored at import.
+    #[error("the file changed since import (its content no longer matches the project's hash)")]
+    Changed,
 }
 
 /// File extensions considered to be images when scanning folders.
@@ -97,6 +100,16 @@ pub fn decode_rgb8(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
 /// Reads and decodes a file into RGB8.
 pub fn load_rgb8(path: &Path) -> Result<RgbImage, DecodeError> {
     let bytes = read_limited(path)?;
+    decode_rgb8(&bytes)
+}
+
+/// Reads and decodes a file into RGB8 after checking its content against `hash` (the
+/// project's [`content_hash`] of it), so that a file swapped since import is never used.
+pub fn load_rgb8_checked(path: &Path, hash: &str) -> Result<RgbImage, DecodeError> {
+    let bytes = read_limited(path)?;
+    if content_hash(&bytes) != hash {
+        return Err(DecodeError::Changed);
+    }
     decode_rgb8(&bytes)
 }
 

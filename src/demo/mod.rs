@@ -169,7 +169,8 @@ fn older_demo_images(dir: &Path, images: &Path) -> bool {
         })
 }
 
-/// Imports an image folder into a new project file (replacing one that exists there).
+/// Imports an image folder into a new project file. A project file already there is kept as
+/// its backup (`<file>.bak`), and its journal as `<journal>.bak`.
 pub fn import_image_folder(
     images: &Path,
     project_path: &Path,
@@ -184,7 +185,14 @@ pub fn import_image_folder(
     )
     .map_err(|e| e.to_string())?;
     if project_path.exists() {
-        std::fs::remove_file(project_path).map_err(|e| e.to_string())?;
+        let backup = crate::project::backup_path(project_path);
+        std::fs::rename(project_path, &backup).map_err(|e| {
+            format!(
+                "cannot keep {} as {}: {e}",
+                project_path.display(),
+                backup.display()
+            )
+        })?;
     }
     let project = crate::project::Project::from_import(name, project_path, &outcome, seed);
     crate::project::Workspace::create(project_path, project).map_err(|e| e.to_string())?;

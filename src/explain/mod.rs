@@ -165,6 +165,9 @@ pub struct ExplainRequest {
     pub output: PathBuf,
     /// Strength of the colour over the image, 0..1.
     pub opacity: f32,
+    /// Whether an existing `output` may be replaced (`--force`); the project's own files never
+    /// are (see [`crate::output`]).
+    pub overwrite: crate::output::Overwrite,
 }
 
 /// What `leukolens explain` did.
@@ -230,6 +233,8 @@ pub fn explain_to_png(req: &ExplainRequest) -> Result<ExplainReport, String> {
     }
     let ws = Workspace::open_read_only(&req.project).map_err(|e| e.to_string())?;
     let project = &ws.project;
+    crate::output::check_output(&req.project, Some(project), &req.output, req.overwrite)
+        .map_err(|e| e.to_string())?;
     let device = burn::tensor::Device::flex();
     let model = match (req.fold, req.size) {
         (Some(fold), Some(size)) => {

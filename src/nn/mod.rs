@@ -297,22 +297,57 @@ impl PaperCnn {
         d.0
     }
 
-    /// Saves the weights (burn's burnpack format) to `path`.
+    /// Saves the weights (burn's burnpack format) to `path`, atomically, with the file's BLAKE3
+    /// digest beside it ([`digest_path`]) for [`PaperCnn::load`] to check.
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        self.clone()
-            .save_file(path)
+        let tmp = temporary_beside(path);
+        let saved = self
+            .clone()
+            .save_file(&tmp)
             .map_err(|e| format!("cannot save the model to {}: {e:?}", path.display()))
+            .and_then(|()| {
+                let bytes = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                let digest = blake3::hash(&bytes).to_hex().to_string();
+                let side = digest_path(path);
+                crate::project::store::atomic_write(&side, digest.as_bytes())
+                    .map_err(|e| format!("{}: {e}", side.display()))?;
+                std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+            });
+        if saved.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        saved
     }
 
-    /// Loads weights saved by [`PaperCnn::save`] into a network of the given shape.
+    /// Loads weights saved by [`PaperCnn::save`] into a network of the given shape. The file
+    /// must match the digest saved beside it (models saved before digests existed have none
+    /// and are read unchecked), and every weight must be finite.
     pub fn load(path: &Path, spec: ModelSpec, device: &Device) -> Result<Self, String> {
+        check_digest(path)?;
         let fresh = Self::new(spec, 0, device)?;
-        fresh
+        let model = fresh
             .try_load_file(path)
-            .map_err(|e| format!("cannot load the model {}: {e:?}", path.display()))
+            .map_err(|e| format!("cannot load the model {}: {e:?}", path.display()))?;
+        if model
+            .parameters()
+            .iter()
+            .any(|p| p.iter().any(|v| !v.is_finite()))
+        {
+            return Err(format!(
+                "the model {} holds weights that are not finite numbers (NaN or infinity); it \
+                 cannot be used: train it again",
+                path.display()
+            ));
+        }
+        Ok(model)
     }
 
     /// Multiplies every parameter by `factor` (used in tests to make a network degenerate).
@@ -328,9 +363,93 @@ impl PaperCnn {
     }
 }
 
+/// The file beside a model that holds its BLAKE3 digest: `<model>.bpk.blake3`.
+pub fn digest_path(model: &Path) -> std::path::PathBuf {
+    let mut s = model.as_os_str().to_os_string();
+    s.push(".blake3");
+    std::path::PathBuf::from(s)
+}
+
+/// Checks a model file against the digest saved beside it (nothing to check without one).
+pub fn check_digest(path: &Path) -> Result<(), String> {
+    let Ok(expected) = std::fs::read_to_string(digest_path(path)) else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the model {}: {e}", path.display()))?;
+    if blake3::hash(&bytes).to_hex().as_str() != expected.trim() {
+        return Err(format!(
+            "the model {} was changed or damaged after it was saved (it does not match its \
+             digest in {}); train it again",
+            path.display(),
+            digest_path(path).display()
+        ));
+    }
+    Ok(())
+}
+
+/// Copies a model and its digest (the digest first, then the model, each atomically), so that
+/// the copy is checked on load as the original is.
+pub fn copy_model(from: &Path, to: &Path) -> Result<(), String> {
+    let copy = |a: &Path, b: &Path| -> Result<(), String> {
+        let bytes = std::fs::read(a).map_err(|e| format!("{}: {e}", a.display()))?;
+        crate::project::store::atomic_write(b, &bytes).map_err(|e| format!("{}: {e}", b.display()))
+    };
+    if digest_path(from).is_file() {
+        copy(&digest_path(from), &digest_path(to))?;
+    }
+    copy(from, to)
+}
+
+/// A temporary name beside `path` with the same extension, unique to this process.
+fn temporary_beside(path: &Path) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!(".{stem}.tmp{}{ext}", std::process::id()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_or_non_finite_model_is_refused_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        let spec = ModelSpec {
+            input_size: MIN_INPUT,
+            n_classes: 2,
+        };
+        let path = dir.path().join("m.bpk");
+        let model = PaperCnn::new(spec, 3, &device).unwrap();
+        model.save(&path).unwrap();
+        assert!(digest_path(&path).is_file());
+        let again = PaperCnn::load(&path, spec, &device).unwrap();
+        assert_eq!(again.parameters(), model.parameters());
+        // Bytes flipped inside the file: refused, although burn would read it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        for b in &mut bytes[n - 200..n - 150] {
+            *b ^= 0x55;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let e = PaperCnn::load(&path, spec, &device).unwrap_err();
+        assert!(e.contains("changed or damaged"), "{e}");
+        // NaN weights, saved as such (with a matching digest): refused too.
+        model.clone().scaled(f32::NAN).save(&path).unwrap();
+        let e = PaperCnn::load(&path, spec, &device).unwrap_err();
+        assert!(e.contains("not finite"), "{e}");
+        // An old model without a digest still loads.
+        model.save(&path).unwrap();
+        std::fs::remove_file(digest_path(&path)).unwrap();
+        PaperCnn::load(&path, spec, &device).unwrap();
+    }
 
     #[test]
     fn the_fused_path_follows_the_device_and_the_switch() {

@@ -32,6 +32,135 @@ pub struct Snapshot {
     pub notices: Vec<String>,
 }
 
+impl SweepConfig {
+    /// The settings in which `given` differs from this (saved) configuration, one line each
+    /// ("folds: saved 2, given 5"); empty when they agree. The command line refuses to resume a
+    /// saved sweep with other settings and prints these lines.
+    pub fn differences(&self, given: &SweepConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, saved: String, new: String| {
+            if saved != new {
+                out.push(format!("{what}: saved {saved}, given {new}"));
+            }
+        };
+        let (a, b) = (&self.train, &given.train);
+        differ(
+            "task",
+            format!("{:?}", self.task),
+            format!("{:?}", given.task),
+        );
+        differ(
+            "folds",
+            self.design.k_folds.to_string(),
+            given.design.k_folds.to_string(),
+        );
+        differ(
+            "validation images",
+            format!("{:?}", self.design.val),
+            format!("{:?}", given.design.val),
+        );
+        differ(
+            "sizes",
+            format!("{:?}", self.design.sizes),
+            format!("{:?}", given.design.sizes),
+        );
+        differ(
+            "seed",
+            self.design.seed.to_string(),
+            given.design.seed.to_string(),
+        );
+        differ(
+            "input size",
+            a.input_size.to_string(),
+            b.input_size.to_string(),
+        );
+        differ(
+            "optimizer",
+            format!("{:?}", a.optimizer),
+            format!("{:?}", b.optimizer),
+        );
+        differ(
+            "learning rate",
+            a.learning_rate.to_string(),
+            b.learning_rate.to_string(),
+        );
+        differ(
+            "batch size",
+            a.batch_size.to_string(),
+            b.batch_size.to_string(),
+        );
+        differ("epochs", a.max_epochs.to_string(), b.max_epochs.to_string());
+        differ("patience", a.patience.to_string(), b.patience.to_string());
+        differ("augmentation", a.augment.to_string(), b.augment.to_string());
+        differ(
+            "balance to",
+            format!("{:?}", a.balance_to),
+            format!("{:?}", b.balance_to),
+        );
+        if out.is_empty() && self != given {
+            out.push("other settings differ".into());
+        }
+        out
+    }
+}
+
+impl Snapshot {
+    /// The digest of what the runs are trained under: the configuration, the images with their
+    /// targets and the output names (BLAKE3 of their RON text, hex). Every run record stores the
+    /// digest of the snapshot it was trained under ([`RunRecord::snapshot_digest`]).
+    pub fn digest(&self) -> String {
+        let what = (
+            &self.config,
+            &self.images,
+            &self.targets,
+            &self.output_names,
+        );
+        let text = ron::to_string(&what).unwrap_or_default();
+        blake3::hash(text.as_bytes()).to_hex().to_string()
+    }
+
+    /// Whether `run` was trained under this snapshot; the error says why not. A record with a
+    /// digest must carry this snapshot's. A record written before records carried one is
+    /// accepted when what it does hold agrees: its fold exists, and each test image is in this
+    /// snapshot with the same target and has one probability per output.
+    pub fn accepts(&self, run: &RunRecord) -> Result<(), String> {
+        const OTHER: &str = "it was trained on other labels or settings than the sweep's \
+                             snapshot (a snapshot taken again after a relabel, say)";
+        match &run.snapshot_digest {
+            Some(d) if *d == self.digest() => Ok(()),
+            Some(_) => Err(OTHER.into()),
+            None => {
+                let position: std::collections::HashMap<ImageId, usize> = self
+                    .images
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &id)| (id, i))
+                    .collect();
+                let agrees = run.key.fold < self.config.design.k_folds
+                    && run.predictions.iter().all(|(id, target, probs)| {
+                        position.get(id).map(|&i| self.targets[i]) == Some(*target)
+                            && probs.len() == self.output_names.len()
+                    });
+                if agrees {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{OTHER}; it predates snapshot digests and its test images or targets differ"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Whether this snapshot was taken for the sweep `config` (same name, training settings
+    /// and design; a multiclass task may have lost classes with too few images).
+    pub fn is_of(&self, config: &SweepConfig) -> bool {
+        self.config.name == config.name
+            && self.config.train == config.train
+            && self.config.design == config.design
+    }
+}
+
 /// One finished run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -56,6 +185,10 @@ pub struct RunRecord {
     pub predictions: Vec<(ImageId, usize, Vec<f32>)>,
     pub device: String,
     pub seconds: f64,
+    /// [`Snapshot::digest`] of the snapshot the run was trained under. `None` in records written
+    /// before digests existed (see [`Snapshot::accepts`] for how those are checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_digest: Option<String>,
 }
 
 impl RunRecord {

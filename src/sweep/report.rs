@@ -451,7 +451,41 @@ pub fn write_report(
     project: Option<&Project>,
     size: Option<usize>,
 ) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    write_report_checked(dir, snapshot, records, project, size, &mut |_| Ok(()))
+}
+
+/// [`write_report`], with every file it will write passed to `check` first (see
+/// [`crate::output::check_output`]): when one is refused, nothing is written.
+pub fn write_report_checked(
+    dir: &Path,
+    snapshot: &Snapshot,
+    records: &[RunRecord],
+    project: Option<&Project>,
+    size: Option<usize>,
+    check: &mut dyn FnMut(&Path) -> Result<(), String>,
+) -> Result<Vec<PathBuf>, String> {
+    let files = report_files(snapshot, records, project, size)?;
+    for (name, _) in &files {
+        check(&dir.join(name))?;
+    }
+    std::fs::create_dir_all(dir.join("curves")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for (name, text) in files {
+        let p = dir.join(name);
+        crate::project::atomic_write(&p, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// The report's files: (name in the report folder, content).
+pub fn report_files(
+    snapshot: &Snapshot,
+    records: &[RunRecord],
+    project: Option<&Project>,
+    size: Option<usize>,
+) -> Result<Vec<(String, String)>, String> {
     let names = &snapshot.output_names;
     let binary = names.len() == 2 && records.iter().any(|r| r.test_auc.is_some());
     let size = size
@@ -484,15 +518,7 @@ pub fn write_report(
             svg_learning_curve(r),
         ));
     }
-    std::fs::create_dir_all(dir.join("curves")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    for (name, text) in files {
-        let p = dir.join(name);
-        crate::project::atomic_write(&p, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-        out.push(p);
-    }
-    Ok(out)
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -307,6 +307,7 @@ pub(crate) mod tests {
                 .collect(),
             device: "CPU".into(),
             seconds: 1.0,
+            snapshot_digest: None,
         }
     }
 

@@ -58,6 +58,15 @@ impl RunOptions {
     /// Checks the options that do not depend on the sweep (the shard), so that a caller can
     /// refuse them before it writes anything.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(out) = &self.out
+            && out.exists()
+            && !out.is_dir()
+        {
+            return Err(format!(
+                "the output folder {} is a file; name a folder",
+                out.display()
+            ));
+        }
         match self.shard {
             Some((i, n)) => design::shard(&[], i, n).map(|_| ()),
             None => Ok(()),
@@ -95,9 +104,10 @@ pub fn run_sweep(
     dir.create()?;
     let snap = load_or_snapshot(&dir, project, config)?;
     let plan = design::plan(&snap.targets, snap.output_names.len(), &snap.config.design)?;
-    let (total, todo) = runs_left(&plan, &dir, options)?;
+    let (total, todo, left_out) = runs_left(&plan, &dir, options)?;
     let mut notices = snap.notices.clone();
     notices.extend(plan.notices.iter().cloned());
+    notices.extend(left_out);
     on_event(SweepEvent::Planned {
         total,
         already_done: total - todo.len(),
@@ -138,13 +148,13 @@ pub fn run_sweep(
     Ok(dir.runs())
 }
 
-/// The runs of the plan this call is for (its shard, its fold), and those of them not finished
-/// yet, in the order they run.
+/// The runs of the plan this call is for (its shard, its fold), those of them not finished
+/// yet, in the order they run, and a line for each run file left out (it runs again).
 fn runs_left(
     plan: &SweepPlan,
     dir: &SweepDir,
     options: &RunOptions,
-) -> Result<(usize, Vec<RunKey>), String> {
+) -> Result<(usize, Vec<RunKey>, Vec<String>), String> {
     let mut runs = plan.runs();
     if let Some((i, n)) = options.shard {
         runs = design::shard(&runs, i, n)?;
@@ -152,9 +162,14 @@ fn runs_left(
     if let Some(fold) = options.fold {
         runs.retain(|k| k.fold == fold);
     }
-    let done: std::collections::HashSet<RunKey> = dir.runs().iter().map(|r| r.key).collect();
+    let (finished, left_out) = dir.read_runs();
+    let done: std::collections::HashSet<RunKey> = finished.iter().map(|r| r.key).collect();
     let todo = runs.iter().copied().filter(|k| !done.contains(k)).collect();
-    Ok((runs.len(), todo))
+    let left_out = left_out
+        .into_iter()
+        .map(|(path, why)| format!("{} left out and trained again: {why}", path.display()))
+        .collect();
+    Ok((runs.len(), todo, left_out))
 }
 
 /// Decodes the snapshot's images once for the whole sweep, kept on disk in the sweep folder so
@@ -185,9 +200,23 @@ fn decode_images(
         side,
         &|_, _| {},
     );
-    if let Some((first, _)) = failed.first() {
+    let changed: Vec<&PathBuf> = failed
+        .iter()
+        .filter(|(_, e)| matches!(e, crate::dataset::DecodeError::Changed))
+        .map(|(i, _)| &paths[*i])
+        .collect();
+    if let Some(first) = changed.first() {
         return Err(format!(
-            "{} image(s) of the sweep cannot be read (first: {}): relink the dataset",
+            "{} image file(s) of the sweep changed since import: their content no longer matches \
+             the hash the project stored (first: {}). Put the original files back, or import the \
+             dataset again as a new project",
+            changed.len(),
+            first.display()
+        ));
+    }
+    if let Some((first, e)) = failed.first() {
+        return Err(format!(
+            "{} image(s) of the sweep cannot be read (first: {}: {e}): relink the dataset",
             failed.len(),
             paths[*first].display()
         ));
@@ -282,6 +311,7 @@ fn record_of(
             .collect(),
         device: device.to_string(),
         seconds,
+        snapshot_digest: Some(snap.digest()),
     }
 }
 

@@ -51,6 +51,7 @@ pub fn start(
     let dir = check_new(&ws.project, &ws.path, &config)?;
     let fresh = take_snapshot(&ws.project, &config)?;
     check_plan(&fresh)?;
+    check_images_exist(&ws.project, &ws.path, &fresh)?;
     let snapshot = match stored_snapshot(&dir, &config)? {
         Some(stored) => stored,
         None => {
@@ -91,6 +92,37 @@ fn check_new(
     Ok(dir)
 }
 
+/// Whether every image of the snapshot is on disk (a missing dataset folder is said first).
+fn check_images_exist(
+    project: &Project,
+    project_path: &std::path::Path,
+    snapshot: &Snapshot,
+) -> Result<(), String> {
+    let root = project.dataset_dir(project_path);
+    if !root.is_dir() {
+        return Err(format!(
+            "the dataset folder {} is missing; if the images moved, point the project at them \
+             (`leukolens relink`, or Project → Locate dataset… in the app)",
+            root.display()
+        ));
+    }
+    let missing: Vec<std::path::PathBuf> = snapshot
+        .images
+        .iter()
+        .filter_map(|&id| project.image(id))
+        .map(|im| project.image_path(project_path, im))
+        .filter(|p| !p.is_file())
+        .collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} image file(s) of the sweep are missing (first: {}); relink the dataset",
+            missing.len(),
+            first.display()
+        )),
+    }
+}
+
 /// Whether the sweep's plan can be made from its snapshot (enough images per class and fold).
 fn check_plan(snapshot: &Snapshot) -> Result<(), String> {
     design::plan(
@@ -108,17 +140,27 @@ fn stored_snapshot(dir: &SweepDir, config: &SweepConfig) -> Result<Option<Snapsh
     if !dir.snapshot_path().exists() {
         return Ok(None);
     }
-    let snap = dir.read_snapshot()?;
-    if snap.config.train != config.train
-        || snap.config.design != config.design
-        || snap.config.name != config.name
-    {
+    let snap = dir
+        .read_snapshot()
+        .map_err(|e| damaged_snapshot(&config.name, dir, &e))?;
+    if !snap.is_of(config) {
         return Err(format!(
             "the sweep \"{}\" already has results with another configuration; give the new one another name",
             config.name
         ));
     }
     Ok(Some(snap))
+}
+
+/// The words for a snapshot that cannot be read, with what to do about it.
+pub fn damaged_snapshot(name: &str, dir: &SweepDir, e: &super::store::ReadError) -> String {
+    format!(
+        "the snapshot of the sweep \"{name}\" cannot be read ({e}). Its runs cannot be matched to \
+         the labels they were trained on. Restore {} from a backup; or delete it, and the next \
+         `leukolens sweep --name {name}` takes a new snapshot of the current labels (runs \
+         trained on other labels are then left out and trained again)",
+        dir.snapshot_path().display()
+    )
 }
 
 /// The snapshot of an existing sweep folder, or a new one taken now and written there.

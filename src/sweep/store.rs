@@ -122,31 +122,37 @@ impl SweepDir {
         self.path.join("explain")
     }
 
-    /// The finished runs (by key), and the run files that cannot be read, with the reason (left
-    /// out; resuming the sweep trains those runs again). One pass over the folder.
+    /// The finished runs (by key), and the run files left out, with the reason: files that
+    /// cannot be read, and runs trained under another snapshot than the folder's (other labels
+    /// or settings: [`Snapshot::accepts`]). Resuming the sweep trains those runs again. One
+    /// pass over the folder.
     pub fn read_runs(&self) -> (Vec<RunRecord>, Vec<(PathBuf, String)>) {
-        let (mut runs, mut damaged) = (Vec::new(), Vec::new());
+        let snapshot = self.read_snapshot().ok();
+        let (mut runs, mut left_out) = (Vec::new(), Vec::new());
         if let Ok(rd) = std::fs::read_dir(self.path.join("runs")) {
             for e in rd.flatten() {
                 if e.path().extension().is_some_and(|x| x == "ron") {
                     match read_ron::<RunRecord>(&e.path()) {
-                        Ok(r) => runs.push(r),
-                        Err(why) => damaged.push((e.path(), why.to_string())),
+                        Ok(r) => match snapshot.as_ref().map(|s| s.accepts(&r)) {
+                            Some(Err(why)) => left_out.push((e.path(), why)),
+                            _ => runs.push(r),
+                        },
+                        Err(why) => left_out.push((e.path(), format!("it cannot be read: {why}"))),
                     }
                 }
             }
         }
         runs.sort_by_key(|r| r.key);
-        damaged.sort();
-        (runs, damaged)
+        left_out.sort();
+        (runs, left_out)
     }
 
-    /// The finished runs ([`SweepDir::read_runs`] without the damaged files).
+    /// The finished runs ([`SweepDir::read_runs`] without the files left out).
     pub fn runs(&self) -> Vec<RunRecord> {
         self.read_runs().0
     }
 
-    /// The run files that cannot be read ([`SweepDir::read_runs`]).
+    /// The run files left out, with the reason ([`SweepDir::read_runs`]).
     pub fn damaged_runs(&self) -> Vec<(PathBuf, String)> {
         self.read_runs().1
     }
@@ -171,76 +177,162 @@ impl SweepDir {
         keys
     }
 
-    /// Stores a finished run: its model first (when it has one), then its record, so that a
-    /// stored record always has its model.
+    /// Stores a finished run: its model first (when it has one, with its digest), then its
+    /// record, so that a stored record always has its model.
     pub fn write_run(&self, record: &RunRecord, model: Option<&PaperCnn>) -> Result<(), String> {
         if let Some(m) = model {
-            let path = self.model_path(record.key);
-            let tmp = temporary_beside(&path);
-            // Synced before the rename, as `atomic_write` does: a crash leaves the old model or
-            // the whole new one, and a failed write leaves no temporary file.
-            let saved = m.save(&tmp).and_then(|()| {
-                std::fs::File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| format!("{}: {e}", tmp.display()))
-            });
-            if let Err(e) = saved {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-            rename(&tmp, &path)?;
+            // Atomic (temporary file synced, then renamed) with its digest beside it: a crash
+            // leaves the old model or the whole new one.
+            m.save(&self.model_path(record.key))?;
         }
         write_ron(&self.run_path(record.key), record)
     }
 
-    /// Merges the runs of shard folders into this folder. Every shard must have been made from
-    /// the same snapshot. Returns the number of runs copied (runs already here are kept).
-    pub fn merge(&self, shards: &[SweepDir]) -> Result<usize, String> {
-        let mut snapshot = if self.snapshot_path().exists() {
+    /// Merges the runs of shard folders into this folder, all or nothing. Everything is checked
+    /// before anything is written: every shard's snapshot is readable and the same as this
+    /// folder's (when it has one; `expected`, when given, must match too), every run file parses
+    /// and belongs to that snapshot, and every model loads. Any problem refuses the whole merge
+    /// and lists every problem found. Runs already here, or in an earlier shard, are skipped
+    /// and listed.
+    pub fn merge(
+        &self,
+        shards: &[SweepDir],
+        expected: Option<&super::config::SweepConfig>,
+    ) -> Result<MergeReport, String> {
+        let plan = self.plan_merge(shards, expected)?;
+        self.create()?;
+        if !self.has_snapshot() {
+            self.write_snapshot(&plan.snapshot)?;
+        }
+        for (shard, r) in &plan.copy {
+            self.copy_run_from(shard, r)?;
+        }
+        Ok(MergeReport {
+            copied: plan.copy.len(),
+            skipped: plan.skipped,
+        })
+    }
+
+    /// The checks of [`SweepDir::merge`]; writes nothing.
+    fn plan_merge<'s>(
+        &self,
+        shards: &'s [SweepDir],
+        expected: Option<&super::config::SweepConfig>,
+    ) -> Result<MergePlan<'s>, String> {
+        let mut problems = Vec::new();
+        let here = if self.snapshot_path().exists() {
             Some(self.read_snapshot()?)
         } else {
             None
         };
-        let mut copied = 0;
+        let mut snapshot = here;
         for s in shards {
-            let snap = s.read_snapshot()?;
-            match &snapshot {
-                Some(t) if *t != snap => {
-                    return Err(format!(
+            match s.read_snapshot() {
+                Err(e) => problems.push(format!(
+                    "{}: the snapshot cannot be read ({e})",
+                    s.path.display()
+                )),
+                Ok(snap) => match &snapshot {
+                    Some(t) if t.digest() != snap.digest() => problems.push(format!(
                         "{} was made from other labels or another configuration than {}",
                         s.path.display(),
                         self.path.display()
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    self.write_snapshot(&snap)?;
-                    snapshot = Some(snap);
-                }
+                    )),
+                    Some(_) => {}
+                    None => snapshot = Some(snap),
+                },
             }
-            std::fs::create_dir_all(self.path.join("runs")).map_err(|e| e.to_string())?;
-            std::fs::create_dir_all(self.path.join("models")).map_err(|e| e.to_string())?;
-            for r in s.runs() {
-                if !self.run_path(r.key).exists() {
-                    self.copy_run_from(s, &r)?;
-                    copied += 1;
+        }
+        if let (Some(snap), Some(cfg)) = (&snapshot, expected)
+            && !snap.is_of(cfg)
+        {
+            problems.push(format!(
+                "the shards were made for another sweep or configuration than the project's sweep \"{}\"",
+                cfg.name
+            ));
+        }
+        let Some(snapshot) = snapshot else {
+            problems.push("no shard was given".into());
+            return Err(merge_refused(&problems));
+        };
+        let spec = crate::nn::ModelSpec {
+            input_size: snapshot.config.train.input_size,
+            n_classes: snapshot.output_names.len(),
+        };
+        let device = burn::tensor::Device::flex();
+        let mut have: std::collections::HashSet<RunKey> =
+            self.runs().iter().map(|r| r.key).collect();
+        let (mut copy, mut skipped) = (Vec::new(), Vec::new());
+        for s in shards {
+            let (runs, left_out) = s.read_runs();
+            for (path, why) in left_out {
+                problems.push(format!("{}: {why}", path.display()));
+            }
+            for r in runs {
+                let model = s.model_path(r.key);
+                if model.exists()
+                    && let Err(e) = PaperCnn::load(&model, spec, &device)
+                {
+                    problems.push(e);
+                    continue;
+                }
+                if have.insert(r.key) {
+                    copy.push((s, r));
+                } else {
+                    skipped.push(format!(
+                        "{}: fold {} size {} is already in {}",
+                        s.run_path(r.key).display(),
+                        r.key.fold + 1,
+                        r.key.size,
+                        self.path.display()
+                    ));
                 }
             }
         }
-        Ok(copied)
+        if !problems.is_empty() {
+            return Err(merge_refused(&problems));
+        }
+        Ok(MergePlan {
+            snapshot,
+            copy,
+            skipped,
+        })
     }
 
-    /// Copies one run of `shard` here: its model (if it has one), then its record.
+    /// Copies one run of `shard` here: its model (if it has one, with its digest), then its
+    /// record.
     fn copy_run_from(&self, shard: &SweepDir, r: &RunRecord) -> Result<(), String> {
         let m = shard.model_path(r.key);
         if m.exists() {
-            let dst = self.model_path(r.key);
-            let tmp = temporary_beside(&dst);
-            std::fs::copy(&m, &tmp).map_err(|e| e.to_string())?;
-            rename(&tmp, &dst)?;
+            crate::nn::copy_model(&m, &self.model_path(r.key))?;
         }
         write_ron(&self.run_path(r.key), r)
     }
+}
+
+/// What [`SweepDir::merge`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Runs copied into the folder.
+    pub copied: usize,
+    /// Runs not copied because the folder (or an earlier shard) already had them, one line each.
+    pub skipped: Vec<String>,
+}
+
+/// What a merge will copy, once every check passed.
+struct MergePlan<'s> {
+    snapshot: Snapshot,
+    copy: Vec<(&'s SweepDir, RunRecord)>,
+    skipped: Vec<String>,
+}
+
+/// The error of a refused merge: every problem, one per line.
+fn merge_refused(problems: &[String]) -> String {
+    format!(
+        "nothing was merged: {} problem(s) found\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    )
 }
 
 /// The folder that holds all sweeps of a project: `<project stem>.sweeps/` beside the file.
@@ -315,25 +407,4 @@ fn write_ron<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
     let text = ron::ser::to_string_pretty(value, ron::ser::PrettyConfig::new().depth_limit(3))
         .map_err(|e| e.to_string())?;
     atomic_write(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// A temporary name in the folder of `path`, with the same extension (`.f00-n0010.tmp123.bpk`),
-/// unique to this process.
-fn temporary_beside(path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|s| format!(".{}", s.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!(".{stem}.tmp{}{ext}", std::process::id()))
-}
-
-fn rename(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::rename(from, to).map_err(|e| {
-        let _ = std::fs::remove_file(from);
-        format!("{}: {e}", to.display())
-    })
 }

@@ -56,10 +56,26 @@ impl ImageCache {
         side: u32,
         progress: dataset::Progress<'_>,
     ) -> (Self, Vec<usize>, Vec<(usize, DecodeError)>) {
+        Self::load_checked(paths, None, side, progress)
+    }
+
+    /// [`ImageCache::load`], and with `hashes` (the project's content hash of each path) every
+    /// file is checked against its hash first: a file whose content changed since import fails
+    /// with [`DecodeError::Changed`] instead of being used.
+    pub fn load_checked(
+        paths: &[PathBuf],
+        hashes: Option<&[String]>,
+        side: u32,
+        progress: dataset::Progress<'_>,
+    ) -> (Self, Vec<usize>, Vec<(usize, DecodeError)>) {
         let n = paths.len();
         let k = 3 * (side * side) as usize;
         let slots = dataset::par_map(n, progress, |i| {
-            dataset::load_rgb8(&paths[i]).map(|im| dataset::decode::to_chw_u8(&im, side))
+            match hashes.and_then(|h| h.get(i)) {
+                Some(h) => dataset::decode::load_rgb8_checked(&paths[i], h),
+                None => dataset::load_rgb8(&paths[i]),
+            }
+            .map(|im| dataset::decode::to_chw_u8(&im, side))
         });
         let mut data = Vec::with_capacity(n * k);
         let mut kept = Vec::with_capacity(n);
@@ -87,8 +103,9 @@ impl ImageCache {
 
     /// Like [`ImageCache::load`], but kept in `file`: when `file` holds the images for these
     /// `keys` (one content hash per path) at this side, they are read from it and nothing is
-    /// decoded; otherwise they are decoded and, when every file decoded and the cache is at
-    /// most [`MAX_DISK_CACHE`] bytes, written to `file` (atomically) for the next time.
+    /// decoded; otherwise they are decoded, each file checked against its key first
+    /// ([`ImageCache::load_checked`]), and, when every file decoded and the cache is at most
+    /// [`MAX_DISK_CACHE`] bytes, written to `file` (atomically) for the next time.
     pub fn load_cached(
         file: &Path,
         paths: &[PathBuf],
@@ -103,7 +120,8 @@ impl ImageCache {
             let kept = (0..c.n).collect();
             return (c, kept, Vec::new());
         }
-        let (cache, kept, failed) = Self::load(paths, side, progress);
+        let checked = (keys.len() == paths.len()).then_some(keys);
+        let (cache, kept, failed) = Self::load_checked(paths, checked, side, progress);
         if failed.is_empty()
             && keys.len() == paths.len()
             && cache.data.len() as u64 <= MAX_DISK_CACHE
@@ -182,7 +200,10 @@ mod tests {
                 p
             })
             .collect();
-        let keys: Vec<String> = (0..3).map(|k| format!("hash{k}")).collect();
+        let keys: Vec<String> = paths
+            .iter()
+            .map(|p| dataset::content_hash(&std::fs::read(p).unwrap()))
+            .collect();
         let file = dir.path().join("cache/images.bin");
         let (a, _, failed) = ImageCache::load_cached(&file, &paths, &keys, 32, &|_, _| {});
         assert!(failed.is_empty() && file.is_file());
@@ -210,5 +231,38 @@ mod tests {
         std::fs::write(&file, vec![0u8; len as usize]).unwrap();
         let (_, _, failed) = ImageCache::load_cached(&file, &paths, &keys, 32, &|_, _| {});
         assert_eq!(failed.len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod checked_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_whose_content_changed_since_import_is_reported_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..2)
+            .map(|k| {
+                let p = dir.path().join(format!("{k}.png"));
+                crate::demo::render_cell(k, 40, k as u64).save(&p).unwrap();
+                p
+            })
+            .collect();
+        let hashes: Vec<String> = paths
+            .iter()
+            .map(|p| dataset::content_hash(&std::fs::read(p).unwrap()))
+            .collect();
+        // The second file is swapped for another image after import.
+        crate::demo::render_cell(5, 40, 9).save(&paths[1]).unwrap();
+        let (cache, kept, failed) = ImageCache::load_checked(&paths, Some(&hashes), 32, &|_, _| {});
+        assert_eq!((cache.len(), kept), (1, vec![0]));
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, 1);
+        assert!(matches!(failed[0].1, DecodeError::Changed));
+        // The sweep's cached loading checks the same way and writes no cache.
+        let file = dir.path().join("c.bin");
+        let (_, _, failed) = ImageCache::load_cached(&file, &paths, &hashes, 32, &|_, _| {});
+        assert!(matches!(failed[..], [(1, DecodeError::Changed)]));
+        assert!(!file.exists());
     }
 }

@@ -40,17 +40,21 @@ pub fn prepare(
     let mut ids = Vec::new();
     let mut targets = Vec::new();
     let mut paths = Vec::new();
+    let mut hashes = Vec::new();
     for im in &project.images {
         if let Some(t) = exp.task.target(&project.taxonomy, im.current) {
             ids.push(im.id);
             targets.push(t);
             paths.push(project.image_path(project_path, im));
+            hashes.push(im.hash.clone());
         }
     }
     let labels: Vec<_> = project.images.iter().map(|im| im.current).collect();
     exp.task.check_has_images(&project.taxonomy, &labels)?;
     let n_classes = exp.task.n_outputs();
-    let (cache, kept, failed) = ImageCache::load(&paths, exp.train.input_size, progress);
+    // Every file is checked against the hash the project stored: a swapped file is skipped.
+    let (cache, kept, failed) =
+        ImageCache::load_checked(&paths, Some(&hashes), exp.train.input_size, progress);
     let unreadable = failed
         .into_iter()
         .map(|(i, e)| (ids[i], format!("{}: {e}", paths[i].display())))

@@ -57,6 +57,7 @@ pub struct Views {
     pub menu: ProjectMenu,
     pub sweep: SweepView,
     pub explain: ExplainView,
+    pub overwrite: crate::ui::overwrite::OverwriteView,
 }
 
 /// The whole application. `show` draws one frame; `apply` is the only place state changes.
@@ -245,6 +246,16 @@ impl LeukoApp {
                     self.info(text)
                 }
             }
+            Command::WriteFiles(files, done) => self.write_files(files, done),
+            Command::AnswerOverwrite(yes) => {
+                if let Some(p) = self.views.overwrite.pending.take() {
+                    if yes {
+                        self.write_now(p.files, p.done);
+                    } else {
+                        self.info("nothing was written");
+                    }
+                }
+            }
             Command::OpenViewer => self.state.viewer_open = self.state.project.is_some(),
             Command::CloseViewer => self.state.viewer_open = false,
             Command::OpenExplain => self.views.explain.open = self.state.project.is_some(),
@@ -410,9 +421,58 @@ impl LeukoApp {
             None => Err("open a project first".into()),
         };
         match r {
-            Ok(dir) => self.info(format!("report written to {}", dir.display())),
+            Ok((dir, files)) => {
+                self.write_files(files, format!("report written to {}", dir.display()))
+            }
             Err(e) => self.error(format!("could not write the report: {e}")),
         }
+    }
+
+    /// Writes files for the user (`Command::WriteFiles`): refused when one is a file of the
+    /// project (`output::check_output`); when some exist, the user is asked first.
+    fn write_files(&mut self, files: Vec<(PathBuf, Vec<u8>)>, done: String) {
+        use crate::output::{OutputError, Overwrite, check_output};
+        let checked = match &self.state.project {
+            None => Err("open a project first".to_string()),
+            Some(p) => {
+                let mut existing = Vec::new();
+                let mut refused = None;
+                for (path, _) in &files {
+                    match check_output(&p.ws.path, Some(p.project()), path, Overwrite::Refused) {
+                        Ok(()) => {}
+                        Err(OutputError::Exists(path)) => existing.push(path),
+                        Err(e) => {
+                            refused = Some(format!("nothing was written: {e}"));
+                            break;
+                        }
+                    }
+                }
+                refused.map_or(Ok(existing), Err)
+            }
+        };
+        let existing = match checked {
+            Ok(existing) => existing,
+            Err(e) => return self.error(e),
+        };
+        if existing.is_empty() {
+            self.write_now(files, done);
+        } else {
+            self.views.overwrite.pending = Some(crate::ui::overwrite::PendingWrite {
+                files,
+                done,
+                existing,
+            });
+        }
+    }
+
+    /// Writes the files (each atomically) and says how it went.
+    fn write_now(&mut self, files: Vec<(PathBuf, Vec<u8>)>, done: String) {
+        for (path, bytes) in &files {
+            if let Err(e) = crate::project::atomic_write(path, bytes) {
+                return self.error(format!("could not write {}: {e}", path.display()));
+            }
+        }
+        self.info(done);
     }
 
     fn save(&mut self) {
@@ -428,6 +488,18 @@ impl LeukoApp {
         let Some(p) = &mut self.state.project else {
             return;
         };
+        // The file dialog asked before replacing a file; the project's own files are never
+        // written over (the same rule as the command line's, `output::check_output`).
+        if let Err(e) = crate::output::check_output(
+            &p.ws.path,
+            Some(&p.ws.project),
+            path,
+            crate::output::Overwrite::Allowed,
+        ) {
+            let e = e.to_string();
+            self.error(format!("could not save as {}: {e}", path.display()));
+            return;
+        }
         let mut project = p.ws.project.clone();
         // Keep the dataset where it is, expressed relative to the new location.
         let dataset = project.dataset_dir(&p.ws.path);
@@ -448,7 +520,15 @@ impl LeukoApp {
     fn export_labels(&mut self, path: &Path) {
         let Some(p) = &self.state.project else { return };
         let text = export_csv(p.project());
-        match crate::project::atomic_write(path, text.as_bytes()) {
+        // The file dialog asked before replacing a file; the project's own files never are.
+        let allowed = crate::output::check_output(
+            &p.ws.path,
+            Some(p.project()),
+            path,
+            crate::output::Overwrite::Allowed,
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()));
+        match allowed.and_then(|()| crate::project::atomic_write(path, text.as_bytes())) {
             Ok(()) => self.info(format!("labels exported to {}", path.display())),
             Err(e) => self.error(format!("could not export to {}: {e}", path.display())),
         }
@@ -672,6 +752,7 @@ impl Views {
         sweep::show(&mut self.sweep, ctx, ui, cmds);
         explain::show(&mut self.explain, ctx, ui, cmds);
         project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
+        crate::ui::overwrite::show(&self.overwrite, ui, cmds);
     }
 }
 

@@ -71,6 +71,11 @@ pub enum Command {
     SaveSweepPngs,
     /// Show a message (text, is it an error).
     Notify(String, bool),
+    /// Write these files (path, bytes) together, then show the message; when some exist, ask
+    /// first (see `ui::overwrite`). The project's own files are never written.
+    WriteFiles(Vec<(PathBuf, Vec<u8>)>, String),
+    /// The answer to "Replace existing files?": write them (true) or not.
+    AnswerOverwrite(bool),
     /// Which training size's confusion matrix the sweep screen shows.
     SetSweepMatrixSize(usize),
     /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod command;
 pub mod explain;
 pub mod gallery;
+pub mod overwrite;
 pub mod project_menu;
 pub mod settings;
 pub mod state;
@@ -17,13 +18,15 @@ pub mod taxonomy_editor;
 pub mod thumbs;
 pub mod viewer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use app::LeukoApp;
 pub use command::{Command, TaxonomyEdit, Window};
 pub use settings::Settings;
+
+use crate::project::Workspace;
 
 /// Autosave interval (labels are journaled at once regardless).
 const AUTOSAVE: Duration = Duration::from_secs(10);
@@ -245,9 +248,12 @@ pub fn run(
             "projects/demo",
         ))?),
     };
-    if let Some(dir) = &screenshots {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
+    // The script starts a sweep and changes screens: it works on a copy of the project, so the
+    // project it was given is left exactly as it was.
+    let start = match (&screenshots, start) {
+        (Some(dir), Some(p)) => Some(screenshot_project(&p, dir)?),
+        (_, start) => start,
+    };
     let make = |renderer| eframe::NativeOptions {
         renderer,
         viewport: egui::ViewportBuilder::default()
@@ -316,4 +322,38 @@ pub fn app_icon() -> egui::IconData {
             egui::IconData::default()
         }
     }
+}
+
+/// The folder of the project copy that `gui --screenshots DIR` works on: `DIR/.project-copy`.
+fn screenshot_copy_dir(out: &Path) -> PathBuf {
+    out.join(".project-copy")
+}
+
+/// Copies the project at `project` (its labels as saved and journaled, its settings and its
+/// sweep list, pointing at the same dataset) into a fresh folder under `out` and returns the
+/// copy's file: what `gui --screenshots` opens, so the script changes nothing of the original.
+/// Nothing is written beside the original.
+pub fn screenshot_project(project: &Path, out: &Path) -> Result<PathBuf, String> {
+    // Read only: no lock is taken and nothing is created beside the original.
+    let mut copy = Workspace::open_read_only(project)
+        .map_err(|e| e.to_string())?
+        .project;
+    let root = copy.dataset_dir(project);
+    copy.dataset_root = root
+        .canonicalize()
+        .unwrap_or(root)
+        .to_string_lossy()
+        .into_owned();
+    let dir = screenshot_copy_dir(out);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let name = project
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "project.ron".into());
+    let path = dir.join(name);
+    Workspace::create(&path, copy).map_err(|e| e.to_string())?;
+    Ok(path)
 }

@@ -1,5 +1,6 @@
 //! The explain screen's PNG exports into `<project>.sweeps/<name>/explain/`: the cell's
-//! overlay with its scale bar, the focus row, and the embedding.
+//! overlay with its scale bar, the focus row, and the embedding. They are written through
+//! `Command::WriteFiles`, which asks before replacing a file.
 
 use image::RgbImage;
 
@@ -20,11 +21,12 @@ fn save_png(v: &ExplainView, p: &ProjectState, name: &str, img: &RgbImage) -> Co
         return Command::Notify("no sweep chosen".into(), true);
     };
     let path = dir.join(name);
-    match std::fs::create_dir_all(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| img.save(&path).map_err(|e| e.to_string()))
-    {
-        Ok(()) => Command::Notify(format!("saved {}", path.display()), false),
+    // Written through the one place that checks paths and asks before replacing a file.
+    match crate::ui::overwrite::png_bytes(&image::DynamicImage::ImageRgb8(img.clone())) {
+        Ok(bytes) => Command::WriteFiles(
+            vec![(path.clone(), bytes)],
+            format!("saved {}", path.display()),
+        ),
         Err(e) => Command::Notify(format!("could not save {}: {e}", path.display()), true),
     }
 }

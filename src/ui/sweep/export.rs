@@ -9,22 +9,29 @@ use crate::sweep::start::load_or_snapshot;
 use crate::ui::command::Command;
 use crate::ui::state::ProjectState;
 
-/// Writes the report (HTML, CSV, SVG) of the sweep shown into its folder; returns the folder.
-pub fn report(v: &SweepView, p: &ProjectState) -> Result<PathBuf, String> {
+/// The report (HTML, CSV, SVG) of the sweep shown, to write into its folder: the folder and
+/// the files (path, bytes), for `Command::WriteFiles`.
+pub fn report(
+    v: &SweepView,
+    p: &ProjectState,
+) -> Result<(PathBuf, Vec<crate::ui::overwrite::FileWrite>), String> {
     let Some(cfg) = &v.config else {
         return Err("no sweep to export".into());
     };
     let dir = SweepDir::of(&p.ws.path, &cfg.name);
     let snapshot = load_or_snapshot(&dir, p.project(), cfg)?;
     let out = dir.report_dir();
-    crate::sweep::report::write_report(
-        &out,
+    let files = crate::sweep::report::report_files(
         &snapshot,
         &v.records,
         Some(p.project()),
         v.matrix_size,
     )?;
-    Ok(out)
+    let files = files
+        .into_iter()
+        .map(|(name, text)| (out.join(name), text.into_bytes()))
+        .collect();
+    Ok((out, files))
 }
 
 /// The folder the report and the PNG figures of the sweep shown go to.
@@ -54,32 +61,29 @@ pub fn figures_as_png(v: &mut SweepView, ctx: &egui::Context, cmds: &mut Vec<Com
     let Some(image) = shot else { return };
     v.png_export = None;
     let ppp = ctx.pixels_per_point();
-    let mut saved = Vec::new();
-    let mut err = None;
+    let mut files = Vec::new();
     for (fig, rect) in &v.figures {
         let Some(out) = cut_out(&image, *rect, ppp) else {
             continue;
         };
         let path = dir.join(format!("{}.png", fig.file_stem()));
-        match std::fs::create_dir_all(&dir)
-            .map_err(|e| e.to_string())
-            .and_then(|_| out.save(&path).map_err(|e| e.to_string()))
-        {
-            Ok(()) => saved.push(path),
-            Err(e) => err = Some(format!("{}: {e}", path.display())),
+        match crate::ui::overwrite::png_bytes(&image::DynamicImage::ImageRgba8(out)) {
+            Ok(bytes) => files.push((path, bytes)),
+            Err(e) => {
+                cmds.push(Command::Notify(
+                    format!("could not save a figure: {}: {e}", path.display()),
+                    true,
+                ));
+                return;
+            }
         }
     }
-    cmds.push(match err {
-        Some(e) => Command::Notify(format!("could not save a figure: {e}"), true),
-        None => Command::Notify(
-            format!(
-                "{} figure(s) saved as PNG in {}",
-                saved.len(),
-                dir.display()
-            ),
-            false,
-        ),
-    });
+    let done = format!(
+        "{} figure(s) saved as PNG in {}",
+        files.len(),
+        dir.display()
+    );
+    cmds.push(Command::WriteFiles(files, done));
 }
 
 /// The pixels of `rect` (in points) out of a screenshot; None when it is empty.
