@@ -47,6 +47,7 @@ pub fn prepare(
             paths.push(project.image_path(project_path, im));
         }
     }
+    images_present(&root, &paths)?;
     let n_classes = exp.task.n_outputs();
     for c in 0..n_classes {
         if !targets.contains(&c) {
@@ -70,6 +71,22 @@ pub fn prepare(
         cache,
         unreadable,
     })
+}
+
+/// Stops at once, with the remedy first, when most of the images are not where the project
+/// says (a wrong or stale dataset folder), instead of listing hundreds of unreadable files.
+fn images_present(root: &Path, paths: &[PathBuf]) -> Result<(), String> {
+    let missing = paths.iter().filter(|p| !p.is_file()).count();
+    if missing > 0 && missing * 2 >= paths.len() {
+        return Err(format!(
+            "the dataset folder {} does not hold this project's images ({missing} of {} are \
+             missing): run `leukolens relink <project> <folder>` (or Project → Locate dataset… \
+             in the app) to point the project at them",
+            root.display(),
+            paths.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The seeded split of an experiment over prepared data.

@@ -14,6 +14,7 @@ use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 use super::command::{Command, Window};
 use super::explain::{self, ExplainView, Tab};
 use super::gallery::{self, GalleryView};
+use super::import_mapping::{self, ImportMappingView, PendingImport};
 use super::project_menu::{self, ProjectMenu};
 use super::settings::Settings;
 use super::state::{Ctx, JobStatus, Message, ProjectState};
@@ -57,6 +58,7 @@ pub struct Views {
     pub menu: ProjectMenu,
     pub sweep: SweepView,
     pub explain: ExplainView,
+    pub import_mapping: ImportMappingView,
 }
 
 /// The whole application. `show` draws one frame; `apply` is the only place state changes.
@@ -126,6 +128,11 @@ impl LeukoApp {
     /// The sweep screen's widget state, to edit its form as a user would (tests).
     pub fn sweep_mut(&mut self) -> &mut SweepView {
         &mut self.views.sweep
+    }
+
+    /// The import waiting for its class mapping to be confirmed (the New-project dialog).
+    pub fn pending_import(&self) -> Option<&PendingImport> {
+        self.views.import_mapping.pending.as_ref()
     }
 
     /// The explain screen's state.
@@ -210,7 +217,13 @@ impl LeukoApp {
                 source,
                 layout,
                 output,
-            } => self.start_import(source, layout, output),
+            } => self.propose_import(source, layout, output),
+            Command::Import {
+                source,
+                layout,
+                output,
+                mapping,
+            } => self.start_import(source, layout, output, mapping),
             Command::Save => self.save(),
             Command::SaveAs(path) => self.save_as(&path),
             Command::ExportLabels(path) => self.export_labels(&path),
@@ -490,20 +503,41 @@ impl LeukoApp {
         }
     }
 
-    fn start_import(&mut self, source: PathBuf, layout: Option<Layout>, output: PathBuf) {
-        if output.exists() {
-            self.error(format!(
-                "{} already exists; choose another name",
-                output.display()
-            ));
+    /// Scans the dataset (no decoding) and opens the mapping dialog with the proposed classes.
+    fn propose_import(&mut self, source: PathBuf, layout: Option<Layout>, output: PathBuf) {
+        if let Err(e) = check_new_project_path(&output) {
+            self.error(e);
+            return;
+        }
+        let taxonomy = crate::taxonomy::Taxonomy::default_allidb();
+        match crate::dataset::propose_mapping(&source, layout, &taxonomy, &Default::default()) {
+            Ok(proposal) => {
+                self.views.import_mapping.pending = Some(PendingImport::new(
+                    source, layout, output, proposal, taxonomy,
+                ));
+            }
+            Err(e) => self.error(format!("could not import: {e}")),
+        }
+    }
+
+    fn start_import(
+        &mut self,
+        source: PathBuf,
+        layout: Option<Layout>,
+        output: PathBuf,
+        mapping: crate::dataset::MappingOverrides,
+    ) {
+        if let Err(e) = check_new_project_path(&output) {
+            self.error(e);
             return;
         }
         let spawned = self.state.jobs.spawn_with("import", move |ctx, out| {
             let progress = |d: usize, t: usize| ctx.progress(d, t, "importing");
-            let outcome = crate::dataset::import(
+            let outcome = crate::dataset::import_with(
                 &source,
                 layout,
                 crate::taxonomy::Taxonomy::default_allidb(),
+                &mapping,
                 &progress,
             )
             .map_err(|e| e.to_string())?;
@@ -605,7 +639,7 @@ impl LeukoApp {
             status: self.state.status.as_ref(),
             viewer_open: self.state.viewer_open,
             show_stats: self.state.show_stats,
-            modal_open: self.views.menu.modal_open(),
+            modal_open: self.views.menu.modal_open() || self.views.import_mapping.is_open(),
             jobs: &self.state.jobs,
             sweep: self.views.sweep.shown(),
             overlay,
@@ -645,7 +679,21 @@ impl Views {
         sweep::show(&mut self.sweep, ctx, ui, cmds);
         explain::show(&mut self.explain, ctx, ui, cmds);
         project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
+        import_mapping::show(&mut self.import_mapping, ctx, ui, cmds);
     }
+}
+
+/// Why a new project cannot be written at `output` (it exists, or a folder on the way is a
+/// file), in words.
+fn check_new_project_path(output: &Path) -> Result<(), String> {
+    if output.exists() {
+        return Err(format!(
+            "{} already exists; choose another name",
+            output.display()
+        ));
+    }
+    crate::project::store::check_folder_path(output)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))
 }
 
 /// The labels as CSV: one row per image with original and current class.
