@@ -1,5 +1,5 @@
 //! The fuzz targets of `fuzz/` (see `leukolens::fuzz`), run here on seeded, mutated inputs: a
-//! few thousand cases per target, in seconds, so that CI catches a regression without nightly
+//! few thousand cases per target (3,000), in seconds, so that CI catches a regression without nightly
 //! Rust. Each case starts from a valid file of that kind and applies 1 to 8 random edits (bit
 //! flips, random or "interesting" bytes inserted, ranges deleted, duplicated or cut off).
 #![allow(clippy::unwrap_used)]
@@ -9,8 +9,13 @@ use std::path::Path;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Cases per target.
-const CASES: usize = 3_000;
+/// Cases per target (`LEUKOLENS_FUZZ_CASES` runs more, for a longer search by hand).
+fn cases() -> usize {
+    std::env::var("LEUKOLENS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000)
+}
 
 /// Byte strings that parsers treat specially.
 const TOKENS: &[&[u8]] = &[
@@ -51,7 +56,7 @@ fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Runs `target` on `CASES` mutated inputs (and the seeds themselves); fails with the case and
+/// Runs `target` on [`cases`] mutated inputs (and the seeds themselves); fails with the case and
 /// the start of the input that panicked.
 fn run(name: &str, seed: u64, seeds: &[Vec<u8>], target: fn(&[u8])) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -60,7 +65,7 @@ fn run(name: &str, seed: u64, seeds: &[Vec<u8>], target: fn(&[u8])) {
     let inputs = seeds
         .iter()
         .cloned()
-        .chain((0..CASES).map(|_| {
+        .chain((0..cases()).map(|_| {
             let base = &seeds[rng.random_range(0..seeds.len())];
             mutate(&mut rng, base)
         }));

@@ -126,14 +126,19 @@ fn rows(p: &mut PendingImport, ui: &mut egui::Ui) {
             let typed = p.classes[i].trim();
             let typed = if typed.is_empty() { &row.class } else { typed };
             let (class, new, positive) = resolve_class(&p.taxonomy, p.proposal.layout, typed);
-            let mut tags = vec![format!("→ {class}")];
+            let mut tags = Vec::new();
             if new {
-                tags.push("new class".into());
+                tags.push("new class");
             }
             if positive {
-                tags.push("positive".into());
+                tags.push("positive");
             }
-            ui.label(tags.join(", "));
+            let tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", tags.join(", "))
+            };
+            ui.label(format!("becomes {class}{tags}"));
             ui.end_row();
         }
     });
