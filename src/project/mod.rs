@@ -337,7 +337,7 @@ impl Project {
         };
         self.taxonomy
             .validate()
-            .map_err(|e| invalid(format!("taxonomy: {e}")))?;
+            .map_err(|e| invalid(crate::quote::clip(&format!("taxonomy: {e}"))))?;
         let mut ids = std::collections::HashMap::new();
         for im in &self.images {
             if let Some(first) = ids.insert(im.id, &im.path) {
@@ -353,7 +353,8 @@ impl Project {
                 if self.taxonomy.get(c).is_none() {
                     return Err(invalid(format!(
                         "image {} ({}): {what} label {c} is not in the taxonomy",
-                        im.id.0, im.path
+                        im.id.0,
+                        crate::quote::quote(&im.path)
                     )));
                 }
             }
