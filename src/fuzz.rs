@@ -60,14 +60,22 @@ pub fn import_csv(data: &[u8]) {
     }
 }
 
-/// A sweep's snapshot and one run file, read through [`SweepDir`], then summarised as the
-/// sweep screen and the report do.
+/// Separates the snapshot from the run file in a [`sweep_files`] input.
+pub const SWEEP_SPLIT: &[u8] = b"\0\0";
+
+/// A sweep's snapshot and one run file (the input split at the first [`SWEEP_SPLIT`]; without
+/// one, both files get the whole input), read through [`SweepDir`], then summarised as the sweep
+/// screen and the report do.
 pub fn sweep_files(data: &[u8]) {
+    let (snapshot, run) = match data.windows(2).position(|w| w == SWEEP_SPLIT) {
+        Some(at) => (&data[..at], &data[at + 2..]),
+        None => (data, data),
+    };
     let dir = SweepDir::at(scratch_dir().join("sweep"));
     let runs = dir.path().join("runs");
     if std::fs::create_dir_all(&runs).is_err()
-        || std::fs::write(dir.snapshot_path(), data).is_err()
-        || std::fs::write(runs.join("r.ron"), data).is_err()
+        || std::fs::write(dir.snapshot_path(), snapshot).is_err()
+        || std::fs::write(runs.join("r.ron"), run).is_err()
     {
         return;
     }

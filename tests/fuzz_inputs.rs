@@ -139,12 +139,32 @@ fn import_and_mapping_csv() {
 
 #[test]
 fn sweep_snapshot_and_run_files() {
+    let snapshot = fixture("format-1/demo.sweeps/old_sweep/snapshot.ron");
+    let run0 = fixture("format-1/demo.sweeps/old_sweep/runs/f00-n0003.ron");
+    let both = [&snapshot[..], leukolens::fuzz::SWEEP_SPLIT, &run0[..]].concat();
     let seeds = [
-        fixture("format-1/demo.sweeps/old_sweep/snapshot.ron"),
-        fixture("format-1/demo.sweeps/old_sweep/runs/f00-n0003.ron"),
+        both,
+        snapshot,
+        run0,
         fixture("format-1/demo.sweeps/old_sweep/runs/f01-n0003.ron"),
     ];
     run("sweep files", 4, &seeds, leukolens::fuzz::sweep_files);
+}
+
+/// A snapshot that names 100,000 outputs, with a finished run: the results tables must not
+/// build a 100,000² confusion matrix (10¹⁰ cells) from it.
+#[test]
+fn a_snapshot_with_an_absurd_number_of_outputs() {
+    let snapshot = String::from_utf8(fixture("format-1/demo.sweeps/old_sweep/snapshot.ron")).unwrap();
+    let at = snapshot.find("output_names: [").unwrap() + "output_names: [".len();
+    let many: String = (0..100_000).map(|i| format!("\"c{i}\",")).collect();
+    let hostile = format!("{}{many}{}", &snapshot[..at], &snapshot[at..]);
+    let run0 = fixture("format-1/demo.sweeps/old_sweep/runs/f00-n0003.ron");
+    let input = [hostile.as_bytes(), leukolens::fuzz::SWEEP_SPLIT, &run0[..]].concat();
+    let start = std::time::Instant::now();
+    leukolens::fuzz::sweep_files(&input);
+    leukolens::fuzz::remove_scratch();
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
 }
 
 #[test]
