@@ -161,8 +161,11 @@ fn decompression_bomb_headers_are_refused() {
     // Past the side limit: 100,000 × 100,000.
     let why = import_one("huge.png", &png_with_header(100_000, 100_000, 8, 2)).unwrap_err();
     assert!(why.contains("too large (100000×100000 px"), "{why}");
-    // Within the side limit but past the allocation limit: 16,000² RGBA at 16 bits = 2 GB.
+    // Within the side limit but past the allocation limit: 16,000² RGBA at 16 bits = 2 GB, and
+    // 12,000² RGB at 8 bits = 432 MB.
     let why = import_one("deep.png", &png_with_header(16_000, 16_000, 16, 6)).unwrap_err();
+    assert!(why.contains("too large for the decoder's limits"), "{why}");
+    let why = import_one("wide.png", &png_with_header(12_000, 12_000, 8, 2)).unwrap_err();
     assert!(why.contains("too large for the decoder's limits"), "{why}");
 }
 

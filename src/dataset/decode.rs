@@ -10,8 +10,10 @@ use thiserror::Error;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest accepted width or height (pixels).
 pub const MAX_SIDE: u32 = 16_384;
-/// Largest decoder allocation (bytes).
-pub const MAX_ALLOC: u64 = 1024 * 1024 * 1024;
+/// Largest decoder allocation (bytes): 256 MiB, an 8,192² RGBA image. Single-cell crops are
+/// far smaller; a compressed "bomb" whose header claims 12,000² pixels (432 MB, from a file of
+/// kilobytes) is refused before anything is allocated, on each of the import's threads.
+pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// Why a file could not be used as an image.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
