@@ -54,8 +54,18 @@ pub fn import_csv(data: &[u8]) {
         return;
     }
     let _ = dataset::read_mapping_csv(&csv);
-    let _ = dataset::propose_mapping(&csv, Some(Layout::Csv), &Taxonomy::default_allidb(), &Default::default());
-    if let Ok(out) = dataset::import(&csv, Some(Layout::Csv), Taxonomy::default_allidb(), &|_, _| {}) {
+    let _ = dataset::propose_mapping(
+        &csv,
+        Some(Layout::Csv),
+        &Taxonomy::default_allidb(),
+        &Default::default(),
+    );
+    if let Ok(out) = dataset::import(
+        &csv,
+        Some(Layout::Csv),
+        Taxonomy::default_allidb(),
+        &|_, _| {},
+    ) {
         let _ = out.report.to_string();
     }
 }

@@ -74,7 +74,10 @@ fn folder_names_map_onto_the_taxonomy_and_the_binary_task_finds_the_blasts() {
         (tax.name(c), tax.is_positive(c))
     };
     assert_eq!(class_of("blast/0.png"), ("Blast".into(), true));
-    assert_eq!(class_of("lymphocytes/0.png"), ("Typical lymphocyte".into(), false));
+    assert_eq!(
+        class_of("lymphocytes/0.png"),
+        ("Typical lymphocyte".into(), false)
+    );
     assert_eq!(
         class_of("Neutrophil_Segmented/1.png"),
         ("Segmented neutrophil".into(), false)
@@ -92,7 +95,12 @@ fn folder_names_map_onto_the_taxonomy_and_the_binary_task_finds_the_blasts() {
     assert_eq!(
         rows,
         [
-            ("Neutrophil_Segmented".into(), "Segmented neutrophil".into(), 2, false),
+            (
+                "Neutrophil_Segmented".into(),
+                "Segmented neutrophil".into(),
+                2,
+                false
+            ),
             ("UNKNOWN".into(), "UNKNOWN".into(), 1, true),
             ("blast".into(), "Blast".into(), 3, true),
             ("lymphocytes".into(), "Typical lymphocyte".into(), 2, false),
@@ -114,11 +122,13 @@ fn the_mapping_is_proposed_before_import_and_overrides_replace_it() {
     let root = dir.path().join("cells");
     cytologist_folder(&root);
     let tax = Taxonomy::default_allidb();
-    let proposal =
-        dataset::propose_mapping(&root, None, &tax, &MappingOverrides::new()).unwrap();
+    let proposal = dataset::propose_mapping(&root, None, &tax, &MappingOverrides::new()).unwrap();
     assert_eq!(proposal.layout, Layout::ImageFolder);
     let blast = proposal.rows.iter().find(|r| r.source == "blast").unwrap();
-    assert_eq!((blast.class.as_str(), blast.count, blast.positive), ("Blast", 3, true));
+    assert_eq!(
+        (blast.class.as_str(), blast.count, blast.positive),
+        ("Blast", 3, true)
+    );
     // Proposing writes nothing and leaves the taxonomy as it was.
     assert_eq!(tax, Taxonomy::default_allidb());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -170,10 +180,22 @@ fn import_prints_the_mapping_and_map_overrides_it() {
     ]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("class mapping (source name → class, files):"), "{t}");
-    assert!(t.contains("\"blast\"                → Blast (new class, positive), 3"), "{t}");
-    assert!(t.contains("\"lymphocytes\"          → Typical lymphocyte, 2"), "{t}");
-    assert!(t.contains("\"UNKNOWN\"              → Plasma cell (new class), 1"), "{t}");
+    assert!(
+        t.contains("class mapping (source name → class, files):"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\"blast\"                → Blast (new class, positive), 3"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\"lymphocytes\"          → Typical lymphocyte, 2"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\"UNKNOWN\"              → Plasma cell (new class), 1"),
+        "{t}"
+    );
     // The mapping comes before the project is written.
     assert!(t.find("class mapping").unwrap() < t.find("wrote").unwrap());
     let p = Project::load(&project).unwrap();
@@ -188,9 +210,17 @@ fn the_same_image_under_two_classes_is_a_label_conflict() {
     write_cell(&root.join("basophil/b.png"), 2);
     write_cell(&root.join("basophil/b-copy.png"), 2); // same class: a duplicate
     std::fs::create_dir_all(root.join("eosinophil")).unwrap();
-    std::fs::copy(root.join("monocyte/m.png"), root.join("eosinophil/same.png")).unwrap();
+    std::fs::copy(
+        root.join("monocyte/m.png"),
+        root.join("eosinophil/same.png"),
+    )
+    .unwrap();
     let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
-    assert_eq!(out.images.len(), 4, "both conflicting files are imported, and listed");
+    assert_eq!(
+        out.images.len(),
+        4,
+        "both conflicting files are imported, and listed"
+    );
     assert_eq!(out.report.duplicates.len(), 1);
     assert_eq!(out.report.conflicts.len(), 1);
     let c = &out.report.conflicts[0];
@@ -229,7 +259,9 @@ fn images_smaller_than_the_network_input_are_counted_in_a_warning() {
     write_cell(&root.join("monocyte/small1.png"), 1);
     write_cell(&root.join("monocyte/small2.png"), 2);
     std::fs::create_dir_all(root.join("basophil")).unwrap();
-    cell(3, 300, 260).save(root.join("basophil/big.png")).unwrap();
+    cell(3, 300, 260)
+        .save(root.join("basophil/big.png"))
+        .unwrap();
     let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
     assert_eq!(out.report.small, 2);
     let shown = out.report.to_string();
@@ -285,7 +317,10 @@ fn special_entries_are_skipped_and_listed() {
     assert_eq!(out.report.skipped.len(), 8);
     // Every report line is one line: the newline in a name is escaped.
     let shown = out.report.to_string();
-    assert!(shown.contains("monocyte/bad\\nname.png\": not an image"), "{shown}");
+    assert!(
+        shown.contains("monocyte/bad\\nname.png\": not an image"),
+        "{shown}"
+    );
     assert!(!shown.contains("bad\nname"), "{shown}");
 }
 
@@ -321,11 +356,19 @@ fn a_truncated_jpeg_is_not_imported_as_valid() {
     noisy.save(&full).unwrap();
     let bytes = std::fs::read(&full).unwrap();
     assert!(bytes.len() > 8_000, "{}", bytes.len());
-    std::fs::write(root.join("monocyte/cut.jpg"), &bytes[..bytes.len() * 3 / 16]).unwrap();
+    std::fs::write(
+        root.join("monocyte/cut.jpg"),
+        &bytes[..bytes.len() * 3 / 16],
+    )
+    .unwrap();
     let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
     assert_eq!(out.images.len(), 1);
     assert_eq!(out.report.skipped.len(), 1);
-    assert!(out.report.skipped[0].1.contains("truncated"), "{:?}", out.report.skipped);
+    assert!(
+        out.report.skipped[0].1.contains("truncated"),
+        "{:?}",
+        out.report.skipped
+    );
 }
 
 #[test]
@@ -368,7 +411,10 @@ fn invalid_utf8_in_the_project_file_gets_line_column_and_the_backup() {
     let e = Project::load(&path).unwrap_err().to_string();
     assert!(e.contains("line 2, column 5"), "{e}");
     assert!(e.contains("not valid UTF-8"), "{e}");
-    assert!(e.contains("the file was left untouched; there is no backup of it"), "{e}");
+    assert!(
+        e.contains("the file was left untouched; there is no backup of it"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
 
@@ -386,7 +432,10 @@ fn duplicate_image_ids_in_a_project_file_are_an_error_in_words() {
     assert_ne!(twice, text);
     let e = Project::from_ron(&twice, &path).unwrap_err().to_string();
     assert!(e.contains("image id 0 is used twice"), "{e}");
-    assert!(e.contains("\"basophil/b.png\"") && e.contains("\"monocyte/a.png\""), "{e}");
+    assert!(
+        e.contains("\"basophil/b.png\"") && e.contains("\"monocyte/a.png\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -395,14 +444,29 @@ fn only_the_last_journal_line_is_called_torn_and_long_lines_are_cut() {
     let path = small_project(dir.path());
     let jpath = Journal::path_for(&path);
     let garbage = "(".repeat(2_000_000);
-    std::fs::write(&jpath, format!("{garbage}\nnot a journal line\n(seq: 3, tim")).unwrap();
+    std::fs::write(
+        &jpath,
+        format!("{garbage}\nnot a journal line\n(seq: 3, tim"),
+    )
+    .unwrap();
     let ws = Workspace::open(&path).unwrap();
     let notes = &ws.open_notes;
     assert_eq!(notes.len(), 3, "{notes:?}");
-    assert!(notes[0].contains("line 1 ignored (damaged; not the last line"), "{}", &notes[0][..200]);
-    assert!(notes[1].contains("line 2 ignored (damaged; not the last line"), "{}", notes[1]);
+    assert!(
+        notes[0].contains("line 1 ignored (damaged; not the last line"),
+        "{}",
+        &notes[0][..200]
+    );
+    assert!(
+        notes[1].contains("line 2 ignored (damaged; not the last line"),
+        "{}",
+        notes[1]
+    );
     assert!(notes[2].contains("line 3 ignored (damaged, likely cut short by a crash)"));
-    assert!(notes.iter().all(|n| n.len() < 1_000), "a note quotes at most a few hundred characters");
+    assert!(
+        notes.iter().all(|n| n.len() < 1_000),
+        "a note quotes at most a few hundred characters"
+    );
     // `info` prints them, not the line.
     let o = leukolens(&["info", path.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -432,7 +496,10 @@ fn a_wrong_dataset_folder_says_relink_first_and_stops() {
         .err()
         .unwrap();
     assert!(e.starts_with("the dataset folder"), "{e}");
-    assert!(e.contains("does not hold this project's images (2 of 2 are missing)"), "{e}");
+    assert!(
+        e.contains("does not hold this project's images (2 of 2 are missing)"),
+        "{e}"
+    );
     assert!(e.contains("leukolens relink"), "{e}");
 }
 

@@ -19,15 +19,46 @@ fn cases() -> usize {
 
 /// Byte strings that parsers treat specially.
 const TOKENS: &[&[u8]] = &[
-    b"(", b")", b"[", b"]", b"{", b"}", b"\"", b"\n", b",", b":", b"0", b"-1", b"1e309",
-    b"18446744073709551615", b"4294967296", b"NaN", b"inf", b"\xff", b"\xc3", b"Some(", b"None",
-    b"\\u{110000}", b"/*", b"r#\"", b"\r\n", b"\0", b"\xff\xd9", b"\xff\xda", b"IDAT", b"IEND",
+    b"(",
+    b")",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"\"",
+    b"\n",
+    b",",
+    b":",
+    b"0",
+    b"-1",
+    b"1e309",
+    b"18446744073709551615",
+    b"4294967296",
+    b"NaN",
+    b"inf",
+    b"\xff",
+    b"\xc3",
+    b"Some(",
+    b"None",
+    b"\\u{110000}",
+    b"/*",
+    b"r#\"",
+    b"\r\n",
+    b"\0",
+    b"\xff\xd9",
+    b"\xff\xda",
+    b"IDAT",
+    b"IEND",
 ];
 
 fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
     let mut v = seed.to_vec();
     for _ in 0..rng.random_range(1..=8) {
-        let at = if v.is_empty() { 0 } else { rng.random_range(0..v.len()) };
+        let at = if v.is_empty() {
+            0
+        } else {
+            rng.random_range(0..v.len())
+        };
         match rng.random_range(0..7) {
             0 if !v.is_empty() => v[at] ^= 1 << rng.random_range(0..8),
             1 if !v.is_empty() => v[at] = rng.random(),
@@ -62,13 +93,10 @@ fn run(name: &str, seed: u64, seeds: &[Vec<u8>], target: fn(&[u8])) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let start = std::time::Instant::now();
     let mut failures = Vec::new();
-    let inputs = seeds
-        .iter()
-        .cloned()
-        .chain((0..cases()).map(|_| {
-            let base = &seeds[rng.random_range(0..seeds.len())];
-            mutate(&mut rng, base)
-        }));
+    let inputs = seeds.iter().cloned().chain((0..cases()).map(|_| {
+        let base = &seeds[rng.random_range(0..seeds.len())];
+        mutate(&mut rng, base)
+    }));
     let mut n = 0;
     for (case, input) in inputs.enumerate() {
         n += 1;
@@ -87,7 +115,12 @@ fn run(name: &str, seed: u64, seeds: &[Vec<u8>], target: fn(&[u8])) {
 }
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -99,7 +132,9 @@ fn project_files() {
     for (class, seed) in [("monocyte", 1u8), ("blast", 2), ("monocyte", 3)] {
         let p = root.join(class).join(format!("{seed}.png"));
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        image::RgbImage::from_pixel(4, 4, image::Rgb([seed, 2, 3])).save(&p).unwrap();
+        image::RgbImage::from_pixel(4, 4, image::Rgb([seed, 2, 3]))
+            .save(&p)
+            .unwrap();
     }
     let out = leukolens::dataset::import(
         &root,
@@ -155,7 +190,8 @@ fn sweep_snapshot_and_run_files() {
 /// build a 100,000² confusion matrix (10¹⁰ cells) from it.
 #[test]
 fn a_snapshot_with_an_absurd_number_of_outputs() {
-    let snapshot = String::from_utf8(fixture("format-1/demo.sweeps/old_sweep/snapshot.ron")).unwrap();
+    let snapshot =
+        String::from_utf8(fixture("format-1/demo.sweeps/old_sweep/snapshot.ron")).unwrap();
     let at = snapshot.find("output_names: [").unwrap() + "output_names: [".len();
     let many: String = (0..100_000).map(|i| format!("\"c{i}\",")).collect();
     let hostile = format!("{}{many}{}", &snapshot[..at], &snapshot[at..]);

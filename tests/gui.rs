@@ -1003,5 +1003,8 @@ fn the_new_project_dialog_shows_the_mapping_and_the_user_edits_it() {
     };
     assert_eq!(class_of("UNKNOWN/1.png"), ("Smudge cell".into(), false));
     assert_eq!(class_of("blast/0.png"), ("Blast".into(), true));
-    assert_eq!(class_of("lymphocytes/0.png"), ("Typical lymphocyte".into(), false));
+    assert_eq!(
+        class_of("lymphocytes/0.png"),
+        ("Typical lymphocyte".into(), false)
+    );
 }

@@ -77,23 +77,29 @@ fn tiff_16_bit() {
 /// `convert -size 12x10 gradient:red-blue -colorspace CMYK -quality 85 -strip cmyk.jpg`).
 #[test]
 fn cmyk_jpeg() {
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cmyk.jpg"))
-        .unwrap();
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cmyk.jpg"))
+            .unwrap();
     assert_eq!(import_one("cmyk.jpg", &bytes), Ok((12, 10)));
     let img = decoded(&bytes);
     let top = img.get_pixel(6, 0).0;
     let bottom = img.get_pixel(6, 9).0;
     assert!(top[0] > 200 && top[2] < 60, "top is red: {top:?}");
-    assert!(bottom[2] > 200 && bottom[0] < 60, "bottom is blue: {bottom:?}");
+    assert!(
+        bottom[2] > 200 && bottom[0] < 60,
+        "bottom is blue: {bottom:?}"
+    );
 }
 
 #[test]
 fn grayscale_with_and_without_alpha() {
-    let grey: ImageBuffer<Luma<u8>, Vec<u8>> = ImageBuffer::from_fn(6, 4, |x, _| Luma([x as u8 * 40]));
+    let grey: ImageBuffer<Luma<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(6, 4, |x, _| Luma([x as u8 * 40]));
     let bytes = encode(&grey, image::ImageFormat::Png);
     assert_eq!(import_one("grey.png", &bytes), Ok((6, 4)));
     assert_eq!(decoded(&bytes).get_pixel(5, 0).0, [200, 200, 200]);
-    let grey_a: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_fn(3, 3, |_, _| LumaA([77, 10]));
+    let grey_a: ImageBuffer<LumaA<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(3, 3, |_, _| LumaA([77, 10]));
     let bytes = encode(&grey_a, image::ImageFormat::Png);
     assert_eq!(import_one("grey-alpha.png", &bytes), Ok((3, 3)));
     assert_eq!(decoded(&bytes).get_pixel(1, 1).0, [77, 77, 77]);
@@ -111,7 +117,8 @@ fn palette_png() {
 
 #[test]
 fn rgba_drops_alpha() {
-    let img: ImageBuffer<Rgba<u8>, Vec<u8>> = ImageBuffer::from_fn(5, 5, |_, _| Rgba([10, 20, 30, 0]));
+    let img: ImageBuffer<Rgba<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(5, 5, |_, _| Rgba([10, 20, 30, 0]));
     let bytes = encode(&img, image::ImageFormat::Png);
     assert_eq!(import_one("rgba.png", &bytes), Ok((5, 5)));
     assert_eq!(decoded(&bytes).get_pixel(2, 2).0, [10, 20, 30]);
@@ -123,7 +130,11 @@ fn rgba_drops_alpha() {
 fn exif_rotated_jpeg() {
     // 40×16: red left half, blue right half. Turned clockwise, red is at the top.
     let img = image::RgbImage::from_fn(40, 16, |x, _| {
-        if x < 20 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) }
+        if x < 20 {
+            Rgb([255, 0, 0])
+        } else {
+            Rgb([0, 0, 255])
+        }
     });
     let plain = encode(&img, image::ImageFormat::Jpeg);
     let rotated = with_exif_orientation(&plain, 6);
@@ -192,7 +203,11 @@ fn palette_png_bytes() -> Vec<u8> {
     chunk(&mut v, b"IHDR", &ihdr);
     chunk(&mut v, b"PLTE", &[255, 0, 0, 0, 0, 255]);
     // Rows: filter byte 0, then 4 indices.
-    chunk(&mut v, b"IDAT", &zlib_stored(&[0, 0, 0, 1, 1, 0, 0, 1, 1, 1]));
+    chunk(
+        &mut v,
+        b"IDAT",
+        &zlib_stored(&[0, 0, 0, 1, 1, 0, 0, 1, 1, 1]),
+    );
     chunk(&mut v, b"IEND", &[]);
     v
 }
@@ -226,7 +241,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

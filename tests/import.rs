@@ -141,7 +141,11 @@ fn imagefolder_with_every_format_and_every_kind_of_bad_file() {
         reasons["huge.png"]
     );
     // The copy of a monocyte in the lymphocyte folder is a label conflict, not a duplicate.
-    assert!(out.report.duplicates.is_empty(), "{:?}", out.report.duplicates);
+    assert!(
+        out.report.duplicates.is_empty(),
+        "{:?}",
+        out.report.duplicates
+    );
     assert_eq!(out.report.conflicts.len(), 1, "{:?}", out.report.conflicts);
     let c = &out.report.conflicts[0];
     assert!(c.first.ends_with("monocyte/a.png") && c.first_class == "Monocyte");

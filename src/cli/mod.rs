@@ -205,7 +205,14 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             name,
             seed,
             map,
-        } => import::run(&source, layout.layout(), &output, name, seed, map.as_deref()),
+        } => import::run(
+            &source,
+            layout.layout(),
+            &output,
+            name,
+            seed,
+            map.as_deref(),
+        ),
         Command::Demo {
             output,
             per_class,

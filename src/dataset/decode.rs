@@ -117,7 +117,9 @@ fn jpeg_has_end(bytes: &[u8]) -> bool {
 /// Decodes with the reader's limits (checking the buffer size before allocating it), then
 /// turns the image upright as its EXIF orientation says (a phone or scanner may store a cell
 /// rotated).
-fn decode_oriented(reader: ImageReader<std::io::Cursor<&[u8]>>) -> image::ImageResult<DynamicImage> {
+fn decode_oriented(
+    reader: ImageReader<std::io::Cursor<&[u8]>>,
+) -> image::ImageResult<DynamicImage> {
     use image::ImageDecoder;
     let mut decoder = reader.into_decoder()?;
     let mut limits = Limits::default();
@@ -150,8 +152,11 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>, DecodeError> {
     }
     let file = std::fs::File::open(path).map_err(|e| DecodeError::Io(e.to_string()))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
-        .map_err(|e| DecodeError::Io(e.to_string()))?;
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| DecodeError::Io(e.to_string()))?;
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }

@@ -461,15 +461,18 @@ fn scan_csv(source: &Path, report: &mut ImportReport) -> Result<Scan, ImportErro
                 path: full,
                 source_label: label.to_string(),
             }),
-            EntryKind::Dir => report
-                .skipped
-                .push((full, "listed in the CSV but a folder, not an image file".into())),
+            EntryKind::Dir => report.skipped.push((
+                full,
+                "listed in the CSV but a folder, not an image file".into(),
+            )),
             EntryKind::Skip(_) if !full.exists() && std::fs::symlink_metadata(&full).is_err() => {
                 report
                     .skipped
                     .push((full, "listed in the CSV but not found".into()))
             }
-            EntryKind::Skip(why) => report.skipped.push((full, format!("listed in the CSV but {why}"))),
+            EntryKind::Skip(why) => report
+                .skipped
+                .push((full, format!("listed in the CSV but {why}"))),
         }
     }
     report.notes.extend(notes.finish());

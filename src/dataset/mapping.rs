@@ -83,7 +83,11 @@ pub(crate) fn mapping_rows(
 
 /// What a class name typed for a source name becomes in `taxonomy`: (class, new, positive).
 /// The GUI's mapping dialog shows it beside each edited row.
-pub fn resolve_class(taxonomy: &Taxonomy, layout: Layout, class_name: &str) -> (String, bool, bool) {
+pub fn resolve_class(
+    taxonomy: &Taxonomy,
+    layout: Layout,
+    class_name: &str,
+) -> (String, bool, bool) {
     let before: Vec<ClassId> = taxonomy.classes.iter().map(|c| c.id).collect();
     let mut taxonomy = taxonomy.clone();
     let overrides = MappingOverrides::from([("source".to_string(), class_name.to_string())]);
@@ -160,7 +164,12 @@ pub(crate) fn unused_overrides(overrides: &MappingOverrides, sources: &[String])
                 .iter()
                 .any(|src| override_for(&single(s), src).is_some())
         })
-        .map(|s| format!("the mapping names {}, which no file of this dataset has", quote(s)))
+        .map(|s| {
+            format!(
+                "the mapping names {}, which no file of this dataset has",
+                quote(s)
+            )
+        })
         .collect()
 }
 

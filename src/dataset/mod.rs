@@ -19,9 +19,9 @@ use crate::quote::quote_path;
 use crate::taxonomy::{ClassId, Taxonomy};
 pub use decode::{DecodeError, content_hash, decode_rgb8, load_rgb8, to_chw_u8};
 pub use layouts::detect_layout;
-pub use synonyms::is_blast_name;
 use mapping::{LabelMapper, unused_overrides};
 pub use mapping::{MappingOverrides, ProposedMapping, propose_mapping, read_mapping_csv};
+pub use synonyms::is_blast_name;
 pub(crate) use types::Candidate;
 pub use types::{
     ImportError, ImportOutcome, ImportReport, ImportedImage, LabelConflict, Layout, MappingRow,
@@ -85,7 +85,14 @@ pub fn import_with(
             Err(e) => report.skipped.push((cand.path.clone(), e.to_string())),
             Ok((hash, width, height)) => {
                 let class = mapper.map(&cand.source_label, &mut taxonomy);
-                note_same_content(&mut report, &mut first_by_hash, &hash, &cand.path, class, &taxonomy);
+                note_same_content(
+                    &mut report,
+                    &mut first_by_hash,
+                    &hash,
+                    &cand.path,
+                    class,
+                    &taxonomy,
+                );
                 if width.min(height) < SMALL_SIDE {
                     report.small += 1;
                 }
@@ -127,7 +134,9 @@ fn note_same_content(
     taxonomy: &Taxonomy,
 ) {
     match first_by_hash.get(hash) {
-        Some((first, c)) if *c == class => report.duplicates.push((path.to_path_buf(), first.clone())),
+        Some((first, c)) if *c == class => {
+            report.duplicates.push((path.to_path_buf(), first.clone()))
+        }
         Some((first, c)) => report.conflicts.push(LabelConflict {
             first: first.clone(),
             first_class: taxonomy.name(*c),

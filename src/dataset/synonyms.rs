@@ -6,25 +6,56 @@
 /// synonyms). Codes are synonyms too. Every blast kind is positive; nothing else is.
 const SYNONYMS: &[(&str, bool, &[&str])] = &[
     ("Blast", true, &["blast", "blast cell", "BLA", "BL"]),
-    ("Lymphoblast", true, &["lymphoblast", "LBL", "lymphoid blast"]),
-    ("Myeloblast", true, &["myeloblast", "MYO", "MBL", "myeloid blast"]),
+    (
+        "Lymphoblast",
+        true,
+        &["lymphoblast", "LBL", "lymphoid blast"],
+    ),
+    (
+        "Myeloblast",
+        true,
+        &["myeloblast", "MYO", "MBL", "myeloid blast"],
+    ),
     ("Monoblast", true, &["monoblast", "MOB"]),
     (
         "Typical lymphocyte",
         false,
-        &["lymphocyte", "typical lymphocyte", "normal lymphocyte", "LYT", "LYM", "LY"],
+        &[
+            "lymphocyte",
+            "typical lymphocyte",
+            "normal lymphocyte",
+            "LYT",
+            "LYM",
+            "LY",
+        ],
     ),
     (
         "Atypical lymphocyte",
         false,
-        &["atypical lymphocyte", "reactive lymphocyte", "variant lymphocyte", "LYA"],
+        &[
+            "atypical lymphocyte",
+            "reactive lymphocyte",
+            "variant lymphocyte",
+            "LYA",
+        ],
     ),
     (
         "Segmented neutrophil",
         false,
-        &["segmented neutrophil", "segmented", "neutrophil segmented", "SNE", "NGS", "SEG"],
+        &[
+            "segmented neutrophil",
+            "segmented",
+            "neutrophil segmented",
+            "SNE",
+            "NGS",
+            "SEG",
+        ],
     ),
-    ("Band neutrophil", false, &["band", "band neutrophil", "BNE", "NGB"]),
+    (
+        "Band neutrophil",
+        false,
+        &["band", "band neutrophil", "BNE", "NGB"],
+    ),
     ("Eosinophil", false, &["eosinophil", "EOS", "EO"]),
     ("Basophil", false, &["basophil", "BAS", "BA"]),
     ("Monocyte", false, &["monocyte", "MON", "MO"]),
@@ -32,13 +63,28 @@ const SYNONYMS: &[(&str, bool, &[&str])] = &[
     (
         "Erythroblast",
         false,
-        &["erythroblast", "normoblast", "NRBC", "nucleated red blood cell", "EBO", "ERB"],
+        &[
+            "erythroblast",
+            "normoblast",
+            "NRBC",
+            "nucleated red blood cell",
+            "EBO",
+            "ERB",
+        ],
     ),
-    ("Smudge cell", false, &["smudge", "smudge cell", "basket cell", "KSC"]),
+    (
+        "Smudge cell",
+        false,
+        &["smudge", "smudge cell", "basket cell", "KSC"],
+    ),
     ("Promyelocyte", false, &["promyelocyte", "PMY", "PMO"]),
     ("Myelocyte", false, &["myelocyte", "MY", "MYB"]),
     ("Metamyelocyte", false, &["metamyelocyte", "MMY", "MMZ"]),
-    ("Immature granulocyte", false, &["immature granulocyte", "IG"]),
+    (
+        "Immature granulocyte",
+        false,
+        &["immature granulocyte", "IG"],
+    ),
 ];
 
 /// The taxonomy class a source name means, and whether it is positive: `None` when the name
@@ -186,14 +232,29 @@ mod tests {
         for s in ["blast", "myeloblast", "lymphoblast", "monoblast", "MYO"] {
             assert_eq!(canonical(s).map(|c| c.1), Some(true), "{s}");
         }
-        for s in ["erythroblast", "normoblast", "NRBC", "promyelocyte", "lymphocyte", "IG"] {
+        for s in [
+            "erythroblast",
+            "normoblast",
+            "NRBC",
+            "promyelocyte",
+            "lymphocyte",
+            "IG",
+        ] {
             assert_eq!(canonical(s).map(|c| c.1), Some(false), "{s}");
         }
     }
 
     #[test]
     fn unknown_names_match_nothing() {
-        for s in ["UNKNOWN", "plasma cell", "", "___", "cell", "neutrophil", "lymph"] {
+        for s in [
+            "UNKNOWN",
+            "plasma cell",
+            "",
+            "___",
+            "cell",
+            "neutrophil",
+            "lymph",
+        ] {
             assert_eq!(canonical(s), None, "{s}");
         }
     }

@@ -98,7 +98,9 @@ impl Journal {
             out.last_line = i + 1;
             match ron::from_str::<JournalEntry>(text) {
                 Ok(e) => out.entries.push(e),
-                Err(e) => out.bad_lines.push((i + 1, crate::quote::clip(&e.to_string()))),
+                Err(e) => out
+                    .bad_lines
+                    .push((i + 1, crate::quote::clip(&e.to_string()))),
             }
         }
         Ok(out)

@@ -299,7 +299,11 @@ fn read_ron<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ReadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
     ron::from_str(&text).map_err(|e| {
-        ReadError::Invalid(format!("{}: {}", path.display(), crate::quote::clip(&e.to_string())))
+        ReadError::Invalid(format!(
+            "{}: {}",
+            path.display(),
+            crate::quote::clip(&e.to_string())
+        ))
     })
 }
 

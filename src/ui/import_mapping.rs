@@ -94,7 +94,9 @@ pub fn show(view: &mut ImportMappingView, _ctx: &Ctx, ui: &mut egui::Ui, cmds: &
             p.source.display(),
             p.proposal.layout
         ));
-        egui::ScrollArea::vertical().max_height(420.0).show(ui, |ui| rows(p, ui));
+        egui::ScrollArea::vertical()
+            .max_height(420.0)
+            .show(ui, |ui| rows(p, ui));
         ui.horizontal(|ui| {
             if ui.button("Import").clicked() {
                 cmds.push(p.import_command());
@@ -112,34 +114,36 @@ pub fn show(view: &mut ImportMappingView, _ctx: &Ctx, ui: &mut egui::Ui, cmds: &
 
 /// One row per source name: the name, its files, the class field and what it becomes.
 fn rows(p: &mut PendingImport, ui: &mut egui::Ui) {
-    egui::Grid::new("mapping-rows").striped(true).show(ui, |ui| {
-        ui.strong("source name");
-        ui.strong("files");
-        ui.strong("class");
-        ui.strong("");
-        ui.end_row();
-        for (i, row) in p.proposal.rows.iter().enumerate() {
-            let l = ui.label(&row.source);
-            ui.label(row.count.to_string());
-            ui.add(egui::TextEdit::singleline(&mut p.classes[i]).desired_width(200.0))
-                .labelled_by(l.id);
-            let typed = p.classes[i].trim();
-            let typed = if typed.is_empty() { &row.class } else { typed };
-            let (class, new, positive) = resolve_class(&p.taxonomy, p.proposal.layout, typed);
-            let mut tags = Vec::new();
-            if new {
-                tags.push("new class");
-            }
-            if positive {
-                tags.push("positive");
-            }
-            let tags = if tags.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", tags.join(", "))
-            };
-            ui.label(format!("becomes {class}{tags}"));
+    egui::Grid::new("mapping-rows")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("source name");
+            ui.strong("files");
+            ui.strong("class");
+            ui.strong("");
             ui.end_row();
-        }
-    });
+            for (i, row) in p.proposal.rows.iter().enumerate() {
+                let l = ui.label(&row.source);
+                ui.label(row.count.to_string());
+                ui.add(egui::TextEdit::singleline(&mut p.classes[i]).desired_width(200.0))
+                    .labelled_by(l.id);
+                let typed = p.classes[i].trim();
+                let typed = if typed.is_empty() { &row.class } else { typed };
+                let (class, new, positive) = resolve_class(&p.taxonomy, p.proposal.layout, typed);
+                let mut tags = Vec::new();
+                if new {
+                    tags.push("new class");
+                }
+                if positive {
+                    tags.push("positive");
+                }
+                let tags = if tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", tags.join(", "))
+                };
+                ui.label(format!("becomes {class}{tags}"));
+                ui.end_row();
+            }
+        });
 }
