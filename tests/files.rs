@@ -479,7 +479,6 @@ fn a_wrong_dataset_folder_says_relink_first_and_stops() {
     let path = small_project(dir.path());
     let mut p = Project::load(&path).unwrap();
     std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
-    p.dataset_root = "elsewhere".into();
     let exp = leukolens::train::ExperimentConfig {
         name: "e".into(),
         task: Task::Groups {
@@ -492,6 +491,10 @@ fn a_wrong_dataset_folder_says_relink_first_and_stops() {
         n_test: None,
         seed: 1,
     };
+    // With the right folder, training says how many images it upscales.
+    let data = leukolens::train::experiment::prepare(&p, &path, &exp, &none).unwrap();
+    assert_eq!(data.upscaled, 2);
+    p.dataset_root = "elsewhere".into();
     let e = leukolens::train::experiment::prepare(&p, &path, &exp, &none)
         .err()
         .unwrap();

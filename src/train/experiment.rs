@@ -18,6 +18,8 @@ pub struct PreparedData {
     pub cache: ImageCache,
     /// Images the task uses but that could not be decoded, with the reason.
     pub unreadable: Vec<(ImageId, String)>,
+    /// Images smaller than the input size (by the size stored at import): they are upscaled.
+    pub upscaled: usize,
 }
 
 /// Selects the task's images by their current labels and decodes them at the input size.
@@ -40,11 +42,15 @@ pub fn prepare(
     let mut ids = Vec::new();
     let mut targets = Vec::new();
     let mut paths = Vec::new();
+    let mut upscaled = 0;
     for im in &project.images {
         if let Some(t) = exp.task.target(&project.taxonomy, im.current) {
             ids.push(im.id);
             targets.push(t);
             paths.push(project.image_path(project_path, im));
+            if im.width.min(im.height) < exp.train.input_size {
+                upscaled += 1;
+            }
         }
     }
     images_present(&root, &paths)?;
@@ -61,7 +67,12 @@ pub fn prepare(
     let (cache, kept, failed) = ImageCache::load(&paths, exp.train.input_size, progress);
     let unreadable = failed
         .into_iter()
-        .map(|(i, e)| (ids[i], format!("{}: {e}", paths[i].display())))
+        .map(|(i, e)| {
+            (
+                ids[i],
+                format!("{}: {e}", crate::quote::quote_path(&paths[i])),
+            )
+        })
         .collect();
     Ok(PreparedData {
         images: kept.iter().map(|&i| ids[i]).collect(),
@@ -70,6 +81,7 @@ pub fn prepare(
         output_names: exp.task.output_names(&project.taxonomy),
         cache,
         unreadable,
+        upscaled,
     })
 }
 
