@@ -230,7 +230,7 @@ fn the_same_image_under_two_classes_is_a_label_conflict() {
     assert_eq!(c.second_class, "Monocyte");
     let shown = out.report.to_string();
     assert!(
-        shown.contains("label conflicts: 1 files")
+        shown.contains("label conflicts: 1 file(s) with the same content")
             && shown.contains("m.png\" (Monocyte) = ")
             && shown.contains("same.png\" (Eosinophil)"),
         "{shown}"
@@ -365,7 +365,8 @@ fn a_truncated_jpeg_is_not_imported_as_valid() {
     assert_eq!(out.images.len(), 1);
     assert_eq!(out.report.skipped.len(), 1);
     assert!(
-        out.report.skipped[0].1.contains("truncated"),
+        out.report.skipped[0].1.contains("truncated")
+            && out.report.skipped[0].1.contains("cut short"),
         "{:?}",
         out.report.skipped
     );

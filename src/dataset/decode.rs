@@ -62,7 +62,7 @@ pub fn decode_rgb8(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if format == image::ImageFormat::Jpeg && !jpeg_has_end(bytes) {
         // The JPEG decoder fills a cut-off scan with grey and reports success.
         return Err(DecodeError::Corrupt(
-            "the JPEG stops before its end marker: the file is truncated".into(),
+            "the JPEG has no end marker after its image data (the file was cut short)".into(),
         ));
     }
     let mut probe = ImageReader::new(std::io::Cursor::new(bytes))

@@ -52,6 +52,11 @@ const SYNONYMS: &[(&str, bool, &[&str])] = &[
         ],
     ),
     (
+        "Neutrophil (unspecified)",
+        false,
+        &["neutrophil", "NEU", "NEUT"],
+    ),
+    (
         "Band neutrophil",
         false,
         &["band", "band neutrophil", "BNE", "NGB"],
@@ -221,6 +226,7 @@ mod tests {
             ("promyelocyte", "Promyelocyte"),
             ("metamyelocytes", "Metamyelocyte"),
             ("IG", "Immature granulocyte"),
+            ("neutrophils", "Neutrophil (unspecified)"),
         ];
         for (source, class) in cases {
             assert_eq!(canonical(source).map(|c| c.0), Some(*class), "{source}");
@@ -252,7 +258,7 @@ mod tests {
             "",
             "___",
             "cell",
-            "neutrophil",
+            "granulocyte",
             "lymph",
         ] {
             assert_eq!(canonical(s), None, "{s}");

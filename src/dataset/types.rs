@@ -176,7 +176,7 @@ impl std::fmt::Display for ImportReport {
         if !self.conflicts.is_empty() {
             writeln!(
                 f,
-                "label conflicts: {} files have the same content as a file of another class \
+                "label conflicts: {} file(s) with the same content as a file of another class \
                  (both imported; the gallery's \"label conflicts\" filter shows them):",
                 self.conflicts.len()
             )?;
