@@ -532,7 +532,8 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
         output: output.clone(),
     });
     // The class mapping is shown first; nothing is written before it is confirmed.
-    let pending = app.pending_import().expect("the mapping dialog is open");
+    wait_for(&mut app, |a| a.pending_import().is_some());
+    let pending = app.pending_import().unwrap();
     assert_eq!(pending.proposal.rows.len(), 2);
     assert!(!output.exists());
     let import = pending.import_command();
@@ -974,6 +975,12 @@ fn the_new_project_dialog_shows_the_mapping_and_the_user_edits_it() {
         layout: None,
         output: output.clone(),
     });
+    let start = std::time::Instant::now();
+    while h.state().pending_import().is_none() {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", h.state().messages());
+        h.state_mut().poll_jobs();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     step(&mut h);
     h.get_by_label("Class mapping");
     h.get_by_label("becomes Blast (new class, positive)");

@@ -28,6 +28,8 @@ use super::viewer::{self, ViewerView};
 enum JobResult {
     /// A new project file was written by an import: open it.
     Imported(PathBuf),
+    /// The proposed class mapping of a dataset: open the mapping dialog.
+    Proposed(Box<PendingImport>),
     /// The content hashes of a folder, for re-linking the open project to it.
     Hashed {
         dir: PathBuf,
@@ -503,20 +505,26 @@ impl LeukoApp {
         }
     }
 
-    /// Scans the dataset (no decoding) and opens the mapping dialog with the proposed classes.
+    /// Scans the dataset in the background (no decoding) and then opens the mapping dialog with
+    /// the proposed classes.
     fn propose_import(&mut self, source: PathBuf, layout: Option<Layout>, output: PathBuf) {
         if let Err(e) = check_new_project_path(&output) {
             self.error(e);
             return;
         }
-        let taxonomy = crate::taxonomy::Taxonomy::default_allidb();
-        match crate::dataset::propose_mapping(&source, layout, &taxonomy, &Default::default()) {
-            Ok(proposal) => {
-                self.views.import_mapping.pending = Some(PendingImport::new(
-                    source, layout, output, proposal, taxonomy,
-                ));
-            }
-            Err(e) => self.error(format!("could not import: {e}")),
+        let spawned = self.state.jobs.spawn_with("scan", move |_, out| {
+            let taxonomy = crate::taxonomy::Taxonomy::default_allidb();
+            let proposal =
+                crate::dataset::propose_mapping(&source, layout, &taxonomy, &Default::default())
+                    .map_err(|e| format!("could not import: {e}"))?;
+            out.send(JobResult::Proposed(Box::new(PendingImport::new(
+                source, layout, output, proposal, taxonomy,
+            ))));
+            Ok(())
+        });
+        match spawned {
+            Ok(job) => self.background_started(job, "reading the dataset's classes"),
+            Err(e) => self.error(format!("could not start the import: {e}")),
         }
     }
 
@@ -562,6 +570,7 @@ impl LeukoApp {
         for r in drain_all(&mut self.background) {
             match r {
                 JobResult::Imported(path) => self.open(&path),
+                JobResult::Proposed(pending) => self.views.import_mapping.pending = Some(*pending),
                 JobResult::Hashed { dir, tree } => self.finish_relink(&dir, &tree),
             }
         }
