@@ -505,6 +505,22 @@ fn a_wrong_dataset_folder_says_relink_first_and_stops() {
         "{e}"
     );
     assert!(e.contains("leukolens relink"), "{e}");
+    // The command line says it and stops: no skipped-image lines before it.
+    p.save(&path).unwrap();
+    let o = leukolens(&[
+        "train",
+        path.to_str().unwrap(),
+        "--task",
+        "groups",
+        "--positive",
+        "Monocyte",
+        "--negative",
+        "Basophil",
+    ]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(t.contains("\nerror: the dataset folder"), "{t}");
+    assert!(!t.contains("skipped image"), "{t}");
 }
 
 #[test]
