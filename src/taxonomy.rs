@@ -49,6 +49,10 @@ pub enum TaxonomyError {
     EmptyName,
     #[error("no class with id {0}")]
     UnknownClass(ClassId),
+    #[error("two classes have the id {0}; every class needs its own id")]
+    DuplicateId(ClassId),
+    #[error("the class id {0} is not below next_id ({1}): a new class would reuse it")]
+    IdNotBelowNext(ClassId, u32),
 }
 
 /// Ordered list of classes.
@@ -278,7 +282,13 @@ impl Taxonomy {
             if a.name.trim().is_empty() {
                 return Err(TaxonomyError::EmptyName);
             }
+            if a.id.0 >= self.next_id {
+                return Err(TaxonomyError::IdNotBelowNext(a.id, self.next_id));
+            }
             for b in &self.classes[i + 1..] {
+                if a.id == b.id {
+                    return Err(TaxonomyError::DuplicateId(a.id));
+                }
                 if a.name.eq_ignore_ascii_case(&b.name) {
                     return Err(TaxonomyError::DuplicateName(b.name.clone()));
                 }

@@ -531,6 +531,13 @@ fn new_project_imports_in_the_background_and_locate_dataset_relinks_it() {
         layout: None,
         output: output.clone(),
     });
+    // The class mapping is shown first; nothing is written before it is confirmed.
+    wait_for(&mut app, |a| a.pending_import().is_some());
+    let pending = app.pending_import().unwrap();
+    assert_eq!(pending.proposal.rows.len(), 2);
+    assert!(!output.exists());
+    let import = pending.import_command();
+    app.apply(import);
     wait_for(&mut app, |a| a.project().is_some());
     assert_eq!(app.project().unwrap().project().images.len(), 5);
     assert!(
@@ -1157,4 +1164,77 @@ fn the_screenshot_script_works_on_a_copy_of_the_project() {
     );
     let reopened = Workspace::open(&copy).unwrap();
     assert_eq!(reopened.project.sweeps.len(), 1, "the copy holds the sweep");
+}
+
+/// New project: the class mapping dialog shows each folder's proposed class and file count; the
+/// user retypes one class, and the import uses it.
+#[test]
+fn the_new_project_dialog_shows_the_mapping_and_the_user_edits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("cells");
+    let mut seed = 0u8;
+    for (class, n) in [("blast", 2), ("lymphocytes", 1), ("UNKNOWN", 2)] {
+        for k in 0..n {
+            seed += 40;
+            let p = data.join(class).join(format!("{k}.png"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            image::RgbImage::from_pixel(12, 12, image::Rgb([seed, 3, 9]))
+                .save(&p)
+                .unwrap();
+        }
+    }
+    let app = LeukoApp::new(
+        Settings {
+            annotator: Some("t".into()),
+            ..Default::default()
+        },
+        None,
+        None,
+    );
+    let mut h = harness(app);
+    let output = dir.path().join("cells.ron");
+    h.state_mut().apply(Command::NewProject {
+        source: data.clone(),
+        layout: None,
+        output: output.clone(),
+    });
+    let start = std::time::Instant::now();
+    while h.state().pending_import().is_none() {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", h.state().messages());
+        h.state_mut().poll_jobs();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    step(&mut h);
+    h.get_by_label("Class mapping");
+    h.get_by_label("becomes Blast (new class, positive)");
+    h.get_by_label("becomes Typical lymphocyte");
+    // The user renames UNKNOWN's class to smudge cells.
+    let field = h.get_by_label("UNKNOWN");
+    field.click();
+    step(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("UNKNOWN").type_text("smudge cells");
+    step(&mut h);
+    h.get_by_label("becomes Smudge cell");
+    assert!(!output.exists(), "nothing is written before Import");
+    h.get_by_label("Import").click();
+    step(&mut h);
+    assert!(h.state().pending_import().is_none());
+    let start = std::time::Instant::now();
+    while h.state().project().is_none() {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", h.state().messages());
+        h.state_mut().poll_jobs();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let p = h.state().project().unwrap().project();
+    let class_of = |path: &str| {
+        let c = p.images.iter().find(|i| i.path == path).unwrap().current;
+        (p.taxonomy.name(c), p.taxonomy.is_positive(c))
+    };
+    assert_eq!(class_of("UNKNOWN/1.png"), ("Smudge cell".into(), false));
+    assert_eq!(class_of("blast/0.png"), ("Blast".into(), true));
+    assert_eq!(
+        class_of("lymphocytes/0.png"),
+        ("Typical lymphocyte".into(), false)
+    );
 }

@@ -140,7 +140,17 @@ fn imagefolder_with_every_format_and_every_kind_of_bad_file() {
         "{}",
         reasons["huge.png"]
     );
-    assert_eq!(out.report.duplicates.len(), 1);
+    // The copy of a monocyte in the lymphocyte folder is a label conflict, not a duplicate.
+    assert!(
+        out.report.duplicates.is_empty(),
+        "{:?}",
+        out.report.duplicates
+    );
+    assert_eq!(out.report.conflicts.len(), 1, "{:?}", out.report.conflicts);
+    let c = &out.report.conflicts[0];
+    assert!(c.first.ends_with("monocyte/a.png") && c.first_class == "Monocyte");
+    assert!(c.second.ends_with("typical_lymphocyte/copy_of_a.png"));
+    assert_eq!(c.second_class, "Typical lymphocyte");
     // Labels map onto the taxonomy; unknown folders become new classes.
     let tax = &out.taxonomy;
     let by_path = |p: &str| out.images.iter().find(|i| i.rel_path == p).unwrap().class;
@@ -220,8 +230,24 @@ fn link_loops_and_non_utf8_names_are_not_imported() {
         "{:?}",
         out.report.duplicates
     );
-    assert_eq!(out.report.skipped.len(), 1, "{:?}", out.report.skipped);
-    assert!(out.report.skipped[0].1.contains("not valid UTF-8"));
+    // Both are listed, with their reasons.
+    assert_eq!(out.report.skipped.len(), 2, "{:?}", out.report.skipped);
+    let reason = |name: &str| {
+        out.report
+            .skipped
+            .iter()
+            .find(|(p, _)| p.file_name().unwrap().as_encoded_bytes() == name.as_bytes())
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason("loop").contains("loop"), "{:?}", out.report.skipped);
+    assert!(reason("\u{fffd}.png").is_empty());
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|(_, r)| r.contains("not valid UTF-8"))
+    );
 }
 
 #[test]

@@ -5,17 +5,20 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use super::progress::{bar, follow};
-use crate::dataset::{self, Layout};
-use crate::project::{Project, Workspace};
+use crate::dataset::{self, Layout, MappingOverrides};
+use crate::project::{Project, Workspace, store};
 use crate::taxonomy::Taxonomy;
 
-/// Imports `source` (in `layout`, or detected) into the new project file `output`.
+/// Imports `source` (in `layout`, or detected) into the new project file `output`, with the
+/// class mapping of `map` (a `source,class` CSV) over the proposed one. The report, with the
+/// mapping, is printed before the project is written.
 pub(crate) fn run(
     source: &Path,
     layout: Option<Layout>,
     output: &Path,
     name: Option<String>,
     seed: u64,
+    map: Option<&Path>,
 ) -> Result<()> {
     if output.exists() {
         bail!(
@@ -23,8 +26,20 @@ pub(crate) fn run(
             output.display()
         );
     }
+    store::check_folder_path(output)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    let overrides = match map {
+        Some(m) => dataset::read_mapping_csv(m)?,
+        None => MappingOverrides::new(),
+    };
     let pb = bar(0, "importing");
-    let outcome = dataset::import(source, layout, Taxonomy::default_allidb(), &follow(&pb))?;
+    let outcome = dataset::import_with(
+        source,
+        layout,
+        Taxonomy::default_allidb(),
+        &overrides,
+        &follow(&pb),
+    )?;
     pb.finish_and_clear();
     print!("{}", outcome.report);
     let name = name.unwrap_or_else(|| {

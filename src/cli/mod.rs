@@ -73,6 +73,10 @@ pub(crate) enum Command {
         /// Master seed for splits, initialisation and augmentation.
         #[arg(long, default_value_t = 2021)]
         seed: u64,
+        /// A CSV of `source,class` rows: the class each source name (folder, CSV label, code)
+        /// becomes, overriding the proposed mapping.
+        #[arg(long, value_name = "MAPPING.CSV")]
+        map: Option<PathBuf>,
     },
     /// Generate the synthetic demo data set and its project (deterministic, no download).
     Demo {
@@ -227,7 +231,15 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             output,
             name,
             seed,
-        } => import::run(&source, layout.layout(), &output, name, seed),
+            map,
+        } => import::run(
+            &source,
+            layout.layout(),
+            &output,
+            name,
+            seed,
+            map.as_deref(),
+        ),
         Command::Demo {
             output,
             per_class,

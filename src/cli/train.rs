@@ -201,6 +201,12 @@ fn prepare(
             data.unreadable.len() - 10
         );
     }
+    if data.upscaled > 0 {
+        println!(
+            "warning: {} images are smaller than the network input ({} px) and are upscaled",
+            data.upscaled, exp.train.input_size
+        );
+    }
     let split = experiment::split_for(exp, &data);
     if split.train.len() < exp.n_train {
         println!(

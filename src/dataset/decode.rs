@@ -10,8 +10,10 @@ use thiserror::Error;
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest accepted width or height (pixels).
 pub const MAX_SIDE: u32 = 16_384;
-/// Largest decoder allocation (bytes).
-pub const MAX_ALLOC: u64 = 1024 * 1024 * 1024;
+/// Largest decoder allocation (bytes): 256 MiB, an 8,192² RGBA image. Single-cell crops are
+/// far smaller; a compressed "bomb" whose header claims 12,000² pixels (432 MB, from a file of
+/// kilobytes) is refused before anything is allocated, on each of the import's threads.
+pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// Why a file could not be used as an image.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum DecodeError {
     Io(String),
     #[error("the file is empty (0 bytes)")]
     Empty,
+    #[error("{0}, not a regular file")]
+    NotAFile(&'static str),
     #[error("the file is too large ({0} bytes; limit {MAX_FILE_BYTES})")]
     TooLarge(u64),
     #[error("not an image in a format leukolens reads (PNG, JPEG, TIFF, BMP)")]
@@ -57,8 +61,12 @@ pub fn decode_rgb8(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Io(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(DecodeError::UnknownFormat);
+    let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
+    if format == image::ImageFormat::Jpeg && !jpeg_has_end(bytes) {
+        // The JPEG decoder fills a cut-off scan with grey and reports success.
+        return Err(DecodeError::Corrupt(
+            "the JPEG has no end marker after its image data (the file was cut short)".into(),
+        ));
     }
     let mut probe = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -79,7 +87,7 @@ pub fn decode_rgb8(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     reader.limits(limits);
     // The decoders are not supposed to panic on bad input, but a panic on user data must never
     // take the application down: contain it and report the file as damaged.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_oriented(reader)));
     let img: DynamicImage = match result {
         Ok(Ok(img)) => img,
         Ok(Err(image::ImageError::Limits(e))) => {
@@ -95,6 +103,37 @@ pub fn decode_rgb8(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         return Err(DecodeError::Corrupt("zero-sized image".into()));
     }
     Ok(img.to_rgb8())
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker (FF D9). Inside
+/// entropy-coded data an FF byte is always followed by 00 or a restart marker, so FF D9 after
+/// the last start-of-scan (FF DA) is the real end; a file cut short has none.
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        (None, Some(_)) => true,
+        _ => false,
+    }
+}
+
+/// Decodes with the reader's limits (checking the buffer size before allocating it), then
+/// turns the image upright as its EXIF orientation says (a phone or scanner may store a cell
+/// rotated).
+fn decode_oriented(
+    reader: ImageReader<std::io::Cursor<&[u8]>>,
+) -> image::ImageResult<DynamicImage> {
+    use image::ImageDecoder;
+    let mut decoder = reader.into_decoder()?;
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_ALLOC);
+    limits.reserve(decoder.total_bytes())?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// Reads and decodes a file into RGB8.
@@ -113,16 +152,52 @@ pub fn load_rgb8_checked(path: &Path, hash: &str) -> Result<RgbImage, DecodeErro
     decode_rgb8(&bytes)
 }
 
-/// Reads a whole file, refusing empty and over-large files before allocating.
+/// Reads a whole file, refusing special files (a named pipe would block), over-large files
+/// before allocating, and empty ones. A file whose size the system reports as 0 (as /proc files
+/// do) is read up to the limit, so it is called empty only when it is.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>, DecodeError> {
     let meta = std::fs::metadata(path).map_err(|e| DecodeError::Io(e.to_string()))?;
-    if meta.len() == 0 {
-        return Err(DecodeError::Empty);
+    if !meta.is_file() {
+        return Err(DecodeError::NotAFile(special_file_kind(&meta.file_type())));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(DecodeError::TooLarge(meta.len()));
     }
-    std::fs::read(path).map_err(|e| DecodeError::Io(e.to_string()))
+    let file = std::fs::File::open(path).map_err(|e| DecodeError::Io(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| DecodeError::Io(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// What a file that is not a regular file is, in words ("a named pipe (FIFO)").
+pub fn special_file_kind(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+    }
+    if ft.is_dir() {
+        return "a folder";
+    }
+    "a special file"
 }
 
 /// Content hash of a file's bytes (BLAKE3, hex, 128 bits): identifies an image across moves.

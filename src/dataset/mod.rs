@@ -6,17 +6,27 @@
 
 pub mod decode;
 mod layouts;
+pub mod mapping;
+pub mod synonyms;
 pub mod thumbs;
 mod types;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::taxonomy::Taxonomy;
+use crate::quote::quote_path;
+use crate::taxonomy::{ClassId, Taxonomy};
 pub use decode::{DecodeError, content_hash, decode_rgb8, load_rgb8, to_chw_u8};
 pub use layouts::detect_layout;
+use mapping::{LabelMapper, unused_overrides};
+pub use mapping::{MappingOverrides, ProposedMapping, propose_mapping, read_mapping_csv};
+pub use synonyms::is_blast_name;
 pub(crate) use types::Candidate;
-pub use types::{ImportError, ImportOutcome, ImportReport, ImportedImage, Layout};
+pub use types::{
+    ImportError, ImportOutcome, ImportReport, ImportedImage, LabelConflict, Layout, MappingRow,
+    SMALL_SIDE, mapping_table,
+};
 
 /// Progress callback: (done, total).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -29,17 +39,21 @@ pub fn import(
     taxonomy: Taxonomy,
     progress: Progress<'_>,
 ) -> Result<ImportOutcome, ImportError> {
-    if !source.exists() {
-        return Err(ImportError::NotFound(source.to_path_buf()));
-    }
-    let (layout, detected) = match layout {
-        Some(l) => (l, false),
-        None => (
-            detect_layout(source)?.ok_or_else(|| ImportError::UnknownLayout(source.into()))?,
-            true,
-        ),
-    };
+    import_with(source, layout, taxonomy, &MappingOverrides::new(), progress)
+}
+
+/// [`import`] with the user's class mapping: source name → class name (from `--map` or the
+/// GUI's mapping dialog); other source names are mapped as [`propose_mapping`] proposes.
+pub fn import_with(
+    source: &Path,
+    layout: Option<Layout>,
+    taxonomy: Taxonomy,
+    overrides: &MappingOverrides,
+    progress: Progress<'_>,
+) -> Result<ImportOutcome, ImportError> {
+    let (layout, detected) = layouts::resolve_layout(source, layout)?;
     let mut taxonomy = taxonomy;
+    let before: Vec<ClassId> = taxonomy.classes.iter().map(|c| c.id).collect();
     let mut report = ImportReport {
         layout: Some(layout),
         detected,
@@ -47,11 +61,11 @@ pub fn import(
     };
     let scan = layouts::scan(source, layout, &mut report)?;
     let root = scan.root;
-    let mut mapper = layouts::LabelMapper::new(layout);
+    let mut mapper = LabelMapper::new(layout, overrides.clone());
 
     let checked = check_files(&scan.candidates, progress);
     let mut images = Vec::with_capacity(checked.len());
-    let mut first_by_hash: std::collections::HashMap<String, PathBuf> = Default::default();
+    let mut first_by_hash: HashMap<String, (PathBuf, ClassId)> = HashMap::new();
     for (cand, res) in scan.candidates.iter().zip(checked) {
         // A path is stored as text: one that is not valid UTF-8 could not be found again.
         if cand
@@ -70,12 +84,18 @@ pub fn import(
         match res {
             Err(e) => report.skipped.push((cand.path.clone(), e.to_string())),
             Ok((hash, width, height)) => {
-                if let Some(first) = first_by_hash.get(&hash) {
-                    report.duplicates.push((cand.path.clone(), first.clone()));
-                } else {
-                    first_by_hash.insert(hash.clone(), cand.path.clone());
-                }
                 let class = mapper.map(&cand.source_label, &mut taxonomy);
+                note_same_content(
+                    &mut report,
+                    &mut first_by_hash,
+                    &hash,
+                    &cand.path,
+                    class,
+                    &taxonomy,
+                );
+                if width.min(height) < SMALL_SIDE {
+                    report.small += 1;
+                }
                 images.push(ImportedImage {
                     rel_path: rel_slash_path(&root, &cand.path),
                     hash,
@@ -87,29 +107,13 @@ pub fn import(
             }
         }
     }
+    report.mapping = imported_mapping(&mut mapper, &mut taxonomy, &before, &images);
+    let sources: Vec<String> = report.mapping.iter().map(|r| r.source.clone()).collect();
+    report.notes.extend(unused_overrides(overrides, &sources));
     report.notes.extend(mapper.notes());
     report.imported = images.len();
     if images.is_empty() {
-        // Why, in short: the first reasons files were skipped and the layout's notes.
-        let mut why: Vec<String> = report
-            .skipped
-            .iter()
-            .take(5)
-            .map(|(p, r)| format!("{}: {r}", p.display()))
-            .collect();
-        if report.skipped.len() > 5 {
-            why.push(format!(
-                "… and {} more skipped files",
-                report.skipped.len() - 5
-            ));
-        }
-        why.extend(report.notes.iter().take(5).cloned());
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(":\n  {}", why.join("\n  "))
-        };
-        return Err(ImportError::NoImages(source.to_path_buf(), why));
+        return Err(no_images(source, &report));
     }
     Ok(ImportOutcome {
         root,
@@ -117,6 +121,71 @@ pub fn import(
         taxonomy,
         report,
     })
+}
+
+/// Lists a file whose content an earlier file has: a duplicate when both have the same class,
+/// a label conflict when they do not.
+fn note_same_content(
+    report: &mut ImportReport,
+    first_by_hash: &mut HashMap<String, (PathBuf, ClassId)>,
+    hash: &str,
+    path: &Path,
+    class: ClassId,
+    taxonomy: &Taxonomy,
+) {
+    match first_by_hash.get(hash) {
+        Some((first, c)) if *c == class => {
+            report.duplicates.push((path.to_path_buf(), first.clone()))
+        }
+        Some((first, c)) => report.conflicts.push(LabelConflict {
+            first: first.clone(),
+            first_class: taxonomy.name(*c),
+            second: path.to_path_buf(),
+            second_class: taxonomy.name(class),
+        }),
+        None => {
+            first_by_hash.insert(hash.to_string(), (path.to_path_buf(), class));
+        }
+    }
+}
+
+/// The mapping rows of the images imported (source names in order, with their counts).
+fn imported_mapping(
+    mapper: &mut LabelMapper,
+    taxonomy: &mut Taxonomy,
+    before: &[ClassId],
+    images: &[ImportedImage],
+) -> Vec<MappingRow> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for im in images {
+        *counts.entry(im.source_label.clone()).or_default() += 1;
+    }
+    let counts: Vec<(String, usize)> = counts.into_iter().collect();
+    mapping::mapping_rows(mapper, taxonomy, before, &counts)
+}
+
+/// The error for an import that found nothing usable: why, in short (the first reasons files
+/// were skipped and the layout's notes).
+fn no_images(source: &Path, report: &ImportReport) -> ImportError {
+    let mut why: Vec<String> = report
+        .skipped
+        .iter()
+        .take(5)
+        .map(|(p, r)| format!("{}: {r}", quote_path(p)))
+        .collect();
+    if report.skipped.len() > 5 {
+        why.push(format!(
+            "… and {} more skipped files",
+            report.skipped.len() - 5
+        ));
+    }
+    why.extend(report.notes.iter().take(5).cloned());
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", why.join("\n  "))
+    };
+    ImportError::NoImages(source.to_path_buf(), why)
 }
 
 /// Maps `f` over `0..n` on all cores (a shared work counter, so slow items do not hold up a

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::quote::{quote, quote_path};
 use crate::taxonomy::{ClassId, Taxonomy};
 
 /// How a dataset is organised on disk.
@@ -83,6 +84,30 @@ pub(crate) struct Candidate {
     pub source_label: String,
 }
 
+/// One source name and the class it becomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappingRow {
+    /// The name as the source spells it.
+    pub source: String,
+    /// The taxonomy class it becomes.
+    pub class: String,
+    /// Files carrying it (found by the scan; some may still be skipped as unreadable).
+    pub count: usize,
+    /// The class is not in the taxonomy yet: the import adds it.
+    pub new_class: bool,
+    /// The class is positive in the binary task.
+    pub positive: bool,
+}
+
+/// Two files with the same content under different classes (a label conflict of the source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelConflict {
+    pub first: PathBuf,
+    pub first_class: String,
+    pub second: PathBuf,
+    pub second_class: String,
+}
+
 /// One usable image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportedImage {
@@ -102,11 +127,22 @@ pub struct ImportReport {
     /// The layout was detected rather than given.
     pub detected: bool,
     pub imported: usize,
+    /// Which class each source name became, with the images imported under it.
+    pub mapping: Vec<MappingRow>,
     pub skipped: Vec<(PathBuf, String)>,
-    /// Files whose content equals an earlier file (kept, but listed).
+    /// Files whose content equals an earlier file of the same class (kept, but listed).
     pub duplicates: Vec<(PathBuf, PathBuf)>,
+    /// Files whose content equals an earlier file of another class (kept, listed, and shown by
+    /// the gallery's "label conflicts" filter).
+    pub conflicts: Vec<LabelConflict>,
+    /// Images smaller than the paper network's input ([`SMALL_SIDE`] px): training upscales
+    /// them.
+    pub small: usize,
     pub notes: Vec<String>,
 }
+
+/// The side of the paper network's input (px): smaller images are upscaled for training.
+pub const SMALL_SIDE: u32 = 257;
 
 impl std::fmt::Display for ImportReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,24 +153,90 @@ impl std::fmt::Display for ImportReport {
                 if self.detected { " (detected)" } else { "" }
             )?;
         }
+        if !self.mapping.is_empty() {
+            f.write_str(&mapping_table(&self.mapping))?;
+        }
         writeln!(f, "imported: {} images", self.imported)?;
         if !self.skipped.is_empty() {
             writeln!(f, "skipped: {} files", self.skipped.len())?;
             for (p, why) in &self.skipped {
-                writeln!(f, "  {}: {why}", p.display())?;
+                writeln!(f, "  {}: {why}", quote_path(p))?;
             }
         }
         if !self.duplicates.is_empty() {
-            writeln!(f, "identical content: {} files", self.duplicates.len())?;
+            writeln!(
+                f,
+                "identical content, same class: {} files",
+                self.duplicates.len()
+            )?;
             for (a, b) in &self.duplicates {
-                writeln!(f, "  {} = {}", a.display(), b.display())?;
+                writeln!(f, "  {} = {}", quote_path(a), quote_path(b))?;
             }
+        }
+        if !self.conflicts.is_empty() {
+            writeln!(
+                f,
+                "label conflicts: {} file(s) with the same content as a file of another class \
+                 (both imported; the gallery's \"label conflicts\" filter shows them):",
+                self.conflicts.len()
+            )?;
+            for c in &self.conflicts {
+                writeln!(
+                    f,
+                    "  {} ({}) = {} ({})",
+                    quote_path(&c.second),
+                    c.second_class,
+                    quote_path(&c.first),
+                    c.first_class
+                )?;
+            }
+        }
+        if self.small > 0 {
+            writeln!(
+                f,
+                "warning: {} images are smaller than the network input ({SMALL_SIDE}×{SMALL_SIDE} px); \
+                 training upscales them",
+                self.small
+            )?;
         }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
         }
         Ok(())
     }
+}
+
+/// The mapping as `leukolens import` prints it: one line per source name.
+pub fn mapping_table(rows: &[MappingRow]) -> String {
+    let width = rows
+        .iter()
+        .map(|r| quote(&r.source).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("class mapping (source name → class, files):\n");
+    for r in rows {
+        let q = quote(&r.source);
+        let pad = width.saturating_sub(q.chars().count());
+        let mut tags = Vec::new();
+        if r.new_class {
+            tags.push("new class");
+        }
+        if r.positive {
+            tags.push("positive");
+        }
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tags.join(", "))
+        };
+        out.push_str(&format!(
+            "  {q}{} → {}{tags}, {}\n",
+            " ".repeat(pad),
+            r.class,
+            r.count
+        ));
+    }
+    out
 }
 
 /// The result of an import: the dataset root, the images, the taxonomy extended with any

@@ -31,8 +31,31 @@ pub struct JournalEntry {
 #[derive(Debug, Default)]
 pub struct JournalRead {
     pub entries: Vec<JournalEntry>,
-    /// Lines that could not be parsed (e.g. a line cut short by a crash), with their numbers.
+    /// Lines that could not be parsed (e.g. a line cut short by a crash), with their numbers
+    /// and why (cut to a few hundred characters).
     pub bad_lines: Vec<(usize, String)>,
+    /// The number of the last line that is not blank: only it can have been cut short by a
+    /// crash (appends never rewrite earlier lines).
+    pub last_line: usize,
+}
+
+impl JournalRead {
+    /// One note per damaged line: the last line is likely torn by a crash; a damaged line
+    /// before it was changed by something else.
+    pub fn bad_line_notes(&self, path: &Path) -> Vec<String> {
+        self.bad_lines
+            .iter()
+            .map(|(line, err)| {
+                let why = if *line == self.last_line {
+                    "damaged, likely cut short by a crash"
+                } else {
+                    "damaged; not the last line, so not cut short by a crash: the journal was \
+                     changed by something else"
+                };
+                format!("{}: line {line} ignored ({why}): {err}", path.display())
+            })
+            .collect()
+    }
 }
 
 /// An open, append-only journal file.
@@ -54,22 +77,32 @@ impl Journal {
 
     /// Reads all entries of a journal file; a missing file is an empty journal.
     pub fn read(path: &Path) -> std::io::Result<JournalRead> {
-        let mut out = JournalRead::default();
         let f = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(JournalRead::default());
+            }
             Err(e) => return Err(e),
         };
-        for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
+        Self::read_from(BufReader::new(f))
+    }
+
+    /// Parses journal lines from any reader (what [`Journal::read`] does with the file).
+    pub fn read_from(reader: impl BufRead) -> std::io::Result<JournalRead> {
+        let mut out = JournalRead::default();
+        for (i, line) in reader.split(b'\n').enumerate() {
             let line = line?;
             let text = String::from_utf8_lossy(&line);
             let text = text.trim();
             if text.is_empty() {
                 continue;
             }
+            out.last_line = i + 1;
             match ron::from_str::<JournalEntry>(text) {
                 Ok(e) => out.entries.push(e),
-                Err(e) => out.bad_lines.push((i + 1, e.to_string())),
+                Err(e) => out
+                    .bad_lines
+                    .push((i + 1, crate::quote::clip(&e.to_string()))),
             }
         }
         Ok(out)

@@ -191,12 +191,7 @@ impl Project {
 
     /// Parses a project file's text; `path` is used in messages only.
     pub fn from_ron(text: &str, path: &Path) -> Result<Self, ProjectError> {
-        let backup = backup_path(path);
-        let backup = if backup.is_file() {
-            format!("its last backup is {}", backup.display())
-        } else {
-            "there is no backup of it".to_string()
-        };
+        let backup = backup_words(path);
         if text.trim().is_empty() {
             return Err(ProjectError::Invalid {
                 path: path.to_path_buf(),
@@ -207,7 +202,7 @@ impl Project {
             path: path.to_path_buf(),
             line: e.span.start.line,
             column: e.span.start.col,
-            message: e.code.to_string(),
+            message: crate::quote::clip(&e.code.to_string()),
             backup: backup.clone(),
         };
         let probe: VersionProbe = ron::from_str(text).map_err(syntax)?;
@@ -228,11 +223,21 @@ impl Project {
 
     /// Reads a project file (without replaying the journal: see [`Workspace::open`]).
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ProjectError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_ron(&text, path)
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let (line, column) = line_column(&bytes[..e.valid_up_to()]);
+            ProjectError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "the file is not valid UTF-8 text (a damaged or foreign file)".into(),
+                backup: backup_words(path),
+            }
+        })?;
+        Self::from_ron(text, path)
     }
 
     /// Saves atomically (temp file, fsync, rename), keeping the previous file as a backup.
@@ -367,19 +372,48 @@ impl Project {
         };
         self.taxonomy
             .validate()
-            .map_err(|e| invalid(format!("taxonomy: {e}")))?;
+            .map_err(|e| invalid(crate::quote::clip(&format!("taxonomy: {e}"))))?;
+        let mut ids = std::collections::HashMap::new();
         for im in &self.images {
+            if let Some(first) = ids.insert(im.id, &im.path) {
+                return Err(invalid(format!(
+                    "image id {} is used twice (by {} and {}); every image needs its own id \
+                     (the file was left untouched)",
+                    im.id.0,
+                    crate::quote::quote(first),
+                    crate::quote::quote(&im.path)
+                )));
+            }
             for (what, c) in [("original", im.original), ("current", im.current)] {
                 if self.taxonomy.get(c).is_none() {
                     return Err(invalid(format!(
                         "image {} ({}): {what} label {c} is not in the taxonomy",
-                        im.id.0, im.path
+                        im.id.0,
+                        crate::quote::quote(&im.path)
                     )));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Where the last backup of a project file is, or that there is none (for error messages).
+fn backup_words(path: &Path) -> String {
+    let backup = backup_path(path);
+    if backup.is_file() {
+        format!("its last backup is {}", backup.display())
+    } else {
+        "there is no backup of it".to_string()
+    }
+}
+
+/// The 1-based line and column (in characters) just after `valid`, a valid UTF-8 prefix.
+fn line_column(valid: &[u8]) -> (usize, usize) {
+    let text = std::str::from_utf8(valid).unwrap_or_default();
+    let line = text.matches('\n').count() + 1;
+    let column = text.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
 }
 
 /// Converts an older file format to the current one (the migration hook). Version 1 is current.
@@ -516,13 +550,7 @@ impl Workspace {
             path: jpath.clone(),
             source,
         })?;
-        let mut notes = Vec::new();
-        for (line, err) in &read.bad_lines {
-            notes.push(format!(
-                "{}: line {line} ignored (damaged, likely cut short by a crash): {err}",
-                jpath.display()
-            ));
-        }
+        let mut notes = read.bad_line_notes(&jpath);
         let mut replayed = 0;
         let saved_seq = project.journal_seq;
         let mut max_seq = saved_seq;

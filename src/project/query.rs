@@ -1,5 +1,7 @@
 //! Filtering and sorting the images of a project (what the gallery shows).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 
 use super::{ImageEntry, ImageId, Project};
@@ -25,6 +27,10 @@ pub struct Filter {
     /// Only images whose prediction disagrees with their sweep target.
     #[serde(default)]
     pub misclassified_only: bool,
+    /// Only label conflicts: images whose content another image has under another current
+    /// class (see [`label_conflicts`]).
+    #[serde(default)]
+    pub conflicts_only: bool,
 }
 
 /// Cross-validated predictions per image: (predicted output, target output, uncertainty 0–1).
@@ -101,10 +107,16 @@ pub fn select_with(
         filter.predicted.is_none_or(|c| p.is_some_and(|p| p.0 == c))
             && (!filter.misclassified_only || p.is_some_and(|p| p.0 != p.1))
     };
+    let conflicts = if filter.conflicts_only {
+        label_conflicts(project)
+    } else {
+        HashSet::new()
+    };
     let mut v: Vec<&ImageEntry> = project
         .images
         .iter()
         .filter(|im| filter.matches(im) && pred_ok(im))
+        .filter(|im| !filter.conflicts_only || conflicts.contains(&im.id))
         .collect();
     let rank = |c: ClassId| project.taxonomy.index_of(c).unwrap_or(usize::MAX);
     match sort {
@@ -118,6 +130,22 @@ pub fn select_with(
         }),
     }
     v.into_iter().map(|im| im.id).collect()
+}
+
+/// The images whose content (hash) another image of the project has under another current
+/// class: the same cell labelled two ways, found in public sets. Relabelling them to one class
+/// resolves the conflict.
+pub fn label_conflicts(project: &Project) -> HashSet<ImageId> {
+    let mut by_hash: HashMap<&str, Vec<&ImageEntry>> = HashMap::new();
+    for im in &project.images {
+        by_hash.entry(im.hash.as_str()).or_default().push(im);
+    }
+    by_hash
+        .into_values()
+        .filter(|group| group.iter().any(|im| im.current != group[0].current))
+        .flatten()
+        .map(|im| im.id)
+        .collect()
 }
 
 /// The next image after `from` (in `order`, wrapping) that nobody has reviewed yet.

@@ -27,6 +27,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    check_folder_path(path)?;
     std::fs::create_dir_all(&dir)?;
     let name = path
         .file_name()
@@ -45,6 +46,27 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // Persist the rename itself (best effort; not supported on every platform).
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Fails, in words, when a folder on the way to `path` is a file ("x is a file, not a
+/// folder"), instead of the system's "File exists" or "Not a directory" later.
+pub fn check_folder_path(path: &Path) -> std::io::Result<()> {
+    for a in path.ancestors().skip(1) {
+        if a.as_os_str().is_empty() {
+            break;
+        }
+        match std::fs::metadata(a) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("{} is a file, not a directory", a.display()),
+                ));
+            }
+            Err(_) => continue,
+        }
     }
     Ok(())
 }

@@ -37,10 +37,15 @@ pub fn sizes(records: &[RunRecord]) -> Vec<usize> {
     s
 }
 
-/// Pools the test predictions of every fold at `size`.
+/// The most outputs a confusion matrix is built for: a damaged or hostile snapshot naming
+/// 100,000 outputs must not make a 10¹⁰-cell matrix (a taxonomy has tens of classes).
+pub const MAX_MATRIX_OUTPUTS: usize = 1_000;
+
+/// Pools the test predictions of every fold at `size` (`None` without runs, or for more than
+/// [`MAX_MATRIX_OUTPUTS`] outputs).
 pub fn confusion_at(records: &[RunRecord], size: usize, n_classes: usize) -> Option<SizeConfusion> {
     let runs: Vec<&RunRecord> = records.iter().filter(|r| r.key.size == size).collect();
-    if runs.is_empty() || n_classes == 0 {
+    if runs.is_empty() || n_classes == 0 || n_classes > MAX_MATRIX_OUTPUTS {
         return None;
     }
     let mut cells = vec![vec![Vec::new(); n_classes]; n_classes];

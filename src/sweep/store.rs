@@ -400,7 +400,13 @@ pub fn saved_sweeps(project_path: &Path) -> Vec<SavedSweep> {
 fn read_ron<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ReadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ReadError::Io(format!("{}: {e}", path.display())))?;
-    ron::from_str(&text).map_err(|e| ReadError::Invalid(format!("{}: {e}", path.display())))
+    ron::from_str(&text).map_err(|e| {
+        ReadError::Invalid(format!(
+            "{}: {}",
+            path.display(),
+            crate::quote::clip(&e.to_string())
+        ))
+    })
 }
 
 fn write_ron<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {

@@ -18,6 +18,8 @@ pub struct PreparedData {
     pub cache: ImageCache,
     /// Images the task uses but that could not be decoded, with the reason.
     pub unreadable: Vec<(ImageId, String)>,
+    /// Images smaller than the input size (by the size stored at import): they are upscaled.
+    pub upscaled: usize,
 }
 
 /// Selects the task's images by their current labels and decodes them at the input size.
@@ -41,14 +43,19 @@ pub fn prepare(
     let mut targets = Vec::new();
     let mut paths = Vec::new();
     let mut hashes = Vec::new();
+    let mut upscaled = 0;
     for im in &project.images {
         if let Some(t) = exp.task.target(&project.taxonomy, im.current) {
             ids.push(im.id);
             targets.push(t);
             paths.push(project.image_path(project_path, im));
             hashes.push(im.hash.clone());
+            if im.width.min(im.height) < exp.train.input_size {
+                upscaled += 1;
+            }
         }
     }
+    images_present(&root, &paths)?;
     let labels: Vec<_> = project.images.iter().map(|im| im.current).collect();
     exp.task.check_has_images(&project.taxonomy, &labels)?;
     let n_classes = exp.task.n_outputs();
@@ -57,7 +64,12 @@ pub fn prepare(
         ImageCache::load_checked(&paths, Some(&hashes), exp.train.input_size, progress);
     let unreadable = failed
         .into_iter()
-        .map(|(i, e)| (ids[i], format!("{}: {e}", paths[i].display())))
+        .map(|(i, e)| {
+            (
+                ids[i],
+                format!("{}: {e}", crate::quote::quote_path(&paths[i])),
+            )
+        })
         .collect();
     Ok(PreparedData {
         images: kept.iter().map(|&i| ids[i]).collect(),
@@ -66,7 +78,24 @@ pub fn prepare(
         output_names: exp.task.output_names(&project.taxonomy),
         cache,
         unreadable,
+        upscaled,
     })
+}
+
+/// Stops at once, with the remedy first, when most of the images are not where the project
+/// says (a wrong or stale dataset folder), instead of listing hundreds of unreadable files.
+fn images_present(root: &Path, paths: &[PathBuf]) -> Result<(), String> {
+    let missing = paths.iter().filter(|p| !p.is_file()).count();
+    if missing > 0 && missing * 2 >= paths.len() {
+        return Err(format!(
+            "the dataset folder {} does not hold this project's images ({missing} of {} are \
+             missing): run `leukolens relink <project> <folder>` (or Project → Locate dataset… \
+             in the app) to point the project at them",
+            root.display(),
+            paths.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The seeded split of an experiment over prepared data.

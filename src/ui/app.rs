@@ -14,6 +14,7 @@ use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 use super::command::{Command, Window};
 use super::explain::{self, ExplainView, Tab};
 use super::gallery::{self, GalleryView};
+use super::import_mapping::{self, ImportMappingView, PendingImport};
 use super::project_menu::{self, ProjectMenu};
 use super::settings::Settings;
 use super::state::{Ctx, JobStatus, Message, ProjectState};
@@ -27,6 +28,8 @@ use super::viewer::{self, ViewerView};
 enum JobResult {
     /// A new project file was written by an import: open it.
     Imported(PathBuf),
+    /// The proposed class mapping of a dataset: open the mapping dialog.
+    Proposed(Box<PendingImport>),
     /// The content hashes of a folder, for re-linking the open project to it.
     Hashed {
         dir: PathBuf,
@@ -58,6 +61,7 @@ pub struct Views {
     pub sweep: SweepView,
     pub explain: ExplainView,
     pub overwrite: crate::ui::overwrite::OverwriteView,
+    pub import_mapping: ImportMappingView,
 }
 
 /// The whole application. `show` draws one frame; `apply` is the only place state changes.
@@ -127,6 +131,11 @@ impl LeukoApp {
     /// The sweep screen's widget state, to edit its form as a user would (tests).
     pub fn sweep_mut(&mut self) -> &mut SweepView {
         &mut self.views.sweep
+    }
+
+    /// The import waiting for its class mapping to be confirmed (the New-project dialog).
+    pub fn pending_import(&self) -> Option<&PendingImport> {
+        self.views.import_mapping.pending.as_ref()
     }
 
     /// The explain screen's state.
@@ -224,7 +233,13 @@ impl LeukoApp {
                 source,
                 layout,
                 output,
-            } => self.start_import(source, layout, output),
+            } => self.propose_import(source, layout, output),
+            Command::Import {
+                source,
+                layout,
+                output,
+                mapping,
+            } => self.start_import(source, layout, output, mapping),
             Command::Save => self.save(),
             Command::SaveAs(path) => self.save_as(&path),
             Command::ExportLabels(path) => self.export_labels(&path),
@@ -590,20 +605,47 @@ impl LeukoApp {
         }
     }
 
-    fn start_import(&mut self, source: PathBuf, layout: Option<Layout>, output: PathBuf) {
-        if output.exists() {
-            self.error(format!(
-                "{} already exists; choose another name",
-                output.display()
-            ));
+    /// Scans the dataset in the background (no decoding) and then opens the mapping dialog with
+    /// the proposed classes.
+    fn propose_import(&mut self, source: PathBuf, layout: Option<Layout>, output: PathBuf) {
+        if let Err(e) = check_new_project_path(&output) {
+            self.error(e);
+            return;
+        }
+        let spawned = self.state.jobs.spawn_with("scan", move |_, out| {
+            let taxonomy = crate::taxonomy::Taxonomy::default_allidb();
+            let proposal =
+                crate::dataset::propose_mapping(&source, layout, &taxonomy, &Default::default())
+                    .map_err(|e| format!("could not import: {e}"))?;
+            out.send(JobResult::Proposed(Box::new(PendingImport::new(
+                source, layout, output, proposal, taxonomy,
+            ))));
+            Ok(())
+        });
+        match spawned {
+            Ok(job) => self.background_started(job, "reading the dataset's classes"),
+            Err(e) => self.error(format!("could not start the import: {e}")),
+        }
+    }
+
+    fn start_import(
+        &mut self,
+        source: PathBuf,
+        layout: Option<Layout>,
+        output: PathBuf,
+        mapping: crate::dataset::MappingOverrides,
+    ) {
+        if let Err(e) = check_new_project_path(&output) {
+            self.error(e);
             return;
         }
         let spawned = self.state.jobs.spawn_with("import", move |ctx, out| {
             let progress = |d: usize, t: usize| ctx.progress(d, t, "importing");
-            let outcome = crate::dataset::import(
+            let outcome = crate::dataset::import_with(
                 &source,
                 layout,
                 crate::taxonomy::Taxonomy::default_allidb(),
+                &mapping,
                 &progress,
             )
             .map_err(|e| e.to_string())?;
@@ -628,6 +670,7 @@ impl LeukoApp {
         for r in drain_all(&mut self.background) {
             match r {
                 JobResult::Imported(path) => self.open(&path),
+                JobResult::Proposed(pending) => self.views.import_mapping.pending = Some(*pending),
                 JobResult::Hashed { dir, tree } => self.finish_relink(&dir, &tree),
             }
         }
@@ -705,7 +748,7 @@ impl LeukoApp {
             status: self.state.status.as_ref(),
             viewer_open: self.state.viewer_open,
             show_stats: self.state.show_stats,
-            modal_open: self.views.menu.modal_open(),
+            modal_open: self.views.menu.modal_open() || self.views.import_mapping.is_open(),
             jobs: &self.state.jobs,
             sweep: self.views.sweep.shown(),
             overlay,
@@ -753,7 +796,21 @@ impl Views {
         explain::show(&mut self.explain, ctx, ui, cmds);
         project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
         crate::ui::overwrite::show(&self.overwrite, ui, cmds);
+        import_mapping::show(&mut self.import_mapping, ctx, ui, cmds);
     }
+}
+
+/// Why a new project cannot be written at `output` (it exists, or a folder on the way is a
+/// file), in words.
+fn check_new_project_path(output: &Path) -> Result<(), String> {
+    if output.exists() {
+        return Err(format!(
+            "{} already exists; choose another name",
+            output.display()
+        ));
+    }
+    crate::project::store::check_folder_path(output)
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))
 }
 
 /// The labels as CSV: one row per image with original and current class.

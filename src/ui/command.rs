@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::dataset::Layout;
+use crate::dataset::{Layout, MappingOverrides};
 use crate::project::ImageId;
 use crate::project::query::{Filter, Sort};
 use crate::sweep::SweepConfig;
@@ -14,11 +14,19 @@ use crate::taxonomy::ClassId;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     OpenProject(PathBuf),
-    /// Import a folder (or CSV) into a new project file, in the background.
+    /// Propose the class mapping of a folder (or CSV) and show it for editing before import.
     NewProject {
         source: PathBuf,
         layout: Option<Layout>,
         output: PathBuf,
+    },
+    /// Import a folder (or CSV) into a new project file with this class mapping (source name →
+    /// class), in the background.
+    Import {
+        source: PathBuf,
+        layout: Option<Layout>,
+        output: PathBuf,
+        mapping: MappingOverrides,
     },
     Save,
     SaveAs(PathBuf),

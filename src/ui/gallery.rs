@@ -148,6 +148,8 @@ fn toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut 
         class_combo(ui, "original", &mut filter.original);
         ui.checkbox(&mut filter.changed_only, "changed");
         ui.checkbox(&mut filter.unreviewed_only, "not reviewed");
+        ui.checkbox(&mut filter.conflicts_only, "label conflicts")
+            .on_hover_text("the same image content under different classes");
         let l = ui.label("file name");
         ui.add(egui::TextEdit::singleline(&mut filter.name_contains).desired_width(100.0))
             .labelled_by(l.id);

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod command;
 pub mod explain;
 pub mod gallery;
+pub mod import_mapping;
 pub mod overwrite;
 pub mod project_menu;
 pub mod settings;
