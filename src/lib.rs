@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod nn;
 pub mod project;
+pub mod quality;
 pub mod sweep;
 pub mod taxonomy;
 pub mod train;

@@ -2,8 +2,11 @@
 //! the text of errors. The commands call the same core functions as the desktop application
 //! (`sweep::start`, `train::experiment`, …); nothing here is needed by a screen.
 
+mod agreement;
 mod args;
+mod audit;
 mod bench;
+mod bench_audit;
 mod demo;
 mod explain;
 mod gui;
@@ -13,6 +16,7 @@ mod merge;
 mod progress;
 mod relink;
 mod report;
+mod suspects;
 mod sweep;
 mod train;
 
@@ -161,6 +165,13 @@ pub(crate) enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Find likely mislabels: train k networks on the current labels and keep every image's
+    /// out-of-fold probabilities (a resumable sweep with one training size).
+    Audit(audit::AuditArgs),
+    /// The likely mislabelled images of an audit, ranked (confident learning).
+    Suspects(suspects::SuspectsArgs),
+    /// Agreement between annotators: Cohen's or Fleiss' κ and the per-class matrix.
+    Agreement(agreement::AgreementArgs),
     /// Print performance figures (benchmarks, not tests).
     Bench {
         #[command(subcommand)]
@@ -257,6 +268,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 opacity,
             }
         }),
+        Command::Audit(args) => audit::run(args),
+        Command::Suspects(args) => suspects::run(args),
+        Command::Agreement(args) => agreement::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }
