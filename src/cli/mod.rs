@@ -13,6 +13,7 @@ mod gui;
 mod import;
 mod info;
 mod merge;
+mod predict;
 mod progress;
 mod relink;
 mod report;
@@ -172,6 +173,9 @@ pub(crate) enum Command {
     Suspects(suspects::SuspectsArgs),
     /// Agreement between annotators: Cohen's or Fleiss' κ and the per-class matrix.
     Agreement(agreement::AgreementArgs),
+    /// Pre-labels from a saved network: the suggested class and probability of each image,
+    /// stored in `<project>.suggestions.ron` (no label changes).
+    Predict(predict::PredictArgs),
     /// Print performance figures (benchmarks, not tests).
     Bench {
         #[command(subcommand)]
@@ -271,6 +275,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args),
         Command::Suspects(args) => suspects::run(args),
         Command::Agreement(args) => agreement::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }

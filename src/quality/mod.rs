@@ -9,3 +9,4 @@ pub mod audit;
 pub mod suspects;
 pub mod annotators;
 pub mod noise;
+pub mod predict;

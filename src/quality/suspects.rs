@@ -24,8 +24,8 @@ pub struct Suspect {
     pub given: String,
     /// The most probable output.
     pub suggested: String,
-    /// The class to set when the suggestion is accepted (multiclass audits only; a group of
-    /// a binary audit is no single class).
+    /// The class to set when the suggestion is accepted (a multiclass output or a group of one
+    /// class; `None` for a group of several classes).
     pub suggested_class: Option<ClassId>,
     /// The out-of-fold probability of the suggested output.
     pub probability: f64,
@@ -86,10 +86,7 @@ pub fn rank_suspects(
                 path: image.map_or("?".into(), |im| im.path.clone()),
                 given: names[issue.given].clone(),
                 suggested: names[issue.suggested].clone(),
-                suggested_class: match task {
-                    Task::Multiclass { classes } => classes.get(issue.suggested).copied(),
-                    _ => None,
-                },
+                suggested_class: output_class(task, issue.suggested),
                 probability: issue.probability,
                 score: issue.score,
                 stale,
@@ -102,6 +99,19 @@ pub fn rank_suspects(
         estimated_issues: found.estimated_issues,
         images: snap.images.len(),
     })
+}
+
+/// The one class an output of a task stands for (a multiclass output, or a group of one
+/// class); `None` for a group of several classes.
+fn output_class(task: &Task, output: usize) -> Option<ClassId> {
+    match task {
+        Task::Multiclass { classes } => classes.get(output).copied(),
+        Task::Groups { positive, negative } => match (output, positive.as_slice(), negative.as_slice()) {
+            (1, [only], _) | (0, _, [only]) => Some(*only),
+            _ => None,
+        },
+        Task::Binary => None,
+    }
 }
 
 /// The suspects as CSV: rank, image id, path, given, suggested, probability, score, stale.

@@ -9,6 +9,8 @@ pub mod command;
 pub mod explain;
 pub mod gallery;
 pub mod project_menu;
+pub mod review;
+pub mod review_apply;
 pub mod settings;
 pub mod state;
 pub mod stats;
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use app::LeukoApp;
-pub use command::{Command, TaxonomyEdit, Window};
+pub use command::{Command, Queue, TaxonomyEdit, Window};
 pub use settings::Settings;
 
 /// Autosave interval (labels are journaled at once regardless).
