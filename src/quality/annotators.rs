@@ -96,20 +96,31 @@ pub fn agreement(
         chosen.to_vec()
     };
     if let Some(unknown) = names.iter().find(|n| !labels.contains_key(*n)) {
-        let known: Vec<&str> = labels.keys().map(String::as_str).collect();
+        let known: Vec<&str> = labels
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != ORIGINAL)
+            .collect();
         return Err(format!(
             "no labels by \"{unknown}\"; annotators with labels: {} (and \"{ORIGINAL}\" for the \
              dataset's labels)",
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         ));
     }
-    if names.len() < 2 {
-        return Err(format!(
-            "agreement needs two annotators; only {} labelled images (compare with the \
-             dataset's labels: --annotators {},{ORIGINAL})",
-            names.first().map_or("nobody".into(), |n| format!("\"{n}\"")),
-            names.first().map_or("NAME", String::as_str),
-        ));
+    match names.as_slice() {
+        [] => {
+            return Err(format!(
+                "no annotator has labelled images yet (the journal has no label changes); \
+                 agreement needs two, or one and \"{ORIGINAL}\""
+            ));
+        }
+        [only] => {
+            return Err(format!(
+                "agreement needs two annotators; only \"{only}\" has labelled images (compare \
+                 with the dataset's labels: --annotators {only},{ORIGINAL})"
+            ));
+        }
+        _ => {}
     }
     let sets: Vec<&HashMap<ImageId, ClassId>> = names.iter().filter_map(|n| labels.get(n)).collect();
     let common: Vec<ImageId> = project
