@@ -44,17 +44,29 @@ fn confident_learning_finds_cleanlabs_issues_in_cleanlabs_order() {
         let (labels, probs, want) = fixture(name);
         let sc = find_label_issues(&labels, &probs, Rank::SelfConfidence).unwrap();
         for (got, want) in sc.thresholds.iter().zip(&want.thresholds) {
-            assert!((got - want).abs() < 1e-12, "{name}: threshold {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{name}: threshold {got} vs {want}"
+            );
         }
         assert_eq!(sc.confident_joint_raw, want.confident_joint_raw, "{name}");
         assert_eq!(sc.confident_joint, want.confident_joint, "{name}");
-        assert_eq!(sc.off_diagonal_issues, want.num_issues_off_diagonal, "{name}");
+        assert_eq!(
+            sc.off_diagonal_issues, want.num_issues_off_diagonal,
+            "{name}"
+        );
         assert_eq!(sc.estimated_issues, want.num_issues_calibrated, "{name}");
         let order: Vec<usize> = sc.ranked.iter().map(|i| i.index).collect();
-        assert_eq!(order, want.issues_self_confidence, "{name}: self-confidence");
+        assert_eq!(
+            order, want.issues_self_confidence,
+            "{name}: self-confidence"
+        );
         let nm = find_label_issues(&labels, &probs, Rank::NormalizedMargin).unwrap();
         let order: Vec<usize> = nm.ranked.iter().map(|i| i.index).collect();
-        assert_eq!(order, want.issues_normalized_margin, "{name}: normalized margin");
+        assert_eq!(
+            order, want.issues_normalized_margin,
+            "{name}: normalized margin"
+        );
         for issue in &sc.ranked {
             assert_ne!(issue.suggested, issue.given, "{name}");
             assert_eq!(issue.probability, probs[issue.index][issue.suggested]);
@@ -135,8 +147,7 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
     let mut ws = demo(dir.path(), 10);
     let task = two_groups(&ws);
     let req = request("audit", Some(task.clone()), 4, 2);
-    let started =
-        leukolens::sweep::start(&mut ws, "audit", |p| audit_config(p, &req)).unwrap();
+    let started = leukolens::sweep::start(&mut ws, "audit", |p| audit_config(p, &req)).unwrap();
     assert!(!started.resumed);
     // Before any fold ran, the audit says it is unfinished.
     let err = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap_err();
@@ -156,7 +167,10 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
     let results = read_audit(&ws.path, "audit").unwrap();
     assert_eq!(results.snapshot.images.len(), 20);
     // Each image has exactly one out-of-fold prediction, by the fold that tested it.
-    let mut tested: Vec<_> = records.iter().flat_map(|r| r.predictions.iter().map(|p| p.0)).collect();
+    let mut tested: Vec<_> = records
+        .iter()
+        .flat_map(|r| r.predictions.iter().map(|p| p.0))
+        .collect();
     tested.sort();
     let mut all = results.snapshot.images.clone();
     all.sort();
@@ -166,19 +180,29 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
     // The folds' models give pre-labels (`leukolens predict`), stored beside the project.
     {
         use leukolens::quality::predict::*;
-        let key = leukolens::sweep::RunKey { fold: 0, size: started.config.design.sizes[0] };
+        let key = leukolens::sweep::RunKey {
+            fold: 0,
+            size: started.config.design.sizes[0],
+        };
         let dev = burn::tensor::Device::flex();
         let model =
             leukolens::explain::source::load_sweep_model(&ws.path, "audit", key, &dev).unwrap();
         let images = chosen_images(&ws.project, Only::Unreviewed).unwrap();
-        assert_eq!(images.len(), ws.project.images.len(), "nobody reviewed anything");
+        assert_eq!(
+            images.len(),
+            ws.project.images.len(),
+            "nobody reviewed anything"
+        );
         let e = chosen_images(&ws.project, Only::Unlabelled).unwrap_err();
         assert!(e.contains("no class \"Unlabelled\""), "{e}");
         let (s, failed) = predict(&ws.project, &ws.path, &model, &images[..12]).unwrap();
         assert!(failed.is_empty());
         assert_eq!(s.suggestions.len(), 12);
         for x in &s.suggestions {
-            assert!(["Lymphoblast", "Segmented neutrophil"].contains(&x.output.as_str()), "{x:?}");
+            assert!(
+                ["Lymphoblast", "Segmented neutrophil"].contains(&x.output.as_str()),
+                "{x:?}"
+            );
             assert!((0.5..=1.0).contains(&x.probability), "{x:?}");
         }
         save_suggestions(&ws.path, &s).unwrap();
@@ -186,8 +210,17 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
     }
     let list = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap();
     assert_eq!(list.images, 20);
-    assert!(list.suspects.iter().all(|s| !s.stale && s.given != s.suggested));
-    assert!(list.suspects.iter().enumerate().all(|(i, s)| s.rank == i + 1));
+    assert!(
+        list.suspects
+            .iter()
+            .all(|s| !s.stale && s.given != s.suggested)
+    );
+    assert!(
+        list.suspects
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.rank == i + 1)
+    );
     // Relabel an image after the audit: if it is a suspect, its suggestion is stale.
     let Some(first) = list.suspects.first().cloned() else {
         return; // nothing flagged: the staleness rule is covered below by a relabelled image
@@ -195,7 +228,11 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
     let other = ws.project.taxonomy.find("Monocyte").unwrap();
     ws.set_labels(&[first.image], other, "anna").unwrap();
     let again = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap();
-    let s = again.suspects.iter().find(|s| s.image == first.image).unwrap();
+    let s = again
+        .suspects
+        .iter()
+        .find(|s| s.image == first.image)
+        .unwrap();
     assert!(s.stale);
 }
 
@@ -204,7 +241,10 @@ fn annotator_labels_and_kappa_come_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 2);
     let t = ws.project.taxonomy.clone();
-    let (lymph, mono) = (t.find("Typical lymphocyte").unwrap(), t.find("Monocyte").unwrap());
+    let (lymph, mono) = (
+        t.find("Typical lymphocyte").unwrap(),
+        t.find("Monocyte").unwrap(),
+    );
     let ids: Vec<_> = ws
         .project
         .images
@@ -228,7 +268,10 @@ fn annotator_labels_and_kappa_come_from_the_journal() {
     assert_eq!(r.annotators, vec!["anna".to_string(), "ben".to_string()]);
     assert_eq!(r.agreement.items, 4);
     // 2 of 4 agree; anna all lymphocyte → chance agreement 1·0.5: κ = (0.5 − 0.5) / 0.5 = 0.
-    assert_eq!(r.class_names, vec!["Typical lymphocyte".to_string(), "Monocyte".to_string()]);
+    assert_eq!(
+        r.class_names,
+        vec!["Typical lymphocyte".to_string(), "Monocyte".to_string()]
+    );
     assert_eq!(r.agreement.matrix, vec![vec![2, 2], vec![0, 0]]);
     assert_eq!(r.agreement.kappa, Some(0.0));
     assert_eq!(r.disagreements, vec![ids[2], ids[3]]);
@@ -276,7 +319,13 @@ fn an_accepted_suggestion_is_a_journaled_change_naming_the_audit_and_stale_ones_
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 2);
     let mono = ws.project.taxonomy.find("Monocyte").unwrap();
-    let im = ws.project.images.iter().find(|im| im.current != mono).unwrap().clone();
+    let im = ws
+        .project
+        .images
+        .iter()
+        .find(|im| im.current != mono)
+        .unwrap()
+        .clone();
     let mut suspect = Suspect {
         rank: 1,
         image: im.id,
@@ -342,10 +391,14 @@ fn an_audit_of_pbc_lymphocytes_vs_neutrophils_finds_flipped_labels() {
     let mut ws = Workspace::create(&path, project).unwrap();
     let task = Task::Groups {
         positive: vec![t.find("Typical lymphocyte").unwrap()],
-        negative: ["Segmented neutrophil", "Band neutrophil", "Neutrophil (unspecified)"]
-            .iter()
-            .map(|n| t.find(n).unwrap())
-            .collect(),
+        negative: [
+            "Segmented neutrophil",
+            "Band neutrophil",
+            "Neutrophil (unspecified)",
+        ]
+        .iter()
+        .map(|n| t.find(n).unwrap())
+        .collect(),
     };
     let bench = NoiseBench {
         name: "noise".into(),

@@ -114,7 +114,8 @@ fn enter_accepts_a_suggestion_x_keeps_a_label_and_the_queue_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let (path, wrong) = project_with_audit(dir.path());
     let mut h = harness(&path);
-    h.state_mut().apply(Command::SetWindow(Window::Review, true));
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
     h.run_ok();
     let review = h.state().review();
     assert_eq!(review.audit.as_deref(), Some("audit"), "{:?}", review.note);
@@ -122,7 +123,10 @@ fn enter_accepts_a_suggestion_x_keeps_a_label_and_the_queue_moves_on() {
     queued.sort();
     let mut want = wrong.clone();
     want.sort();
-    assert_eq!(queued, want, "the two images made to look like the next class");
+    assert_eq!(
+        queued, want,
+        "the two images made to look like the next class"
+    );
     let first = cursor(&h);
     assert!(wrong.contains(&first));
     let suggested = review.suspect(first).unwrap().suggested.clone();
@@ -154,7 +158,10 @@ fn enter_accepts_a_suggestion_x_keeps_a_label_and_the_queue_moves_on() {
     h.run_ok();
     assert_eq!(current_name(&h, second), kept);
     let last = journal(&h).last().cloned().unwrap();
-    assert_eq!((last.image, last.old, last.new), (second, last.old, last.old));
+    assert_eq!(
+        (last.image, last.old, last.new),
+        (second, last.old, last.old)
+    );
     assert!(h.state().review().items().is_empty());
 }
 
@@ -163,12 +170,16 @@ fn blind_mode_hides_labels_and_suggestions_in_the_panel() {
     let dir = tempfile::tempdir().unwrap();
     let (path, wrong) = project_with_audit(dir.path());
     let mut h = harness(&path);
-    h.state_mut().apply(Command::SetWindow(Window::Review, true));
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
     h.run_ok();
     assert!(h.query_all_by_label_contains(" -> ").next().is_some());
     h.state_mut().apply(Command::SetBlind(true));
     h.run_ok();
-    assert!(h.query_all_by_label_contains(" -> ").next().is_none(), "no given -> suggested in blind mode");
+    assert!(
+        h.query_all_by_label_contains(" -> ").next().is_none(),
+        "no given -> suggested in blind mode"
+    );
     // Enter does not accept a hidden suggestion.
     let first = cursor(&h);
     assert!(wrong.contains(&first));
@@ -178,7 +189,8 @@ fn blind_mode_hides_labels_and_suggestions_in_the_panel() {
     assert_eq!(current_name(&h, first), before);
     // Label next in blind mode: every unreviewed audited image, in a seeded order without
     // margins.
-    h.state_mut().apply(Command::SetReviewQueue(Queue::LabelNext));
+    h.state_mut()
+        .apply(Command::SetReviewQueue(Queue::LabelNext));
     h.run_ok();
     assert_eq!(h.state().review().items().len(), 24);
     assert!(h.query_all_by_label_contains("margin").next().is_none());
@@ -190,7 +202,10 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     let (path, _) = project_with_audit(dir.path());
     let mut ws = Workspace::open(&path).unwrap();
     let t = ws.project.taxonomy.clone();
-    let (lymph, mono) = (t.find("Typical lymphocyte").unwrap(), t.find("Monocyte").unwrap());
+    let (lymph, mono) = (
+        t.find("Typical lymphocyte").unwrap(),
+        t.find("Monocyte").unwrap(),
+    );
     let id = ws
         .project
         .images
@@ -203,8 +218,10 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     ws.save().unwrap();
     drop(ws);
     let mut h = harness(&path);
-    h.state_mut().apply(Command::SetWindow(Window::Review, true));
-    h.state_mut().apply(Command::SetReviewQueue(Queue::Disagreements));
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.state_mut()
+        .apply(Command::SetReviewQueue(Queue::Disagreements));
     h.run_ok();
     assert_eq!(h.state().review().items(), vec![id]);
     assert_eq!(cursor(&h), id);

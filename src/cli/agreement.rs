@@ -25,14 +25,24 @@ pub(crate) fn run(args: AgreementArgs) -> Result<()> {
     let r = agreement(&ws.project, &history, &args.annotators).map_err(anyhow::Error::msg)?;
     let a = &r.agreement;
     let which = if a.raters == 2 { "Cohen's" } else { "Fleiss'" };
-    let kappa = a.kappa.map_or("undefined (every label the same class)".into(), |k| format!("{k:.3}"));
+    let kappa = a
+        .kappa
+        .map_or("undefined (every label the same class)".into(), |k| {
+            format!("{k:.3}")
+        });
     println!("annotators: {}", r.annotators.join(", "));
     println!(
         "{} images labelled by all · observed agreement {:.3} · chance {:.3} · {which} κ {kappa}",
         a.items, a.observed, a.expected
     );
     println!("{} images labelled differently", r.disagreements.len());
-    let width = r.class_names.iter().map(|n| n.chars().count()).max().unwrap_or(5).max(5);
+    let width = r
+        .class_names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     if a.raters == 2 {
         println!("rows: {}, columns: {}", r.annotators[0], r.annotators[1]);
     } else {

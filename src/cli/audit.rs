@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::args::{Overrides, Preset, TaskArg, TaskArgs, at_least_one, configured, parse_shard, task_from_args};
+use super::args::{
+    Overrides, Preset, TaskArg, TaskArgs, at_least_one, configured, parse_shard, task_from_args,
+};
 use super::progress::bar;
 use super::sweep::show;
 use crate::backend::{self, BackendChoice};
@@ -104,7 +106,11 @@ pub(crate) fn run(args: AuditArgs) -> Result<()> {
         "{} of {} folds finished{}",
         records.len() - failed,
         started.config.design.k_folds,
-        if failed > 0 { format!(", {failed} failed") } else { String::new() }
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
     );
     println!(
         "suspects: leukolens suspects {} --audit \"{}\"",

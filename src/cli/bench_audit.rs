@@ -167,7 +167,10 @@ fn group_task(tax: &Taxonomy, args: &BenchAuditArgs) -> Result<Option<Task>> {
     let find = |names: &[String]| -> Result<Vec<_>> {
         names
             .iter()
-            .map(|n| tax.find(n).with_context(|| format!("no class \"{n}\" in the dataset")))
+            .map(|n| {
+                tax.find(n)
+                    .with_context(|| format!("no class \"{n}\" in the dataset"))
+            })
             .collect()
     };
     Ok(Some(Task::Groups {

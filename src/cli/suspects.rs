@@ -41,7 +41,8 @@ pub(crate) fn run(args: SuspectsArgs) -> Result<()> {
         RankArg::SelfConfidence => Rank::SelfConfidence,
         RankArg::NormalizedMargin => Rank::NormalizedMargin,
     };
-    let list = suspects(&ws.project, &args.project, &args.audit, rank).map_err(anyhow::Error::msg)?;
+    let list =
+        suspects(&ws.project, &args.project, &args.audit, rank).map_err(anyhow::Error::msg)?;
     println!(
         "audit \"{}\": {} images, {} likely mislabelled (estimated number of label issues: {})",
         list.audit,
@@ -49,7 +50,10 @@ pub(crate) fn run(args: SuspectsArgs) -> Result<()> {
         list.suspects.len(),
         list.estimated_issues
     );
-    let shown = args.top.unwrap_or(list.suspects.len()).min(list.suspects.len());
+    let shown = args
+        .top
+        .unwrap_or(list.suspects.len())
+        .min(list.suspects.len());
     if shown > 0 {
         println!("rank  image  given → suggested (probability)  path");
     }
@@ -62,7 +66,11 @@ pub(crate) fn run(args: SuspectsArgs) -> Result<()> {
             s.suggested,
             s.probability,
             s.path,
-            if s.stale { "  [stale: relabelled since the audit]" } else { "" }
+            if s.stale {
+                "  [stale: relabelled since the audit]"
+            } else {
+                ""
+            }
         );
     }
     if shown < list.suspects.len() {

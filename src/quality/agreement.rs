@@ -292,6 +292,10 @@ mod tests {
         let k = r.kappa.unwrap();
         assert!((r.per_class[0].unwrap() - k).abs() < 1e-12);
         assert!((r.per_class[1].unwrap() - k).abs() < 1e-12);
-        assert!(fleiss(&[vec![0, 1], vec![0]], 2).unwrap_err().contains("item 1"));
+        assert!(
+            fleiss(&[vec![0, 1], vec![0]], 2)
+                .unwrap_err()
+                .contains("item 1")
+        );
     }
 }

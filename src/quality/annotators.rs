@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::agreement::{Agreement, cohen, fleiss};
-use crate::project::{LabelChange, Project, ProjectError, Workspace};
 use crate::project::ids::ImageId;
 use crate::project::journal::JournalEntry;
+use crate::project::{LabelChange, Project, ProjectError, Workspace};
 use crate::taxonomy::ClassId;
 
 /// The pseudo-annotator whose labels are the dataset's original labels.
@@ -87,7 +87,11 @@ pub fn agreement(
 ) -> Result<AgreementReport, String> {
     let mut labels = annotator_labels(project, entries);
     if chosen.iter().any(|c| c == ORIGINAL) {
-        let original = project.images.iter().map(|im| (im.id, im.original)).collect();
+        let original = project
+            .images
+            .iter()
+            .map(|im| (im.id, im.original))
+            .collect();
         labels.insert(ORIGINAL.to_string(), original);
     }
     let names: Vec<String> = if chosen.is_empty() {
@@ -104,7 +108,11 @@ pub fn agreement(
         return Err(format!(
             "no labels by \"{unknown}\"; annotators with labels: {} (and \"{ORIGINAL}\" for the \
              dataset's labels)",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         ));
     }
     match names.as_slice() {
@@ -122,7 +130,8 @@ pub fn agreement(
         }
         _ => {}
     }
-    let sets: Vec<&HashMap<ImageId, ClassId>> = names.iter().filter_map(|n| labels.get(n)).collect();
+    let sets: Vec<&HashMap<ImageId, ClassId>> =
+        names.iter().filter_map(|n| labels.get(n)).collect();
     let common: Vec<ImageId> = project
         .images
         .iter()
@@ -130,14 +139,21 @@ pub fn agreement(
         .filter(|id| sets.iter().all(|s| s.contains_key(id)))
         .collect();
     if common.is_empty() {
-        return Err(format!("no image was labelled by all of {}", names.join(", ")));
+        return Err(format!(
+            "no image was labelled by all of {}",
+            names.join(", ")
+        ));
     }
     let classes: Vec<ClassId> = project
         .taxonomy
         .classes
         .iter()
         .map(|c| c.id)
-        .filter(|c| common.iter().any(|id| sets.iter().any(|s| s.get(id) == Some(c))))
+        .filter(|c| {
+            common
+                .iter()
+                .any(|id| sets.iter().any(|s| s.get(id) == Some(c)))
+        })
         .collect();
     let index = |c: ClassId| classes.iter().position(|x| *x == c).unwrap_or(0);
     let ratings: Vec<Vec<usize>> = common

@@ -95,7 +95,9 @@ fn check_classes(project: &Project, task: &Task, k: usize) -> Result<(), String>
             .iter()
             .zip(&counts)
             .find(|(_, n)| **n > 0)
-            .map_or("no class".to_string(), |(name, _)| format!("only \"{name}\""));
+            .map_or("no class".to_string(), |(name, _)| {
+                format!("only \"{name}\"")
+            });
         return Err(format!(
             "an audit needs images of at least two classes; the project has {only}"
         ));

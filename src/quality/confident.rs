@@ -144,7 +144,9 @@ fn check_inputs(labels: &[usize], probs: &[Vec<f64>]) -> Result<usize, String> {
             ));
         }
         if l >= k {
-            return Err(format!("sample {i} has label {l}, but there are {k} classes"));
+            return Err(format!(
+                "sample {i} has label {l}, but there are {k} classes"
+            ));
         }
         if let Some(p) = row.iter().find(|p| !p.is_finite() || **p < 0.0) {
             return Err(format!("sample {i} has the probability {p}"));
@@ -292,7 +294,10 @@ fn prune_counts(joint: &[Vec<usize>]) -> Vec<Vec<usize>> {
                 .collect()
         })
         .collect();
-    adjusted.iter().map(|row| round_preserving_sum(row)).collect()
+    adjusted
+        .iter()
+        .map(|row| round_preserving_sum(row))
+        .collect()
 }
 
 /// The issue mask of "prune by noise rate", without the samples whose given class is the most

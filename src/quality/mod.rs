@@ -4,9 +4,9 @@
 //! labels rebuilt from the journal (`annotators`). No GUI code.
 
 pub mod agreement;
-pub mod confident;
-pub mod audit;
-pub mod suspects;
 pub mod annotators;
+pub mod audit;
+pub mod confident;
 pub mod noise;
 pub mod predict;
+pub mod suspects;

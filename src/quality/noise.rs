@@ -41,7 +41,9 @@ pub fn flip_labels(
     seed: u64,
 ) -> Result<Vec<ImageId>, String> {
     if !(0.0..=1.0).contains(&fraction) {
-        return Err(format!("the share of flipped labels must be 0–1 (got {fraction})"));
+        return Err(format!(
+            "the share of flipped labels must be 0–1 (got {fraction})"
+        ));
     }
     let tax = ws.project.taxonomy.clone();
     let outputs = output_classes(task, &tax);
@@ -167,9 +169,8 @@ pub fn run_noise_bench(
         n_val: bench.n_val,
         seed: bench.seed,
     };
-    let started = crate::sweep::start::start(ws, &bench.name, |p| {
-        super::audit::audit_config(p, &request)
-    })?;
+    let started =
+        crate::sweep::start::start(ws, &bench.name, |p| super::audit::audit_config(p, &request))?;
     let clock = std::time::Instant::now();
     let cancel = std::sync::atomic::AtomicBool::new(false);
     crate::sweep::run::run_sweep(
@@ -184,7 +185,8 @@ pub fn run_noise_bench(
     let seconds = clock.elapsed().as_secs_f64();
     let results = super::audit::read_audit(&ws.path, &bench.name)?;
     let rank = Rank::SelfConfidence;
-    let found = super::confident::find_label_issues(results.labels(), &results.probabilities, rank)?;
+    let found =
+        super::confident::find_label_issues(results.labels(), &results.probabilities, rank)?;
     Ok(NoiseReport {
         figures: noise_figures(&results, &found, &flipped, rank),
         seconds,

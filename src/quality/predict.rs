@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::explain::{chw_u8_to_f32, probabilities};
 use crate::explain::source::LoadedModel;
+use crate::explain::{chw_u8_to_f32, probabilities};
 use crate::project::ids::ImageId;
 use crate::project::{Project, atomic_write};
 use crate::taxonomy::ClassId;
@@ -59,7 +59,9 @@ pub fn chosen_images(project: &Project, only: Only) -> Result<Vec<ImageId>, Stri
         .taxonomy
         .classes
         .iter()
-        .find(|c| c.name.eq_ignore_ascii_case("unlabelled") || c.name.eq_ignore_ascii_case("unlabeled"))
+        .find(|c| {
+            c.name.eq_ignore_ascii_case("unlabelled") || c.name.eq_ignore_ascii_case("unlabeled")
+        })
         .map(|c| c.id);
     if only == Only::Unlabelled && unlabelled.is_none() {
         return Err("the project has no class \"Unlabelled\"".into());
@@ -125,9 +127,10 @@ pub fn predict(
 /// Writes the suggestions beside the project (replacing earlier ones).
 pub fn save_suggestions(project_path: &Path, s: &Suggestions) -> Result<PathBuf, String> {
     let path = suggestions_path(project_path);
-    let text = ron::ser::to_string_pretty(s, ron::ser::PrettyConfig::new())
-        .map_err(|e| e.to_string())?;
-    atomic_write(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let text =
+        ron::ser::to_string_pretty(s, ron::ser::PrettyConfig::new()).map_err(|e| e.to_string())?;
+    atomic_write(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::audit::{AuditResults, read_audit};
 use super::confident::{Rank, find_label_issues};
-use crate::project::{LabelChange, Project, Workspace};
 use crate::project::ids::ImageId;
+use crate::project::{LabelChange, Project, Workspace};
 use crate::taxonomy::ClassId;
 use crate::train::config::Task;
 
@@ -77,9 +77,8 @@ pub fn rank_suspects(
         .map(|(i, issue)| {
             let id = snap.images[issue.index];
             let image = project.image(id);
-            let stale = image.is_none_or(|im| {
-                task.target(&project.taxonomy, im.current) != Some(issue.given)
-            });
+            let stale = image
+                .is_none_or(|im| task.target(&project.taxonomy, im.current) != Some(issue.given));
             Suspect {
                 rank: i + 1,
                 image: id,
@@ -106,10 +105,12 @@ pub fn rank_suspects(
 fn output_class(task: &Task, output: usize) -> Option<ClassId> {
     match task {
         Task::Multiclass { classes } => classes.get(output).copied(),
-        Task::Groups { positive, negative } => match (output, positive.as_slice(), negative.as_slice()) {
-            (1, [only], _) | (0, _, [only]) => Some(*only),
-            _ => None,
-        },
+        Task::Groups { positive, negative } => {
+            match (output, positive.as_slice(), negative.as_slice()) {
+                (1, [only], _) | (0, _, [only]) => Some(*only),
+                _ => None,
+            }
+        }
         Task::Binary => None,
     }
 }
@@ -191,8 +192,12 @@ pub fn accept_suggestion(
         old,
         new: class,
     };
-    ws.apply_from(std::slice::from_ref(&change), annotator, Some(&suggestion_source(audit)))
-        .map_err(|e| e.to_string())?;
+    ws.apply_from(
+        std::slice::from_ref(&change),
+        annotator,
+        Some(&suggestion_source(audit)),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(change)
 }
 
@@ -223,5 +228,9 @@ pub fn top_two_margin(probs: &[f64]) -> f64 {
             second = p;
         }
     }
-    if second.is_finite() { first - second } else { 1.0 }
+    if second.is_finite() {
+        first - second
+    } else {
+        1.0
+    }
 }

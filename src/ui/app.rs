@@ -260,7 +260,10 @@ impl LeukoApp {
             | Command::ConfirmLabel(_)
             | Command::Adjudicate(..) => self.apply_review(cmd),
             Command::Assign(_) if self.views.review.open => {
-                let ids = self.project().map(|p| p.selection.ids.clone()).unwrap_or_default();
+                let ids = self
+                    .project()
+                    .map(|p| p.selection.ids.clone())
+                    .unwrap_or_default();
                 self.apply_project(cmd);
                 if let Some(p) = &mut self.state.project {
                     review_apply::labelled(&mut self.views.review, p, &ids);
@@ -329,9 +332,7 @@ impl LeukoApp {
             }
             Command::AcceptSuggestion(id) => review_apply::accept(v, p, id, &annotator),
             Command::ConfirmLabel(id) => review_apply::confirm(v, p, id, &annotator),
-            Command::Adjudicate(id, class) => {
-                review_apply::adjudicate(v, p, id, class, &annotator)
-            }
+            Command::Adjudicate(id, class) => review_apply::adjudicate(v, p, id, class, &annotator),
             _ => Ok(()),
         };
         if let Err(e) = r {

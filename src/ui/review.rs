@@ -162,9 +162,11 @@ pub fn show(view: &mut ReviewView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<
             {
                 cmds.push(Command::Select(vec![c]));
             }
-            egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-                rows(view, ctx, current, ui, cmds);
-            });
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    rows(view, ctx, current, ui, cmds);
+                });
         });
     if !open {
         cmds.push(Command::SetWindow(super::command::Window::Review, false));
@@ -201,7 +203,9 @@ fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     }
     let keys = match view.queue {
         Queue::Mislabelled if view.blind => "class key: label · x: label kept",
-        Queue::Mislabelled => "Enter: accept the suggestion · class key: another label · x: label kept",
+        Queue::Mislabelled => {
+            "Enter: accept the suggestion · class key: another label · x: label kept"
+        }
         Queue::LabelNext => "class key: label · x: label kept",
         Queue::Disagreements => "class key or a button: the consensus label",
     };
@@ -221,7 +225,9 @@ fn rows(
     let items = view.items();
     ui.label(format!("{} waiting", items.len()));
     for id in items {
-        let path = project.image(id).map_or("?".to_string(), |im| im.path.clone());
+        let path = project
+            .image(id)
+            .map_or("?".to_string(), |im| im.path.clone());
         let text = match view.queue {
             Queue::Mislabelled => match view.suspect(id) {
                 Some(s) if !view.blind => format!(
@@ -231,7 +237,11 @@ fn rows(
                 _ => path,
             },
             Queue::LabelNext if !view.blind => {
-                let m = view.label_next.iter().find(|l| l.0 == id).map_or(1.0, |l| l.1);
+                let m = view
+                    .label_next
+                    .iter()
+                    .find(|l| l.0 == id)
+                    .map_or(1.0, |l| l.1);
                 format!("{path} (margin {m:.2})")
             }
             Queue::LabelNext => path,
@@ -248,7 +258,13 @@ fn rows(
 }
 
 /// Each annotator's class of a disagreement as a button that makes it the consensus.
-fn adjudication(view: &ReviewView, ctx: &Ctx, id: ImageId, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+fn adjudication(
+    view: &ReviewView,
+    ctx: &Ctx,
+    id: ImageId,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) {
     let Some(p) = ctx.project else { return };
     let Some(d) = view.disagreements.iter().find(|d| d.image == id) else {
         return;

@@ -24,9 +24,7 @@ fn latest_audit(p: &ProjectState) -> Option<String> {
         .sweeps
         .iter()
         .rev()
-        .find(|s| {
-            s.design.sizes.len() == 1 && SweepDir::of(&p.ws.path, &s.name).has_snapshot()
-        })
+        .find(|s| s.design.sizes.len() == 1 && SweepDir::of(&p.ws.path, &s.name).has_snapshot())
         .map(|s| s.name.clone())
 }
 
@@ -116,10 +114,9 @@ pub fn adjudicate(
     if same {
         confirm_labels(&mut p.ws, &[id], annotator).map_err(|e| e.to_string())?;
     } else {
-        let changes = p
-            .ws
-            .set_labels(&[id], class, annotator)
-            .map_err(|e| e.to_string())?;
+        let changes =
+            p.ws.set_labels(&[id], class, annotator)
+                .map_err(|e| e.to_string())?;
         p.undo.push(changes);
     }
     handled(view, p, id);
