@@ -232,3 +232,46 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     assert_eq!((last.annotator.as_str(), last.new), ("tester", lymph));
     assert!(h.state().review().items().is_empty());
 }
+
+#[test]
+fn train_audit_labels_refuses_classes_too_small_for_the_folds_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 4, 32, 3).unwrap();
+    let mut h = harness(&path);
+    h.state_mut().apply(Command::StartAudit);
+    h.run_ok();
+    let messages = h.state().messages();
+    let last = messages.last().unwrap();
+    assert!(last.error, "{last:?}");
+    assert!(
+        last.text
+            .starts_with("could not start the audit: classes too small for 5 folds"),
+        "{}",
+        last.text
+    );
+    assert!(
+        last.text.contains("\"Lymphoblast\" (4 images)"),
+        "{}",
+        last.text
+    );
+    // Nothing was saved or started.
+    let p = h.state().project().unwrap();
+    assert!(p.project().sweeps.is_empty());
+    assert!(!SweepDir::of(&path, "audit").path().exists());
+}
+
+#[test]
+fn without_an_audit_the_review_panel_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 4, 32, 3).unwrap();
+    let mut h = harness(&path);
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.run_ok();
+    assert!(h.state().review().items().is_empty());
+    h.get_by_label_contains("no audit yet: Train > Audit labels…");
+    h.state_mut()
+        .apply(Command::SetReviewQueue(Queue::Disagreements));
+    h.run_ok();
+    assert!(h.state().review().items().is_empty());
+}

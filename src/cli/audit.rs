@@ -16,7 +16,6 @@ use crate::project::{Project, Workspace};
 use crate::quality::audit::{AuditRequest, DEFAULT_AUDIT_FOLDS, audit_config};
 use crate::sweep::SweepConfig;
 use crate::sweep::run::{self, RunOptions};
-use crate::train;
 
 #[derive(clap::Args)]
 pub(crate) struct AuditArgs {
@@ -149,7 +148,7 @@ fn new_config(project: &Project, args: &AuditArgs) -> Result<SweepConfig> {
         train,
         k_folds: args.folds,
         n_val: args.n_val,
-        seed: train::derive_seed(project.seed, 300),
+        seed: crate::quality::audit::audit_seed(project),
     };
     audit_config(project, &request).map_err(anyhow::Error::msg)
 }

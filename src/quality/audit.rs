@@ -33,6 +33,25 @@ pub struct AuditRequest {
     pub seed: u64,
 }
 
+/// The audit the GUI starts (Train → Audit labels…): one output per class with images, the
+/// Quick preset, [`DEFAULT_AUDIT_FOLDS`] folds, [`DEFAULT_AUDIT_VAL`] validation images, and
+/// the seed `leukolens audit` derives from the project's.
+pub fn default_request(project: &Project, name: &str) -> AuditRequest {
+    AuditRequest {
+        name: name.to_string(),
+        task: None,
+        train: TrainConfig::quick(),
+        k_folds: DEFAULT_AUDIT_FOLDS,
+        n_val: DEFAULT_AUDIT_VAL,
+        seed: audit_seed(project),
+    }
+}
+
+/// The seed of a project's audits (derived from its master seed).
+pub fn audit_seed(project: &Project) -> u64 {
+    crate::train::derive_seed(project.seed, 300)
+}
+
 /// Every class that has at least one image, in taxonomy order.
 pub fn classes_with_images(project: &Project) -> Vec<crate::taxonomy::ClassId> {
     project

@@ -253,6 +253,11 @@ impl LeukoApp {
             | Command::SaveSweepPngs
             | Command::SetSweepMatrixSize(_)
             | Command::ShowSweepRun(_) => self.apply_sweep(cmd),
+            Command::StartAudit => {
+                if let Err(e) = self.start_audit() {
+                    self.error(format!("could not start the audit: {e}"));
+                }
+            }
             Command::LoadReview
             | Command::SetReviewQueue(_)
             | Command::SetBlind(_)
@@ -412,6 +417,25 @@ impl LeukoApp {
     /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
     /// else the new one is checked, snapshotted and saved in the project. Nothing is written
     /// when a check fails.
+    /// Train → Audit labels…: resumes the saved audit "audit", or checks and starts a new one
+    /// (`quality::audit`), on the sweep screen.
+    fn start_audit(&mut self) -> Result<(), String> {
+        let Some(p) = &self.state.project else {
+            return Err("open a project first".into());
+        };
+        let project = p.project();
+        let config = match project.sweeps.iter().find(|s| s.name == "audit") {
+            Some(saved) => saved.clone(),
+            None => crate::quality::audit::audit_config(
+                project,
+                &crate::quality::audit::default_request(project, "audit"),
+            )?,
+        };
+        self.start_sweep(config)?;
+        self.views.sweep.open = true;
+        Ok(())
+    }
+
     fn start_sweep(&mut self, config: SweepConfig) -> Result<(), String> {
         let Some(p) = &mut self.state.project else {
             return Err("open a project first".into());

@@ -76,6 +76,9 @@ pub enum Command {
     /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
     /// the last finished one).
     ShowSweepRun(Option<crate::sweep::design::RunKey>),
+    /// Start (or resume) the audit "audit" of the current labels in the background, as a
+    /// sweep shown on the sweep screen (`quality::audit::default_request`).
+    StartAudit,
     /// (Re)load the Review panel's queues from the latest audit and the journal.
     LoadReview,
     /// Show another queue of the Review panel.

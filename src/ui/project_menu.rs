@@ -64,6 +64,13 @@ pub fn show(menu: &mut ProjectMenu, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec
                     cmds.push(Command::SetWindow(Window::Sweep, true));
                 }
                 if ui
+                    .add_enabled(ctx.project.is_some(), egui::Button::new("Audit labels…"))
+                    .clicked()
+                {
+                    ui.close();
+                    cmds.push(Command::StartAudit);
+                }
+                if ui
                     .add_enabled(ctx.project.is_some(), egui::Button::new("Review labels…"))
                     .clicked()
                 {

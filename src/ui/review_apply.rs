@@ -39,8 +39,8 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
     match &view.audit {
         None => {
             view.note = Some(
-                "no audit yet: run `leukolens audit PROJECT` for the Likely mislabelled and \
-                 Label next queues"
+                "no audit yet: Train > Audit labels… (or `leukolens audit PROJECT`) fills the \
+                 Likely mislabelled and Label next queues"
                     .into(),
             )
         }
