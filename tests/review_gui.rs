@@ -225,6 +225,10 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     h.run_ok();
     assert_eq!(h.state().review().items(), vec![id]);
     assert_eq!(cursor(&h), id);
+    // Cohen's kappa of the two annotators over their one common image (both used different
+    // classes: observed 0, chance 0, kappa 0) and the per-class matrix.
+    h.get_by_label_contains("Cohen's kappa 0.000 (anna, ben; 1 images labelled by all");
+    h.get_by_label("anna \\ ben");
     h.get_by_label("Typical lymphocyte (anna)").click();
     h.run_ok();
     assert_eq!(current_name(&h, id), "Typical lymphocyte");

@@ -20,7 +20,7 @@ use egui::Key;
 use super::command::{Command, Queue};
 use super::state::Ctx;
 use crate::project::ImageId;
-use crate::quality::annotators::Disagreement;
+use crate::quality::annotators::{AgreementReport, Disagreement};
 use crate::quality::suspects::Suspect;
 use crate::taxonomy::ClassId;
 
@@ -35,6 +35,8 @@ pub struct ReviewView {
     /// (image, margin), most uncertain first.
     pub label_next: Vec<(ImageId, f64)>,
     pub disagreements: Vec<Disagreement>,
+    /// Agreement between all annotators with labels (`None` with fewer than two).
+    pub agreement: Option<AgreementReport>,
     /// Images accepted, confirmed, relabelled or adjudicated here: they left their queue.
     pub done: HashSet<ImageId>,
     pub blind: bool,
@@ -223,6 +225,9 @@ fn rows(
     let Some(p) = ctx.project else { return };
     let project = p.project();
     let items = view.items();
+    if view.queue == Queue::Disagreements && !view.blind {
+        agreement_table(view, ui);
+    }
     ui.label(format!("{} waiting", items.len()));
     for id in items {
         let path = project
@@ -291,4 +296,46 @@ fn adjudication(
             }
         }
     });
+}
+
+/// Cohen's (two annotators) or Fleiss' kappa and the per-class agreement matrix.
+fn agreement_table(view: &ReviewView, ui: &mut egui::Ui) {
+    let Some(r) = &view.agreement else {
+        ui.label("agreement: needs two annotators with labels");
+        return;
+    };
+    let a = &r.agreement;
+    let which = if a.raters == 2 { "Cohen's" } else { "Fleiss'" };
+    let kappa = a
+        .kappa
+        .map_or("undefined".to_string(), |k| format!("{k:.3}"));
+    ui.label(format!(
+        "{which} kappa {kappa} ({}; {} images labelled by all, observed {:.2}, chance {:.2})",
+        r.annotators.join(", "),
+        a.items,
+        a.observed,
+        a.expected
+    ));
+    egui::Grid::new("review-agreement")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(if a.raters == 2 {
+                format!("{} \\ {}", r.annotators[0], r.annotators[1])
+            } else {
+                "pairs".to_string()
+            });
+            for name in &r.class_names {
+                ui.label(name);
+            }
+            ui.label("kappa");
+            ui.end_row();
+            for (i, name) in r.class_names.iter().enumerate() {
+                ui.label(name);
+                for v in &a.matrix[i] {
+                    ui.label(v.to_string());
+                }
+                ui.label(a.per_class[i].map_or("-".to_string(), |k| format!("{k:.2}")));
+                ui.end_row();
+            }
+        });
 }

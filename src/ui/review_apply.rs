@@ -10,7 +10,7 @@ use super::command::Queue;
 use super::review::ReviewView;
 use super::state::ProjectState;
 use crate::project::ImageId;
-use crate::quality::annotators::{confirm_labels, disagreements};
+use crate::quality::annotators::{agreement, confirm_labels, disagreements};
 use crate::quality::audit::read_audit;
 use crate::quality::confident::Rank;
 use crate::quality::suspects::{accept_suggestion, label_next, rank_suspects};
@@ -56,7 +56,10 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
         },
     }
     match p.ws.history() {
-        Ok(h) => view.disagreements = disagreements(project, &h),
+        Ok(h) => {
+            view.disagreements = disagreements(project, &h);
+            view.agreement = agreement(project, &h, &[]).ok();
+        }
         Err(e) => view.note = Some(format!("cannot read the journal: {e}")),
     }
     let mut order: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
