@@ -142,7 +142,7 @@ fn an_audit_of_one_class_or_of_too_small_classes_is_an_error_naming_them() {
 }
 
 #[test]
-fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale() {
+fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 10);
     let task = two_groups(&ws);
@@ -221,19 +221,111 @@ fn an_audit_tests_every_image_once_and_marks_suspects_relabelled_since_as_stale(
             .enumerate()
             .all(|(i, s)| s.rank == i + 1)
     );
-    // Relabel an image after the audit: if it is a suspect, its suggestion is stale.
-    let Some(first) = list.suspects.first().cloned() else {
-        return; // nothing flagged: the staleness rule is covered below by a relabelled image
+}
+
+/// An audit whose out-of-fold probabilities are written by hand (one run record): two images
+/// of the first two classes look like the next class. Returns them.
+fn hand_made_audit(ws: &Workspace) -> Vec<leukolens::project::ImageId> {
+    use leukolens::sweep::config::RunRecord;
+    use leukolens::sweep::design::{RunKey, SweepDesign, ValSize};
+    let t = ws.project.taxonomy.clone();
+    let classes: Vec<_> = ["Lymphoblast", "Segmented neutrophil", "Monocyte"]
+        .iter()
+        .map(|n| t.find(n).unwrap())
+        .collect();
+    let config = leukolens::sweep::SweepConfig {
+        name: "hand".into(),
+        task: Task::Multiclass { classes },
+        train: TrainConfig::quick(),
+        design: SweepDesign {
+            k_folds: 2,
+            val: ValSize::Count(1),
+            sizes: vec![6],
+            seed: 1,
+        },
     };
-    let other = ws.project.taxonomy.find("Monocyte").unwrap();
-    ws.set_labels(&[first.image], other, "anna").unwrap();
-    let again = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap();
+    let snap = leukolens::sweep::start::take_snapshot(&ws.project, &config).unwrap();
+    let dir = leukolens::sweep::SweepDir::of(&ws.path, "hand");
+    dir.create().unwrap();
+    dir.write_snapshot(&snap).unwrap();
+    let mut wrong: Vec<(leukolens::project::ImageId, usize)> = Vec::new();
+    let mut predictions = Vec::new();
+    for (&id, &target) in snap.images.iter().zip(&snap.targets) {
+        let mut p = vec![0.1f32; 3];
+        if target < 2 && !wrong.iter().any(|w| w.1 == target) {
+            wrong.push((id, target));
+            p[target] = 0.05;
+            p[target + 1] = 0.9;
+        } else {
+            p[target] = 0.8;
+        }
+        predictions.push((id, target, p));
+    }
+    let record = RunRecord {
+        key: RunKey { fold: 0, size: 6 },
+        status: leukolens::train::RunStatus::Completed,
+        collapsed: false,
+        epochs: 1,
+        best_epoch: 1,
+        train_loss: vec![],
+        val_loss: vec![],
+        test_auc: None,
+        test_accuracy: None,
+        test_weighted_f1: None,
+        predictions,
+        device: "test".into(),
+        seconds: 0.0,
+    };
+    dir.write_run(&record, None).unwrap();
+    wrong.into_iter().map(|w| w.0).collect()
+}
+
+#[test]
+fn suspects_name_the_suggested_class_and_a_relabelled_one_is_stale_and_refused() {
+    use leukolens::quality::suspects::accept_suggestion;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = demo(dir.path(), 8);
+    let wrong = hand_made_audit(&ws);
+    let list = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap();
+    let mut flagged: Vec<_> = list.suspects.iter().map(|s| s.image).collect();
+    flagged.sort();
+    let mut want = wrong.clone();
+    want.sort();
+    assert_eq!(flagged, want);
+    // Equal self-confidence (0.05): ties by position in the audit.
+    assert_eq!(list.suspects[0].image, wrong[0]);
+    let first = list.suspects[0].clone();
+    assert_eq!(
+        (
+            first.given.as_str(),
+            first.suggested.as_str(),
+            first.probability
+        ),
+        ("Lymphoblast", "Segmented neutrophil", 0.9f32 as f64)
+    );
+    assert_eq!(
+        first.suggested_class,
+        ws.project.taxonomy.find("Segmented neutrophil")
+    );
+    assert!(list.suspects.iter().all(|s| !s.stale));
+    // Relabelled after the audit: stale, and accepting it is refused without a journal line.
+    let mono = ws.project.taxonomy.find("Monocyte").unwrap();
+    ws.set_labels(&[first.image], mono, "anna").unwrap();
+    let again = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap();
     let s = again
         .suspects
         .iter()
         .find(|s| s.image == first.image)
         .unwrap();
     assert!(s.stale);
+    let lines = ws.history().unwrap().len();
+    let e = accept_suggestion(&mut ws, "hand", s, "anna").unwrap_err();
+    assert!(e.contains("stale"), "{e}");
+    // Even with a stale flag computed before the relabel, the label itself is checked.
+    let e = accept_suggestion(&mut ws, "hand", &first, "anna").unwrap_err();
+    assert!(e.contains("stale"), "{e}");
+    assert_eq!(ws.history().unwrap().len(), lines);
+    assert_eq!(ws.project.image(first.image).unwrap().current, mono);
 }
 
 #[test]
