@@ -226,6 +226,14 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
 /// An audit whose out-of-fold probabilities are written by hand (one run record): two images
 /// of the first two classes look like the next class. Returns them.
 fn hand_made_audit(ws: &Workspace) -> Vec<leukolens::project::ImageId> {
+    hand_made_audit_with(ws, leukolens::train::RunStatus::Completed)
+}
+
+/// [`hand_made_audit`] whose one run ended with `status`.
+fn hand_made_audit_with(
+    ws: &Workspace,
+    status: leukolens::train::RunStatus,
+) -> Vec<leukolens::project::ImageId> {
     use leukolens::sweep::config::RunRecord;
     use leukolens::sweep::design::{RunKey, SweepDesign, ValSize};
     let t = ws.project.taxonomy.clone();
@@ -263,7 +271,7 @@ fn hand_made_audit(ws: &Workspace) -> Vec<leukolens::project::ImageId> {
     }
     let record = RunRecord {
         key: RunKey { fold: 0, size: 6 },
-        status: leukolens::train::RunStatus::Completed,
+        status,
         collapsed: false,
         epochs: 1,
         best_epoch: 1,
@@ -513,4 +521,20 @@ fn an_audit_of_pbc_lymphocytes_vs_neutrophils_finds_flipped_labels() {
     assert_eq!((f.images, f.flipped), (300, 30));
     assert!(f.recall >= 0.8, "{f:?}");
     assert!(f.precision >= 0.8, "{f:?}");
+}
+
+#[test]
+fn an_audit_with_a_failed_fold_says_so_instead_of_offering_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = demo(dir.path(), 8);
+    let status =
+        leukolens::train::RunStatus::Failed("the loss is not finite (NaN) at epoch 2".into());
+    hand_made_audit_with(&ws, status);
+    let e = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap_err();
+    assert_eq!(
+        e,
+        "the audit \"hand\" has 1 failed fold(s) (fold 1: failed: the loss is not finite (NaN) at \
+         epoch 2), so 24 of 24 images have no out-of-fold probabilities; start a new audit with \
+         another --name"
+    );
 }

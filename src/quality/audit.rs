@@ -185,7 +185,18 @@ pub fn read_audit(project_path: &Path, name: &str) -> Result<AuditResults, Strin
         .count();
     if missing > 0 {
         let k = snapshot.config.design.k_folds;
-        let done = runs.iter().filter(|r| !r.failed()).count();
+        let failed: Vec<_> = runs.iter().filter(|r| r.failed()).collect();
+        if let Some(first) = failed.first() {
+            return Err(format!(
+                "the audit \"{name}\" has {} failed fold(s) (fold {}: {}), so {missing} of {} \
+                 images have no out-of-fold probabilities; start a new audit with another --name",
+                failed.len(),
+                first.key.fold + 1,
+                first.status,
+                snapshot.images.len()
+            ));
+        }
+        let done = runs.len();
         return Err(format!(
             "the audit \"{name}\" is not finished: {missing} of {} images have no out-of-fold \
              probabilities ({done} of {k} folds done); run `leukolens audit` with --name \
