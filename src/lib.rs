@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod nn;
 pub mod output;
 pub mod project;
+pub mod quality;
 pub mod quote;
 pub mod sweep;
 pub mod taxonomy;

@@ -89,6 +89,8 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// How well an audit finds flipped labels: precision, recall, ROC-AUC, wall time.
+    Audit(super::bench_audit::BenchAuditArgs),
     /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
     Ops {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -145,6 +147,7 @@ pub(crate) fn run(what: BenchWhat) -> Result<()> {
             blocks,
         } => bench::op_profile(backend, size, batch, reps, blocks).map_err(anyhow::Error::msg),
         BenchWhat::Crash { runs, labels, seed } => crash(runs, labels, seed),
+        BenchWhat::Audit(args) => super::bench_audit::run(args),
         BenchWhat::Gallery {
             images,
             frames,

@@ -2,8 +2,11 @@
 //! the text of errors. The commands call the same core functions as the desktop application
 //! (`sweep::start`, `train::experiment`, …); nothing here is needed by a screen.
 
+mod agreement;
 mod args;
+mod audit;
 mod bench;
+mod bench_audit;
 mod demo;
 mod explain;
 mod gui;
@@ -11,9 +14,11 @@ mod import;
 mod info;
 mod label;
 mod merge;
+mod predict;
 mod progress;
 mod relink;
 mod report;
+mod suspects;
 mod sweep;
 mod train;
 
@@ -192,6 +197,16 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Find likely mislabels: train k networks on the current labels and keep every image's
+    /// out-of-fold probabilities (a resumable sweep with one training size).
+    Audit(audit::AuditArgs),
+    /// The likely mislabelled images of an audit, ranked (confident learning).
+    Suspects(suspects::SuspectsArgs),
+    /// Agreement between annotators: Cohen's or Fleiss' κ and the per-class matrix.
+    Agreement(agreement::AgreementArgs),
+    /// Pre-labels from a saved network: the suggested class and probability of each image,
+    /// stored in `<project>.suggestions.ron` (no label changes).
+    Predict(predict::PredictArgs),
     /// Print performance figures (benchmarks, not tests).
     Bench {
         #[command(subcommand)]
@@ -312,6 +327,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 overwrite: crate::output::Overwrite::from_force(force),
             }
         }),
+        Command::Audit(args) => audit::run(args),
+        Command::Suspects(args) => suspects::run(args),
+        Command::Agreement(args) => agreement::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Bench { what } => bench::run(what),
     }
 }

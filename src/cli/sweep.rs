@@ -178,8 +178,8 @@ fn new_config(project: &Project, args: &SweepArgs) -> Result<SweepConfig> {
     })
 }
 
-/// Shows one event of the running sweep on the bar (and above it).
-fn show(runs_bar: &ProgressBar, ev: SweepEvent) {
+/// Shows one event of the running sweep on the bar (and above it); also used by `audit`.
+pub(super) fn show(runs_bar: &ProgressBar, ev: SweepEvent) {
     match ev {
         SweepEvent::Planned {
             total,

@@ -25,6 +25,10 @@ pub struct JournalEntry {
     pub hash: String,
     pub old: ClassId,
     pub new: ClassId,
+    /// Where the change came from when a person accepted a suggestion (e.g. "audit NAME");
+    /// absent for labels typed by hand and in journals written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// What reading a journal found.
@@ -152,6 +156,16 @@ impl Journal {
         annotator: &str,
         changes: &[(ImageId, String, ClassId, ClassId)],
     ) -> std::io::Result<Vec<JournalEntry>> {
+        self.append_from(annotator, None, changes)
+    }
+
+    /// [`Journal::append`] with the changes' source (an accepted suggestion) on every line.
+    pub fn append_from(
+        &mut self,
+        annotator: &str,
+        source: Option<&str>,
+        changes: &[(ImageId, String, ClassId, ClassId)],
+    ) -> std::io::Result<Vec<JournalEntry>> {
         // Checked before anything is written.
         let after = self
             .next_seq
@@ -169,6 +183,7 @@ impl Journal {
                 hash: hash.clone(),
                 old: *old,
                 new: *new,
+                source: source.map(str::to_string),
             };
             buf.push_str(&ron::to_string(&e).map_err(std::io::Error::other)?);
             buf.push('\n');

@@ -699,6 +699,17 @@ impl Workspace {
     /// Applies explicit changes (used by undo/redo: the reverse of a change is a change).
     /// Each change is journaled before it takes effect.
     pub fn apply(&mut self, changes: &[LabelChange], annotator: &str) -> Result<(), ProjectError> {
+        self.apply_from(changes, annotator, None)
+    }
+
+    /// [`Workspace::apply`] with the changes' source in their journal lines (an accepted
+    /// suggestion: "audit NAME").
+    pub fn apply_from(
+        &mut self,
+        changes: &[LabelChange],
+        annotator: &str,
+        source: Option<&str>,
+    ) -> Result<(), ProjectError> {
         self.check_writable()?;
         if changes.is_empty() {
             return Ok(());
@@ -715,7 +726,7 @@ impl Workspace {
             rows.push((c.image, im.hash.clone(), c.old, c.new));
         }
         self.journal
-            .append(annotator, &rows)
+            .append_from(annotator, source, &rows)
             .map_err(|source| ProjectError::Journal {
                 path: self.journal.path().to_path_buf(),
                 source,

@@ -16,6 +16,8 @@ use super::explain::{self, ExplainView, Tab};
 use super::gallery::{self, GalleryView};
 use super::import_mapping::{self, ImportMappingView, PendingImport};
 use super::project_menu::{self, ProjectMenu};
+use super::review::{self, ReviewView};
+use super::review_apply;
 use super::settings::Settings;
 use super::state::{Ctx, JobStatus, Message, ProjectState};
 use super::stats;
@@ -62,6 +64,7 @@ pub struct Views {
     pub explain: ExplainView,
     pub overwrite: crate::ui::overwrite::OverwriteView,
     pub import_mapping: ImportMappingView,
+    pub review: ReviewView,
 }
 
 /// The whole application. `show` draws one frame; `apply` is the only place state changes.
@@ -139,6 +142,10 @@ impl LeukoApp {
     }
 
     /// The explain screen's state.
+    pub fn review(&self) -> &ReviewView {
+        &self.views.review
+    }
+
     pub fn explain(&self) -> &ExplainView {
         &self.views.explain
     }
@@ -285,6 +292,27 @@ impl LeukoApp {
             | Command::SaveSweepPngs
             | Command::SetSweepMatrixSize(_)
             | Command::ShowSweepRun(_) => self.apply_sweep(cmd),
+            Command::StartAudit => {
+                if let Err(e) = self.start_audit() {
+                    self.error(format!("could not start the audit: {e}"));
+                }
+            }
+            Command::LoadReview
+            | Command::SetReviewQueue(_)
+            | Command::SetBlind(_)
+            | Command::AcceptSuggestion(_)
+            | Command::ConfirmLabel(_)
+            | Command::Adjudicate(..) => self.apply_review(cmd),
+            Command::Assign(_) if self.views.review.open => {
+                let ids = self
+                    .project()
+                    .map(|p| p.selection.ids.clone())
+                    .unwrap_or_default();
+                self.apply_project(cmd);
+                if let Some(p) = &mut self.state.project {
+                    review_apply::labelled(&mut self.views.review, p, &ids);
+                }
+            }
             Command::Select(_)
             | Command::ToggleSelect(_)
             | Command::SelectRangeTo(_)
@@ -316,6 +344,46 @@ impl LeukoApp {
             Window::Taxonomy => self.views.taxonomy_editor.open = open,
             Window::Sweep => self.views.sweep.open = open,
             Window::Explain => self.views.explain.open = open,
+            Window::Review => {
+                self.views.review.open = open && self.state.project.is_some();
+                if self.views.review.open {
+                    self.apply_review(Command::LoadReview);
+                }
+            }
+        }
+    }
+
+    /// The Review panel's commands (`review_apply`).
+    fn apply_review(&mut self, cmd: Command) {
+        let annotator = self.annotator();
+        let v = &mut self.views.review;
+        let Some(p) = &mut self.state.project else {
+            return;
+        };
+        let r = match cmd {
+            Command::LoadReview => {
+                review_apply::load(v, p);
+                let q = v.queue;
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::SetReviewQueue(q) => {
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::SetBlind(b) => {
+                v.blind = b;
+                let q = v.queue;
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::AcceptSuggestion(id) => review_apply::accept(v, p, id, &annotator),
+            Command::ConfirmLabel(id) => review_apply::confirm(v, p, id, &annotator),
+            Command::Adjudicate(id, class) => review_apply::adjudicate(v, p, id, class, &annotator),
+            _ => Ok(()),
+        };
+        if let Err(e) = r {
+            self.error(e);
         }
     }
 
@@ -391,6 +459,25 @@ impl LeukoApp {
     /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
     /// else the new one is checked, snapshotted and saved in the project. Nothing is written
     /// when a check fails.
+    /// Train → Audit labels…: resumes the saved audit "audit", or checks and starts a new one
+    /// (`quality::audit`), on the sweep screen.
+    fn start_audit(&mut self) -> Result<(), String> {
+        let Some(p) = &self.state.project else {
+            return Err("open a project first".into());
+        };
+        let project = p.project();
+        let config = match project.sweeps.iter().find(|s| s.name == "audit") {
+            Some(saved) => saved.clone(),
+            None => crate::quality::audit::audit_config(
+                project,
+                &crate::quality::audit::default_request(project, "audit"),
+            )?,
+        };
+        self.start_sweep(config)?;
+        self.views.sweep.open = true;
+        Ok(())
+    }
+
     fn start_sweep(&mut self, config: SweepConfig) -> Result<(), String> {
         let Some(p) = &mut self.state.project else {
             return Err("open a project first".into());
@@ -769,6 +856,7 @@ impl Views {
     /// Lays out the screens, in order: menus, statistics, gallery, then the windows.
     fn draw(&mut self, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         project_menu::show(&mut self.menu, ctx, ui, cmds);
+        review::keyboard(&self.review, ctx, ui, cmds);
         if ctx.show_stats && ctx.project.is_some() {
             // The gallery keeps at least 60 % of the width, however many classes the tables
             // have: the panel's own tables scroll instead of widening it.
@@ -794,6 +882,7 @@ impl Views {
         taxonomy_editor::show(&mut self.taxonomy_editor, ctx, ui, cmds);
         sweep::show(&mut self.sweep, ctx, ui, cmds);
         explain::show(&mut self.explain, ctx, ui, cmds);
+        review::show(&mut self.review, ctx, ui, cmds);
         project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
         crate::ui::overwrite::show(&self.overwrite, ui, cmds);
         import_mapping::show(&mut self.import_mapping, ctx, ui, cmds);

@@ -89,6 +89,33 @@ pub enum Command {
     /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
     /// the last finished one).
     ShowSweepRun(Option<crate::sweep::design::RunKey>),
+    /// Start (or resume) the audit "audit" of the current labels in the background, as a
+    /// sweep shown on the sweep screen (`quality::audit::default_request`).
+    StartAudit,
+    /// (Re)load the Review panel's queues from the latest audit and the journal.
+    LoadReview,
+    /// Show another queue of the Review panel.
+    SetReviewQueue(Queue),
+    /// Hide labels and suggestions in the Review panel (and shuffle Label next).
+    SetBlind(bool),
+    /// Accept the audit's suggestion for this image (journaled with the audit as source).
+    AcceptSuggestion(ImageId),
+    /// The image's label is right as it is (journaled confirmation; it leaves the queue).
+    ConfirmLabel(ImageId),
+    /// Set the consensus label of an image annotators disagree on.
+    Adjudicate(ImageId, ClassId),
+}
+
+/// The queues of the Review panel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Queue {
+    /// The audit's suspects, most suspicious first.
+    #[default]
+    Mislabelled,
+    /// Images nobody reviewed, most uncertain first.
+    LabelNext,
+    /// Images annotators labelled differently.
+    Disagreements,
 }
 
 /// The windows and panels that other screens open and close.
@@ -99,6 +126,7 @@ pub enum Window {
     Taxonomy,
     Sweep,
     Explain,
+    Review,
 }
 
 /// Taxonomy edits from the editor.

@@ -11,6 +11,8 @@ pub mod gallery;
 pub mod import_mapping;
 pub mod overwrite;
 pub mod project_menu;
+pub mod review;
+pub mod review_apply;
 pub mod settings;
 pub mod state;
 pub mod stats;
@@ -24,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use app::LeukoApp;
-pub use command::{Command, TaxonomyEdit, Window};
+pub use command::{Command, Queue, TaxonomyEdit, Window};
 pub use settings::Settings;
 
 use crate::project::Workspace;

@@ -63,6 +63,20 @@ pub fn show(menu: &mut ProjectMenu, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec
                     ui.close();
                     cmds.push(Command::SetWindow(Window::Sweep, true));
                 }
+                if ui
+                    .add_enabled(ctx.project.is_some(), egui::Button::new("Audit labels…"))
+                    .clicked()
+                {
+                    ui.close();
+                    cmds.push(Command::StartAudit);
+                }
+                if ui
+                    .add_enabled(ctx.project.is_some(), egui::Button::new("Review labels…"))
+                    .clicked()
+                {
+                    ui.close();
+                    cmds.push(Command::SetWindow(Window::Review, true));
+                }
             });
             ui.menu_button("View", |ui| view_menu(ctx, ui, cmds));
             title(ctx, ui);

@@ -1,0 +1,154 @@
+//! `leukolens audit`: out-of-fold probabilities for every image (an audit is a sweep with one
+//! training size, every training image of the fold; `quality::audit`), started through
+//! `sweep::start` and run like a sweep, resumable and shardable.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::args::{
+    Overrides, Preset, TaskArg, TaskArgs, at_least_one, configured, parse_shard, task_from_args,
+};
+use super::progress::bar;
+use super::sweep::show;
+use crate::backend::{self, BackendChoice};
+use crate::project::{Project, Workspace};
+use crate::quality::audit::{AuditRequest, DEFAULT_AUDIT_FOLDS, audit_config};
+use crate::sweep::SweepConfig;
+use crate::sweep::run::{self, RunOptions};
+
+#[derive(clap::Args)]
+pub(crate) struct AuditArgs {
+    /// The project file.
+    pub(crate) project: PathBuf,
+    /// The audit's name (a saved audit of that name is resumed).
+    #[arg(long, default_value = "audit")]
+    pub(crate) name: String,
+    /// What to learn (default: one output per class that has images).
+    #[arg(long, value_enum)]
+    pub(crate) task: Option<TaskArg>,
+    /// Multiclass: the classes, by name or code, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) classes: Vec<String>,
+    /// Groups: the positive classes.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) positive: Vec<String>,
+    /// Groups: the negative classes.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) negative: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    pub(crate) preset: Preset,
+    /// Number of folds: every image is tested once, by the network of the fold that did not
+    /// train on it.
+    #[arg(long, default_value_t = DEFAULT_AUDIT_FOLDS)]
+    pub(crate) folds: usize,
+    /// Validation images per fold (early stopping needs at least 1).
+    #[arg(long, default_value_t = crate::quality::audit::DEFAULT_AUDIT_VAL, value_parser = at_least_one)]
+    pub(crate) n_val: usize,
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
+    #[arg(long)]
+    pub(crate) patience: Option<usize>,
+    #[arg(long)]
+    pub(crate) input_size: Option<u32>,
+    /// Run only shard i of n (1-based); then `leukolens merge --name NAME`.
+    #[arg(long)]
+    pub(crate) shard: Option<String>,
+    /// Write results to this folder instead of the project's (for shards).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Train this many folds together as one stacked network (0 = automatic).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) stack: usize,
+    /// On the CPU, train this many folds at the same time (0 = automatic).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) workers: usize,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub(crate) backend: BackendChoice,
+}
+
+/// Starts or resumes the audit and runs it; then says how to see the suspects.
+pub(crate) fn run(args: AuditArgs) -> Result<()> {
+    let mut ws = Workspace::open(&args.project)?;
+    let options = RunOptions {
+        stack: args.stack,
+        workers: args.workers,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        out: args.out.clone(),
+        fold: None,
+    };
+    options.check().map_err(anyhow::Error::msg)?;
+    let started = crate::sweep::start(&mut ws, &args.name, |project| {
+        new_config(project, &args).map_err(|e| format!("{e:#}"))
+    })
+    .map_err(anyhow::Error::msg)?;
+    if started.resumed {
+        println!("resuming the saved audit \"{}\"", started.config.name);
+    }
+    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
+    println!("device: {}", backend.description);
+    let runs_bar = bar(0, "folds");
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let records = run::run_sweep(
+        &ws.project,
+        &args.project,
+        &started.config,
+        &mut backend,
+        &options,
+        &cancel,
+        &mut |ev| show(&runs_bar, ev),
+    )
+    .map_err(anyhow::Error::msg)?;
+    runs_bar.finish_and_clear();
+    let failed = records.iter().filter(|r| r.failed()).count();
+    println!(
+        "{} of {} folds finished{}",
+        records.len() - failed,
+        started.config.design.k_folds,
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "suspects: leukolens suspects {} --audit \"{}\"",
+        args.project.display(),
+        started.config.name
+    );
+    Ok(())
+}
+
+/// The audit's configuration from the arguments.
+fn new_config(project: &Project, args: &AuditArgs) -> Result<SweepConfig> {
+    let task = match args.task {
+        None => None,
+        Some(task) => Some(task_from_args(
+            &project.taxonomy,
+            &TaskArgs {
+                task,
+                classes: args.classes.clone(),
+                positive: args.positive.clone(),
+                negative: args.negative.clone(),
+            },
+        )?),
+    };
+    let train = configured(
+        args.preset,
+        Overrides {
+            input_size: args.input_size,
+            epochs: args.epochs,
+            patience: args.patience,
+            ..Default::default()
+        },
+    )?;
+    let request = AuditRequest {
+        name: args.name.clone(),
+        task,
+        train,
+        k_folds: args.folds,
+        n_val: args.n_val,
+        seed: crate::quality::audit::audit_seed(project),
+    };
+    audit_config(project, &request).map_err(anyhow::Error::msg)
+}

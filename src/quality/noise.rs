@@ -1,0 +1,211 @@
+//! How well the audit finds wrong labels, measured: flip a seeded share of the labels to other
+//! classes (through the workspace, journaled), audit, and compare the suspects with the flipped
+//! images. Used by `leukolens bench audit` and its tests; the figures are printed, never
+//! asserted as timings.
+
+use std::collections::HashSet;
+
+use rand::SeedableRng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand_chacha::ChaCha8Rng;
+
+use super::audit::AuditResults;
+use super::confident::{LabelIssues, Rank};
+use crate::metrics::roc::auc;
+use crate::project::Workspace;
+use crate::project::ids::ImageId;
+use crate::taxonomy::{ClassId, Taxonomy};
+use crate::train::config::Task;
+
+/// The annotator name of the flipped labels in the journal.
+pub const NOISE_ANNOTATOR: &str = "bench-noise";
+
+/// The classes of each output of a task, for choosing a flipped label.
+fn output_classes(task: &Task, taxonomy: &Taxonomy) -> Vec<Vec<ClassId>> {
+    let mut out = vec![Vec::new(); task.n_outputs()];
+    for c in &taxonomy.classes {
+        if let Some(t) = task.target(taxonomy, c.id) {
+            out[t].push(c.id);
+        }
+    }
+    out
+}
+
+/// Flips `fraction` of the images the task uses (chosen with `seed`) to a class of another
+/// output, chosen uniformly (then a class of that output uniformly). Returns the flipped
+/// images. Every flip is an ordinary journaled label change by [`NOISE_ANNOTATOR`].
+pub fn flip_labels(
+    ws: &mut Workspace,
+    task: &Task,
+    fraction: f64,
+    seed: u64,
+) -> Result<Vec<ImageId>, String> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(format!(
+            "the share of flipped labels must be 0–1 (got {fraction})"
+        ));
+    }
+    let tax = ws.project.taxonomy.clone();
+    let outputs = output_classes(task, &tax);
+    let mut used: Vec<(ImageId, usize)> = ws
+        .project
+        .images
+        .iter()
+        .filter_map(|im| task.target(&tax, im.current).map(|t| (im.id, t)))
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    used.shuffle(&mut rng);
+    let n = (fraction * used.len() as f64).round() as usize;
+    let mut flipped = Vec::with_capacity(n);
+    for &(id, t) in used.iter().take(n) {
+        let others: Vec<usize> = (0..outputs.len())
+            .filter(|&u| u != t && !outputs[u].is_empty())
+            .collect();
+        let Some(&u) = others.choose(&mut rng) else {
+            continue;
+        };
+        let Some(&class) = outputs[u].choose(&mut rng) else {
+            continue;
+        };
+        ws.set_labels(&[id], class, NOISE_ANNOTATOR)
+            .map_err(|e| e.to_string())?;
+        flipped.push(id);
+    }
+    Ok(flipped)
+}
+
+/// The benchmark's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoiseFigures {
+    pub images: usize,
+    pub flipped: usize,
+    pub flagged: usize,
+    /// Flagged images that were flipped.
+    pub hits: usize,
+    /// hits / flagged (1 when nothing is flagged).
+    pub precision: f64,
+    /// hits / flipped (1 when nothing was flipped).
+    pub recall: f64,
+    /// ROC-AUC of the ranking score (lower = more suspicious) for telling flipped images from
+    /// the others; `None` when no or every image was flipped.
+    pub auc: Option<f64>,
+    pub estimated_issues: usize,
+}
+
+/// Compares the issues confident learning found in an audit with the flipped images.
+pub fn noise_figures(
+    results: &AuditResults,
+    found: &LabelIssues,
+    flipped: &[ImageId],
+    rank: Rank,
+) -> NoiseFigures {
+    let flipped: HashSet<ImageId> = flipped.iter().copied().collect();
+    let images = &results.snapshot.images;
+    let flagged: HashSet<ImageId> = found.ranked.iter().map(|i| images[i.index]).collect();
+    let hits = flagged.intersection(&flipped).count();
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    // Higher = more suspicious, for the ROC.
+    let scores: Vec<f64> = results
+        .labels()
+        .iter()
+        .zip(&results.probabilities)
+        .map(|(&l, p)| -rank.score(l, p))
+        .collect();
+    let positives: Vec<bool> = images.iter().map(|id| flipped.contains(id)).collect();
+    NoiseFigures {
+        images: images.len(),
+        flipped: positives.iter().filter(|&&p| p).count(),
+        flagged: flagged.len(),
+        hits,
+        precision: ratio(hits, flagged.len()),
+        recall: ratio(hits, flipped.len()),
+        auc: auc(&scores, &positives),
+        estimated_issues: found.estimated_issues,
+    }
+}
+
+/// What the noise benchmark runs.
+#[derive(Clone, Debug)]
+pub struct NoiseBench {
+    /// The audit's name.
+    pub name: String,
+    /// `None`: one output per class with images.
+    pub task: Option<Task>,
+    /// Share of the labels to flip.
+    pub fraction: f64,
+    /// Seed of the flips (and of the audit's folds).
+    pub seed: u64,
+    pub train: crate::train::config::TrainConfig,
+    pub k_folds: usize,
+    pub n_val: usize,
+    pub options: crate::sweep::run::RunOptions,
+}
+
+/// The figures and the audit's wall time.
+#[derive(Clone, Debug)]
+pub struct NoiseReport {
+    pub figures: NoiseFigures,
+    pub seconds: f64,
+}
+
+/// Flips labels in the open workspace (a scratch copy: the flips are journaled label changes),
+/// runs the audit on `backend` and compares its suspects with the flipped images.
+pub fn run_noise_bench(
+    ws: &mut Workspace,
+    bench: &NoiseBench,
+    backend: &mut crate::backend::Backend,
+    on_event: &mut dyn FnMut(crate::sweep::run::SweepEvent),
+) -> Result<NoiseReport, String> {
+    let task = bench.task.clone().unwrap_or_else(|| Task::Multiclass {
+        classes: super::audit::classes_with_images(&ws.project),
+    });
+    let flipped = flip_labels(ws, &task, bench.fraction, bench.seed)?;
+    ws.save().map_err(|e| e.to_string())?;
+    let request = super::audit::AuditRequest {
+        name: bench.name.clone(),
+        task: Some(task),
+        train: bench.train.clone(),
+        k_folds: bench.k_folds,
+        n_val: bench.n_val,
+        seed: bench.seed,
+    };
+    let started =
+        crate::sweep::start::start(ws, &bench.name, |p| super::audit::audit_config(p, &request))?;
+    let clock = std::time::Instant::now();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    crate::sweep::run::run_sweep(
+        &ws.project,
+        &ws.path,
+        &started.config,
+        backend,
+        &bench.options,
+        &cancel,
+        on_event,
+    )?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let results = super::audit::read_audit(&ws.path, &bench.name)?;
+    let rank = Rank::SelfConfidence;
+    let found =
+        super::confident::find_label_issues(results.labels(), &results.probabilities, rank)?;
+    Ok(NoiseReport {
+        figures: noise_figures(&results, &found, &flipped, rank),
+        seconds,
+    })
+}
+
+/// At most `per_class` images of each class (seeded), for a benchmark of bounded time.
+pub fn subsample(project: &mut crate::project::Project, per_class: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut keep: HashSet<ImageId> = HashSet::new();
+    for c in &project.taxonomy.classes {
+        let mut ids: Vec<ImageId> = project
+            .images
+            .iter()
+            .filter(|im| im.current == c.id)
+            .map(|im| im.id)
+            .collect();
+        ids.shuffle(&mut rng);
+        keep.extend(ids.into_iter().take(per_class));
+    }
+    project.images.retain(|im| keep.contains(&im.id));
+}

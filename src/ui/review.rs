@@ -1,0 +1,341 @@
+//! The Review panel (Train → Review labels…): three queues of images worth a look, each
+//! driven by the keyboard like the gallery.
+//! - **Likely mislabelled**: the suspects of the latest audit (confident learning), given →
+//!   suggested class and probability. `Enter` accepts the suggestion, `x` confirms the label as
+//!   it is, a class key sets another; the image leaves the queue and the next one is selected.
+//! - **Label next**: the audit's images nobody has reviewed, most uncertain first (smallest
+//!   margin between the two most probable outputs).
+//! - **Disagreements**: images annotators labelled differently, with each one's class; a class
+//!   key (or a button) sets the consensus label.
+//!
+//! Blind mode hides the given label, the other annotators' labels and the suggestions in this
+//! panel, and shows the Label next queue in a seeded random order. The data comes from
+//! `quality` through the app (`Command::LoadReview`); this screen only reads it and returns
+//! commands.
+
+use std::collections::HashSet;
+
+use egui::Key;
+
+use super::command::{Command, Queue};
+use super::state::Ctx;
+use crate::project::ImageId;
+use crate::quality::annotators::{AgreementReport, Disagreement};
+use crate::quality::suspects::Suspect;
+use crate::taxonomy::ClassId;
+
+/// The panel's state: what the app loaded and what was handled in this session.
+#[derive(Default)]
+pub struct ReviewView {
+    pub open: bool,
+    pub queue: Queue,
+    /// The audit the suspects come from.
+    pub audit: Option<String>,
+    pub suspects: Vec<Suspect>,
+    /// (image, margin), most uncertain first.
+    pub label_next: Vec<(ImageId, f64)>,
+    pub disagreements: Vec<Disagreement>,
+    /// Agreement between all annotators with labels (`None` with fewer than two).
+    pub agreement: Option<AgreementReport>,
+    /// Images accepted, confirmed, relabelled or adjudicated here: they left their queue.
+    pub done: HashSet<ImageId>,
+    pub blind: bool,
+    /// The order of the Label next queue in blind mode (seeded shuffle).
+    pub blind_order: Vec<ImageId>,
+    /// Why a queue is empty (no audit yet, …).
+    pub note: Option<String>,
+}
+
+impl ReviewView {
+    /// The images still waiting in the shown queue, in queue order.
+    pub fn items(&self) -> Vec<ImageId> {
+        let pending = |id: &ImageId| !self.done.contains(id);
+        match self.queue {
+            Queue::Mislabelled => self
+                .suspects
+                .iter()
+                .filter(|s| !s.stale)
+                .map(|s| s.image)
+                .filter(pending)
+                .collect(),
+            Queue::LabelNext if self.blind => {
+                self.blind_order.iter().copied().filter(pending).collect()
+            }
+            Queue::LabelNext => self
+                .label_next
+                .iter()
+                .map(|l| l.0)
+                .filter(pending)
+                .collect(),
+            Queue::Disagreements => self
+                .disagreements
+                .iter()
+                .map(|d| d.image)
+                .filter(pending)
+                .collect(),
+        }
+    }
+
+    /// The queue's current image: the cursor when it waits in the queue, else the first.
+    pub fn current(&self, cursor: Option<ImageId>) -> Option<ImageId> {
+        let items = self.items();
+        cursor
+            .filter(|c| items.contains(c))
+            .or_else(|| items.first().copied())
+    }
+
+    /// The image after `id` in the queue (the first when `id` is not in it), skipping `id`.
+    pub fn next_after(&self, id: ImageId) -> Option<ImageId> {
+        let items = self.items();
+        let from = items.iter().position(|&i| i == id).map_or(0, |k| k + 1);
+        items[from.min(items.len())..]
+            .iter()
+            .chain(&items[..from.min(items.len())])
+            .copied()
+            .find(|&i| i != id)
+    }
+
+    /// The suspect of an image, if it is one.
+    pub fn suspect(&self, id: ImageId) -> Option<&Suspect> {
+        self.suspects.iter().find(|s| s.image == id)
+    }
+}
+
+/// `Enter` (accept the suggestion) and `x` (confirm the label) for the queue's current image.
+/// Runs before the gallery's keyboard so that these keys reach the queue.
+pub fn keyboard(view: &ReviewView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Command>) {
+    if !view.open || ctx.modal_open || ui.ctx().text_edit_focused() {
+        return;
+    }
+    let Some(p) = ctx.project else { return };
+    let Some(current) = view.current(p.selection.cursor) else {
+        return;
+    };
+    ui.ctx().input_mut(|i| {
+        i.events.retain(|ev| {
+            let egui::Event::Key {
+                key,
+                pressed: true,
+                modifiers,
+                ..
+            } = ev
+            else {
+                return true;
+            };
+            if modifiers.any() {
+                return true;
+            }
+            let cmd = match key {
+                Key::Enter if view.queue == Queue::Mislabelled && !view.blind => {
+                    Some(Command::AcceptSuggestion(current))
+                }
+                Key::X if view.queue != Queue::Disagreements => {
+                    Some(Command::ConfirmLabel(current))
+                }
+                _ => None,
+            };
+            match cmd {
+                Some(c) => {
+                    cmds.push(c);
+                    false
+                }
+                None => true,
+            }
+        });
+    });
+}
+
+/// Draws the panel when it is open.
+pub fn show(view: &mut ReviewView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    if !view.open {
+        return;
+    }
+    let Some(p) = ctx.project else { return };
+    let mut open = true;
+    egui::Window::new("Review")
+        .open(&mut open)
+        .default_width(460.0)
+        .show(ui.ctx(), |ui| {
+            header(view, ui, cmds);
+            ui.separator();
+            let current = view.current(p.selection.cursor);
+            if let Some(c) = current
+                && p.selection.cursor != Some(c)
+            {
+                cmds.push(Command::Select(vec![c]));
+            }
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    rows(view, ctx, current, ui, cmds);
+                });
+        });
+    if !open {
+        cmds.push(Command::SetWindow(super::command::Window::Review, false));
+    }
+}
+
+/// The queue tabs, blind mode and the reload button.
+fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        for (q, label) in [
+            (Queue::Mislabelled, "Likely mislabelled"),
+            (Queue::LabelNext, "Label next"),
+            (Queue::Disagreements, "Disagreements"),
+        ] {
+            if ui.selectable_label(view.queue == q, label).clicked() {
+                cmds.push(Command::SetReviewQueue(q));
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut blind = view.blind;
+        if ui.checkbox(&mut blind, "Blind mode").changed() {
+            cmds.push(Command::SetBlind(blind));
+        }
+        if ui.button("Reload").clicked() {
+            cmds.push(Command::LoadReview);
+        }
+    });
+    if let Some(audit) = &view.audit {
+        ui.label(format!("audit \"{audit}\""));
+    }
+    if let Some(note) = &view.note {
+        ui.label(note);
+    }
+    let keys = match view.queue {
+        Queue::Mislabelled if view.blind => "class key: label · x: label kept",
+        Queue::Mislabelled => {
+            "Enter: accept the suggestion · class key: another label · x: label kept"
+        }
+        Queue::LabelNext => "class key: label · x: label kept",
+        Queue::Disagreements => "class key or a button: the consensus label",
+    };
+    ui.small(keys);
+}
+
+/// One row per waiting image; the current one is highlighted.
+fn rows(
+    view: &ReviewView,
+    ctx: &Ctx,
+    current: Option<ImageId>,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(p) = ctx.project else { return };
+    let project = p.project();
+    let items = view.items();
+    if view.queue == Queue::Disagreements && !view.blind {
+        agreement_table(view, ui);
+    }
+    ui.label(format!("{} waiting", items.len()));
+    for id in items {
+        let path = project
+            .image(id)
+            .map_or("?".to_string(), |im| im.path.clone());
+        let text = match view.queue {
+            Queue::Mislabelled => match view.suspect(id) {
+                Some(s) if !view.blind => format!(
+                    "{}. {path}: {} -> {} ({:.2})",
+                    s.rank, s.given, s.suggested, s.probability
+                ),
+                _ => path,
+            },
+            Queue::LabelNext if !view.blind => {
+                let m = view
+                    .label_next
+                    .iter()
+                    .find(|l| l.0 == id)
+                    .map_or(1.0, |l| l.1);
+                format!("{path} (margin {m:.2})")
+            }
+            Queue::LabelNext => path,
+            Queue::Disagreements => path,
+        };
+        let r = ui.selectable_label(current == Some(id), text);
+        if r.clicked() {
+            cmds.push(Command::Select(vec![id]));
+        }
+        if view.queue == Queue::Disagreements && current == Some(id) && !view.blind {
+            adjudication(view, ctx, id, ui, cmds);
+        }
+    }
+}
+
+/// Each annotator's class of a disagreement as a button that makes it the consensus.
+fn adjudication(
+    view: &ReviewView,
+    ctx: &Ctx,
+    id: ImageId,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(p) = ctx.project else { return };
+    let Some(d) = view.disagreements.iter().find(|d| d.image == id) else {
+        return;
+    };
+    let t = &p.project().taxonomy;
+    ui.horizontal_wrapped(|ui| {
+        let mut seen: Vec<ClassId> = Vec::new();
+        for (_, class) in &d.labels {
+            if seen.contains(class) {
+                continue;
+            }
+            seen.push(*class);
+            let names: Vec<&str> = d
+                .labels
+                .iter()
+                .filter(|(_, c)| c == class)
+                .map(|(w, _)| w.as_str())
+                .collect();
+            if ui
+                .button(format!("{} ({})", t.name(*class), names.join(", ")))
+                .clicked()
+            {
+                cmds.push(Command::Adjudicate(id, *class));
+            }
+        }
+    });
+}
+
+/// Cohen's (two annotators) or Fleiss' kappa and the per-class agreement matrix.
+fn agreement_table(view: &ReviewView, ui: &mut egui::Ui) {
+    let Some(r) = &view.agreement else {
+        ui.label("agreement: needs two annotators with labels");
+        return;
+    };
+    let a = &r.agreement;
+    let which = if a.raters == 2 { "Cohen's" } else { "Fleiss'" };
+    let kappa = a
+        .kappa
+        .map_or("undefined".to_string(), |k| format!("{k:.3}"));
+    ui.label(format!(
+        "{which} kappa {kappa} ({}; {} images labelled by all, observed {:.2}, chance {:.2})",
+        r.annotators.join(", "),
+        a.items,
+        a.observed,
+        a.expected
+    ));
+    egui::Grid::new("review-agreement")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(if a.raters == 2 {
+                format!("{} \\ {}", r.annotators[0], r.annotators[1])
+            } else {
+                "pairs".to_string()
+            });
+            for name in &r.class_names {
+                ui.label(name);
+            }
+            ui.label("kappa");
+            ui.end_row();
+            for (i, name) in r.class_names.iter().enumerate() {
+                ui.label(name);
+                for v in &a.matrix[i] {
+                    ui.label(v.to_string());
+                }
+                ui.label(a.per_class[i].map_or("-".to_string(), |k| format!("{k:.2}")));
+                ui.end_row();
+            }
+        });
+}

@@ -1,0 +1,145 @@
+//! What the Review panel's commands do (called by `LeukoApp::apply` only): loading the queues
+//! from the core (`quality`), and accepting, confirming and adjudicating labels through the
+//! workspace (journal first, undoable), after which the queue moves on.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::command::Queue;
+use super::review::ReviewView;
+use super::state::ProjectState;
+use crate::project::ImageId;
+use crate::quality::annotators::{agreement, confirm_labels, disagreements};
+use crate::quality::audit::read_audit;
+use crate::quality::confident::Rank;
+use crate::quality::suspects::{accept_suggestion, label_next, rank_suspects};
+use crate::sweep::SweepDir;
+use crate::taxonomy::ClassId;
+
+/// The latest audit of the project: the last saved sweep with one training size and a
+/// snapshot.
+fn latest_audit(p: &ProjectState) -> Option<String> {
+    p.project()
+        .sweeps
+        .iter()
+        .rev()
+        .find(|s| s.design.sizes.len() == 1 && SweepDir::of(&p.ws.path, &s.name).has_snapshot())
+        .map(|s| s.name.clone())
+}
+
+/// Loads the three queues: suspects and "label next" from the latest audit, disagreements
+/// from the journal. What cannot be loaded becomes the panel's note.
+pub fn load(view: &mut ReviewView, p: &ProjectState) {
+    view.note = None;
+    view.suspects.clear();
+    view.label_next.clear();
+    view.audit = latest_audit(p);
+    let project = p.project();
+    match &view.audit {
+        None => {
+            view.note = Some(
+                "no audit yet: Train > Audit labels… (or `leukolens audit PROJECT`) fills the \
+                 Likely mislabelled and Label next queues"
+                    .into(),
+            )
+        }
+        Some(name) => match read_audit(&p.ws.path, name) {
+            Ok(results) => {
+                match rank_suspects(project, &results, name, Rank::SelfConfidence) {
+                    Ok(list) => view.suspects = list.suspects,
+                    Err(e) => view.note = Some(e),
+                }
+                view.label_next = label_next(project, &results);
+            }
+            Err(e) => view.note = Some(e),
+        },
+    }
+    match p.ws.history() {
+        Ok(h) => {
+            view.disagreements = disagreements(project, &h);
+            view.agreement = agreement(project, &h, &[]).ok();
+        }
+        Err(e) => view.note = Some(format!("cannot read the journal: {e}")),
+    }
+    let mut order: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(project.seed));
+    view.blind_order = order;
+}
+
+/// Shows another queue and selects its current image.
+pub fn set_queue(view: &mut ReviewView, p: &mut ProjectState, queue: Queue) {
+    view.queue = queue;
+    if let Some(c) = view.current(p.selection.cursor) {
+        p.select(vec![c]);
+    }
+}
+
+/// Accepts the audit's suggestion for `id`.
+pub fn accept(
+    view: &mut ReviewView,
+    p: &mut ProjectState,
+    id: ImageId,
+    annotator: &str,
+) -> Result<(), String> {
+    let audit = view.audit.clone().ok_or("no audit is loaded")?;
+    let suspect = view
+        .suspect(id)
+        .cloned()
+        .ok_or("this image is not among the audit's suspects")?;
+    let change = accept_suggestion(&mut p.ws, &audit, &suspect, annotator)?;
+    p.undo.push(vec![change]);
+    handled(view, p, id);
+    Ok(())
+}
+
+/// Confirms the label of `id` as it is.
+pub fn confirm(
+    view: &mut ReviewView,
+    p: &mut ProjectState,
+    id: ImageId,
+    annotator: &str,
+) -> Result<(), String> {
+    confirm_labels(&mut p.ws, &[id], annotator).map_err(|e| e.to_string())?;
+    handled(view, p, id);
+    Ok(())
+}
+
+/// Sets the consensus label of a disagreement (a confirmation when it already has it).
+pub fn adjudicate(
+    view: &mut ReviewView,
+    p: &mut ProjectState,
+    id: ImageId,
+    class: ClassId,
+    annotator: &str,
+) -> Result<(), String> {
+    let same = p.project().image(id).is_some_and(|im| im.current == class);
+    if same {
+        confirm_labels(&mut p.ws, &[id], annotator).map_err(|e| e.to_string())?;
+    } else {
+        let changes =
+            p.ws.set_labels(&[id], class, annotator)
+                .map_err(|e| e.to_string())?;
+        p.undo.push(changes);
+    }
+    handled(view, p, id);
+    Ok(())
+}
+
+/// After a class key set the label of images in the queue: they leave it.
+pub fn labelled(view: &mut ReviewView, p: &mut ProjectState, ids: &[ImageId]) {
+    let items = view.items();
+    for &id in ids.iter().filter(|id| items.contains(id)) {
+        handled(view, p, id);
+    }
+}
+
+/// `id` leaves the queue; the next waiting image is selected.
+fn handled(view: &mut ReviewView, p: &mut ProjectState, id: ImageId) {
+    let next = view.next_after(id);
+    view.done.insert(id);
+    p.refresh_order();
+    if let Some(n) = next {
+        p.select(vec![n]);
+    }
+}
