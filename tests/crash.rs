@@ -139,9 +139,18 @@ fn a_sweep_killed_and_resumed_equals_an_uninterrupted_one() {
     let mut rng = ChaCha8Rng::seed_from_u64(1616);
     let mut cut_short = 0;
     for _ in 0..4 {
+        // Killed at a seeded moment after the next run is stored (not at a fixed time: how
+        // long a run takes depends on the machine), so that every kill lands mid-sweep.
+        let before = kill_dir.runs().len();
         let mut child = spawn_sweep(&killed);
-        let delay = Duration::from_millis(rng.random_range(300..2500));
-        std::thread::sleep(delay);
+        let started = std::time::Instant::now();
+        while kill_dir.runs().len() <= before
+            && child.try_wait().unwrap().is_none()
+            && started.elapsed() < Duration::from_secs(120)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
         let finished = child.try_wait().unwrap().is_some();
         child.kill().unwrap_or_default(); // SIGKILL on Unix
         child.wait().unwrap();

@@ -1162,7 +1162,8 @@ fn the_screenshot_script_works_on_a_copy_of_the_project() {
         listing,
         "nothing new beside the project"
     );
-    let reopened = Workspace::open(&copy).unwrap();
+    // The app still holds the copy open (and its lock): read it as a second opener does.
+    let reopened = Workspace::open_read_only(&copy).unwrap();
     assert_eq!(reopened.project.sweeps.len(), 1, "the copy holds the sweep");
 }
 

@@ -77,13 +77,16 @@ fn sweep_args<'a>(project: &'a Path, name: &'a str, extra: &[&'a str]) -> Vec<&'
     a
 }
 
-/// Every file under `dir` with its bytes.
+/// Every file under `dir` with its bytes, except the project's lock file (`x.ron.lock`): every
+/// opener for writing records itself there (who, since when), which changes no data.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             if e.path().is_dir() {
                 out.extend(tree(&e.path()));
+            } else if e.path().extension().is_some_and(|x| x == "lock") {
+                continue;
             } else {
                 out.push((e.path(), std::fs::read(e.path()).unwrap()));
             }

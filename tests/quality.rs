@@ -283,6 +283,7 @@ fn hand_made_audit_with(
         predictions,
         device: "test".into(),
         seconds: 0.0,
+        snapshot_digest: Some(snap.digest()),
     };
     dir.write_run(&record, None).unwrap();
     wrong.into_iter().map(|w| w.0).collect()

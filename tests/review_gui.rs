@@ -72,6 +72,7 @@ fn project_with_audit(dir: &Path) -> (PathBuf, Vec<ImageId>) {
         predictions,
         device: "test".into(),
         seconds: 0.0,
+        snapshot_digest: Some(snap.digest()),
     };
     dir.write_run(&record, None).unwrap();
     ws.project.sweeps.push(config);

@@ -126,7 +126,7 @@ fn new_config(project: &Project, args: &AuditArgs) -> Result<SweepConfig> {
         Some(task) => Some(task_from_args(
             &project.taxonomy,
             &TaskArgs {
-                task,
+                task: Some(task),
                 classes: args.classes.clone(),
                 positive: args.positive.clone(),
                 negative: args.negative.clone(),

@@ -13,6 +13,27 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// How long a busy lock is retried before it counts as held. A child process of the holder's
+/// process (any `Command` spawned while a lock file was open, between its fork and its exec)
+/// shares the open file for a moment and so holds a lock the parent has already released.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Takes the lock on `file`, retrying for [`BUSY_RETRY`] while it is busy; `Err(holder)` when
+/// it stays held.
+fn try_lock_briefly(file: &File, path: &Path) -> std::io::Result<Result<(), Holder>> {
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Ok(())),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < BUSY_RETRY => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(read_holder(path))),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// Who holds a project's lock, as the holder wrote it into the lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -76,10 +97,8 @@ impl ProjectLock {
             .read(true)
             .write(true)
             .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(read_holder(&path))),
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        if let Err(holder) = try_lock_briefly(&file, &path)? {
+            return Ok(Err(holder));
         }
         let info = LockInfo {
             host: host_name(),

@@ -138,7 +138,7 @@ impl Snapshot {
                     .collect();
                 let agrees = run.key.fold < self.config.design.k_folds
                     && run.predictions.iter().all(|(id, target, probs)| {
-                        position.get(id).map(|&i| self.targets[i]) == Some(*target)
+                        position.get(id).and_then(|&i| self.targets.get(i)) == Some(target)
                             && probs.len() == self.output_names.len()
                     });
                 if agrees {

@@ -102,7 +102,7 @@ fn check_images_exist(
     if !root.is_dir() {
         return Err(format!(
             "the dataset folder {} is missing; if the images moved, point the project at them \
-             (`leukolens relink`, or Project → Locate dataset… in the app)",
+             (`leukolens relink`, or Project > Locate dataset… in the app)",
             root.display()
         ));
     }

@@ -99,13 +99,13 @@ impl Task {
                     .collect();
                 if flagged.is_empty() {
                     Err(
-                        "No class is flagged positive. Flag the blast class in Edit → Taxonomy, \
+                        "No class is flagged positive. Flag the blast class in Edit > Taxonomy, \
                          or choose two groups."
                             .into(),
                     )
                 } else if per_output[1] == 0 {
                     Err(format!(
-                        "No image is in a positive class ({}). Flag the blast class in Edit → \
+                        "No image is in a positive class ({}). Flag the blast class in Edit > \
                          Taxonomy, or choose two groups.",
                         names(&flagged)
                     ))
@@ -303,7 +303,7 @@ mod tests {
             )),
             "{e}"
         );
-        assert!(e.contains("Edit → Taxonomy, or choose two groups"), "{e}");
+        assert!(e.contains("Edit > Taxonomy, or choose two groups"), "{e}");
         let e = Task::Binary.check_has_images(&t, &[lbl]).unwrap_err();
         assert!(e.starts_with("Every image is in a positive class"), "{e}");
         let groups = Task::Groups {

@@ -35,7 +35,7 @@ pub fn prepare(
     if !root.is_dir() {
         return Err(format!(
             "the dataset folder {} is missing; if the images moved, point the project at them \
-             (`leukolens relink <project> <folder>`, or Project → Locate dataset… in the app)",
+             (`leukolens relink <project> <folder>`, or Project > Locate dataset… in the app)",
             root.display()
         ));
     }
@@ -89,7 +89,7 @@ fn images_present(root: &Path, paths: &[PathBuf]) -> Result<(), String> {
     if missing > 0 && missing * 2 >= paths.len() {
         return Err(format!(
             "the dataset folder {} does not hold this project's images ({missing} of {} are \
-             missing): run `leukolens relink <project> <folder>` (or Project → Locate dataset… \
+             missing): run `leukolens relink <project> <folder>` (or Project > Locate dataset… \
              in the app) to point the project at them",
             root.display(),
             paths.len()

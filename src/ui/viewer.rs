@@ -97,7 +97,7 @@ impl ViewerView {
             }
             ui.separator();
             ui.checkbox(overlay_on, "explanation overlay")
-                .on_hover_text("saliency or LRP of the model chosen in View → Explain…");
+                .on_hover_text("saliency or LRP of the model chosen in View > Explain…");
             if ui.button("Explain…").clicked() {
                 cmds.push(Command::OpenExplain);
             }

@@ -45,7 +45,7 @@ pub fn show(v: &mut ExplainView, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Co
         .vscroll(true)
         .show(ui.ctx(), |ui| {
             if v.saved.is_empty() {
-                ui.label("No trained sweep yet: run one (Train → Training-size sweep…); its models are explained here.");
+                ui.label("No trained sweep yet: run one (Train > Training-size sweep…); its models are explained here.");
                 return;
             }
             choosers(v, ui);
