@@ -93,6 +93,20 @@ fn a_second_writer_is_refused_with_the_holders_details_and_readers_still_work() 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("project: demo"));
+    // `report` and `explain` open it too, read-only: this project has no sweep and no
+    // experiment, and that (not the lock) is what they say.
+    let png = dir.path().join("cell.png");
+    let png = png.to_str().unwrap();
+    for args in [
+        &["report", "--name", "none"][..],
+        &["explain", "--experiment", "none", "--image", "0", "-o", png],
+    ] {
+        let out = leukolens(args, &path);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("none"), "{args:?}: {err}");
+        assert!(!err.contains("open for writing"), "{args:?}: {err}");
+    }
 
     // In the library: a writer is refused with who holds it; a reader opens, read-only.
     match Workspace::open(&path) {
