@@ -1,10 +1,14 @@
 //! Argument types and parsers shared by several subcommands: the dataset layout, the task,
 //! the training presets with their overrides, the shard, and the checks of benchmark numbers.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
+use crate::backend::BackendChoice;
 use crate::dataset::Layout;
+use crate::sweep::run::RunOptions;
 use crate::taxonomy::{ClassId, Taxonomy};
 use crate::train::{Task, TrainConfig};
 
@@ -193,5 +197,43 @@ pub(crate) fn bench_side(s: &str) -> Result<u32, String> {
         Ok(v)
     } else {
         Err(format!("must be from 190 to 1024 px ({v} given)"))
+    }
+}
+
+/// How a sweep or an audit runs: shards, output folder, stacking, CPU workers and device (the
+/// same flags for `sweep` and `audit`).
+#[derive(clap::Args)]
+pub(crate) struct RunFlags {
+    /// Run only shard i of n (1-based), e.g. 3/10, for a SLURM job array; then `leukolens
+    /// merge --name NAME`.
+    #[arg(long)]
+    pub(crate) shard: Option<String>,
+    /// Write results to this folder instead of the project's (for shards; then `merge`).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Train this many runs together as one stacked network (0 = automatic: as many as fit on
+    /// a GPU, one at a time on the CPU). Results equal one-at-a-time training.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) stack: usize,
+    /// On the CPU, train this many runs at the same time, each on its own thread (0 = automatic:
+    /// half the cores on machines with 4 or more, else 1). Results equal one-at-a-time training.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) workers: usize,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub(crate) backend: BackendChoice,
+}
+
+impl RunFlags {
+    /// The run options the flags give, checked (a shard that parses, an `--out` that is no file).
+    pub(crate) fn options(&self) -> Result<RunOptions> {
+        let options = RunOptions {
+            stack: self.stack,
+            workers: self.workers,
+            shard: self.shard.as_deref().map(parse_shard).transpose()?,
+            out: self.out.clone(),
+            fold: None,
+        };
+        options.check().map_err(anyhow::Error::msg)?;
+        Ok(options)
     }
 }

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::args::{
-    Overrides, Preset, TaskArg, TaskArgs, at_least_one, configured, parse_shard, task_from_args,
+    Overrides, Preset, RunFlags, TaskArg, TaskArgs, at_least_one, configured, task_from_args,
 };
 use super::progress::bar;
 use super::sweep::show;
-use crate::backend::{self, BackendChoice};
+use crate::backend;
 use crate::project::{Project, Workspace};
 use crate::quality::audit::{AuditRequest, DEFAULT_AUDIT_FOLDS, audit_config};
 use crate::sweep::SweepConfig;
-use crate::sweep::run::{self, RunOptions};
+use crate::sweep::run;
 
 #[derive(clap::Args)]
 pub(crate) struct AuditArgs {
@@ -51,33 +51,14 @@ pub(crate) struct AuditArgs {
     pub(crate) patience: Option<usize>,
     #[arg(long)]
     pub(crate) input_size: Option<u32>,
-    /// Run only shard i of n (1-based); then `leukolens merge --name NAME`.
-    #[arg(long)]
-    pub(crate) shard: Option<String>,
-    /// Write results to this folder instead of the project's (for shards).
-    #[arg(long)]
-    pub(crate) out: Option<PathBuf>,
-    /// Train this many folds together as one stacked network (0 = automatic).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) stack: usize,
-    /// On the CPU, train this many folds at the same time (0 = automatic).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) workers: usize,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub(crate) backend: BackendChoice,
+    #[command(flatten)]
+    pub(crate) run: RunFlags,
 }
 
 /// Starts or resumes the audit and runs it; then says how to see the suspects.
 pub(crate) fn run(args: AuditArgs) -> Result<()> {
     let mut ws = Workspace::open(&args.project)?;
-    let options = RunOptions {
-        stack: args.stack,
-        workers: args.workers,
-        shard: args.shard.as_deref().map(parse_shard).transpose()?,
-        out: args.out.clone(),
-        fold: None,
-    };
-    options.check().map_err(anyhow::Error::msg)?;
+    let options = args.run.options()?;
     let started = crate::sweep::start(&mut ws, &args.name, |project| {
         new_config(project, &args).map_err(|e| format!("{e:#}"))
     })
@@ -85,7 +66,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<()> {
     if started.resumed {
         println!("resuming the saved audit \"{}\"", started.config.name);
     }
-    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
+    let mut backend = backend::resolve(args.run.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
     let runs_bar = bar(0, "folds");
     let cancel = std::sync::atomic::AtomicBool::new(false);

@@ -7,12 +7,12 @@ use anyhow::{Result, bail};
 use indicatif::ProgressBar;
 
 use super::args::{
-    Overrides, Preset, TaskArgs, at_least_one, configured, parse_shard, task_from_args,
+    Overrides, Preset, RunFlags, TaskArgs, at_least_one, configured, task_from_args,
 };
 use super::progress::{bar, say};
-use crate::backend::{self, BackendChoice};
+use crate::backend;
 use crate::project::{Project, Workspace};
-use crate::sweep::run::{self, RunOptions, SweepEvent};
+use crate::sweep::run::{self, SweepEvent};
 use crate::sweep::{RunRecord, SweepConfig, SweepDesign, ValSize};
 use crate::train;
 
@@ -43,22 +43,8 @@ pub(crate) struct SweepArgs {
     pub(crate) patience: Option<usize>,
     #[arg(long)]
     pub(crate) input_size: Option<u32>,
-    /// Run only shard i of n (1-based), e.g. 3/10, for a SLURM job array.
-    #[arg(long)]
-    pub(crate) shard: Option<String>,
-    /// Write results to this folder instead of the project's (for shards; then `merge`).
-    #[arg(long)]
-    pub(crate) out: Option<PathBuf>,
-    /// Train this many runs together as one stacked network (0 = automatic: as many as fit on
-    /// a GPU, one at a time on the CPU). Results equal one-at-a-time training.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) stack: usize,
-    /// On the CPU, train this many runs at the same time, each on its own thread (0 = automatic:
-    /// half the cores on machines with 4 or more, else 1). Results equal one-at-a-time training.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) workers: usize,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub(crate) backend: BackendChoice,
+    #[command(flatten)]
+    pub(crate) run: RunFlags,
 }
 
 /// Starts or resumes the sweep, runs it and prints the summary. Everything that can be checked
@@ -66,14 +52,7 @@ pub(crate) struct SweepArgs {
 /// then `sweep::start`'s checks).
 pub(crate) fn run(args: SweepArgs) -> Result<()> {
     let mut ws = Workspace::open(&args.project)?;
-    let options = RunOptions {
-        stack: args.stack,
-        workers: args.workers,
-        shard: args.shard.as_deref().map(parse_shard).transpose()?,
-        out: args.out.clone(),
-        fold: None,
-    };
-    options.check().map_err(anyhow::Error::msg)?;
+    let options = args.run.options()?;
     if let Some(saved) = ws.project.sweeps.iter().find(|s| s.name == args.name) {
         let differences = saved.differences(&resumed_config(&ws.project, saved, &args)?);
         if !differences.is_empty() {
@@ -86,7 +65,7 @@ pub(crate) fn run(args: SweepArgs) -> Result<()> {
             );
         }
     }
-    let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
+    let mut backend = backend::resolve(args.run.backend).map_err(anyhow::Error::msg)?;
     let started = crate::sweep::start(&mut ws, &args.name, |project| {
         // One message each (no causes), so `{:#}` is the text `error_text` would give.
         new_config(project, &args).map_err(|e| format!("{e:#}"))
