@@ -1,7 +1,8 @@
 //! Pre-labels from a model: for each chosen image, the most probable output of a saved network
 //! (a sweep run's or a trained experiment's, loaded by `explain::source`) and its probability,
 //! stored beside the project in `<project>.suggestions.ron` (atomically). A suggestion is only
-//! a suggestion: no label changes here.
+//! a suggestion: no label changes here (`quality::prelabels` matches them to the images and
+//! accepts them).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,11 @@ pub struct Suggestion {
     /// The class of that output when it is one class (multiclass models).
     pub class: Option<ClassId>,
     pub probability: f32,
+    /// The image's current label when the suggestion was made: a different label now means
+    /// someone relabelled it since, and the suggestion is stale (`quality::prelabels`). Absent
+    /// in files written before it was stored (such suggestions count as stale).
+    #[serde(default)]
+    pub label: Option<ClassId>,
 }
 
 /// What `leukolens predict` stores.
@@ -109,6 +115,7 @@ pub fn predict(
             output: model.output_names.get(best).cloned().unwrap_or_default(),
             class: classes.get(best).copied().flatten(),
             probability: p.get(best).copied().unwrap_or(0.0),
+            label: Some(entries[i].current),
         });
     }
     let failed = failed
