@@ -207,6 +207,7 @@ impl LeukoApp {
         let missing = !dataset.is_dir();
         let project_path = ws.path.clone();
         self.state.project = Some(ProjectState::new(ws));
+        self.state_opened();
         self.state.settings.remember(path);
         self.save_settings();
         for n in notes {
@@ -221,6 +222,23 @@ impl LeukoApp {
         self.state.viewer_open = false;
         if !self.views.sweep.is_running() {
             self.views.sweep.project_opened(saved_sweeps(&project_path));
+        }
+    }
+
+    /// A new `ProjectState` stays blind when blind mode was on, and reads the stored
+    /// suggestions (`quality::prelabels`), saying how many there are.
+    fn state_opened(&mut self) {
+        let annotator = self.annotator();
+        let Some(p) = &mut self.state.project else {
+            return;
+        };
+        if self.views.review.blind {
+            p.set_blind(true, &annotator);
+        }
+        match p.load_prelabels() {
+            Ok(Some(note)) => self.info(note),
+            Ok(None) => {}
+            Err(e) => self.error(e),
         }
     }
 
@@ -303,6 +321,15 @@ impl LeukoApp {
             | Command::AcceptSuggestion(_)
             | Command::ConfirmLabel(_)
             | Command::Adjudicate(..) => self.apply_review(cmd),
+            Command::AcceptPreLabel(id) => {
+                let annotator = self.annotator();
+                if let Some(p) = &mut self.state.project
+                    && let Err(e) = p.accept_prelabel(id, &annotator)
+                {
+                    self.error(e);
+                }
+            }
+            Command::ReloadSuggestions => self.reload_suggestions(),
             Command::Assign(_) if self.views.review.open => {
                 let ids = self
                     .project()
@@ -327,11 +354,25 @@ impl LeukoApp {
         }
     }
 
+    /// Reads the stored suggestions again and says what was found.
+    fn reload_suggestions(&mut self) {
+        let Some(p) = &mut self.state.project else {
+            return;
+        };
+        match p.load_prelabels() {
+            Ok(note) => self.info(note.unwrap_or_else(|| "no stored suggestions".into())),
+            Err(e) => self.error(e),
+        }
+    }
+
     fn set_annotator(&mut self, name: &str) {
         let name = name.trim().to_string();
         if !name.is_empty() {
             if let Some(p) = &mut self.state.project {
                 p.ws.set_annotator(&name);
+                if p.is_blind() {
+                    p.set_blind(true, &name);
+                }
             }
             self.state.settings.annotator = Some(name);
             self.save_settings();
@@ -363,6 +404,9 @@ impl LeukoApp {
         let r = match cmd {
             Command::LoadReview => {
                 review_apply::load(v, p);
+                if let Err(e) = p.load_prelabels() {
+                    v.note = Some(e);
+                }
                 let q = v.queue;
                 review_apply::set_queue(v, p, q);
                 Ok(())
@@ -372,6 +416,7 @@ impl LeukoApp {
                 Ok(())
             }
             Command::SetBlind(b) => {
+                p.set_blind(b, &annotator);
                 v.blind = b;
                 let q = v.queue;
                 review_apply::set_queue(v, p, q);
@@ -612,6 +657,7 @@ impl LeukoApp {
             Ok(ws) => {
                 self.info(format!("saved as {}", path.display()));
                 self.state.project = Some(ProjectState::new(ws));
+                self.state_opened();
                 self.state.settings.remember(path);
                 self.save_settings();
             }
@@ -857,7 +903,8 @@ impl Views {
     fn draw(&mut self, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         project_menu::show(&mut self.menu, ctx, ui, cmds);
         review::keyboard(&self.review, ctx, ui, cmds);
-        if ctx.show_stats && ctx.project.is_some() {
+        // Blind mode hides the statistics: their tables are filters by label.
+        if ctx.show_stats && ctx.project.is_some_and(|p| !p.is_blind()) {
             // The gallery keeps at least 60 % of the width, however many classes the tables
             // have: the panel's own tables scroll instead of widening it.
             let max = (ui.available_width() * STATS_MAX_FRACTION).max(160.0);

@@ -96,8 +96,14 @@ pub enum Command {
     LoadReview,
     /// Show another queue of the Review panel.
     SetReviewQueue(Queue),
-    /// Hide labels and suggestions in the Review panel (and shuffle Label next).
+    /// Blind mode: hide the original label, other annotators' labels, predictions and
+    /// suggestions on the gallery, the viewer and the Review panel, in a seeded random order.
     SetBlind(bool),
+    /// Accept the model's stored suggestion for this image (`leukolens predict`; journaled
+    /// with the model as source).
+    AcceptPreLabel(ImageId),
+    /// Read the stored suggestions again.
+    ReloadSuggestions,
     /// Accept the audit's suggestion for this image (journaled with the audit as source).
     AcceptSuggestion(ImageId),
     /// The image's label is right as it is (journaled confirmation; it leaves the queue).

@@ -1,5 +1,7 @@
 //! The gallery: a virtualised grid of thumbnails (only visible rows are drawn and decoded),
-//! keyboard-first annotation, click / Shift-click / Ctrl-click / drag-box selection.
+//! keyboard-first annotation, click / Shift-click / Ctrl-click / drag-box selection, the
+//! model's suggestions on the tiles (`Enter` accepts the cursor's), and blind mode (only the
+//! annotator's own label, no file names, predictions or suggestions, seeded random order).
 
 use std::collections::HashSet;
 
@@ -87,6 +89,8 @@ fn keyboard(view: &GalleryView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Command
                 }),
                 Key::Escape if viewer_open => Some(Command::CloseViewer),
                 Key::Tab => Some(Command::NextUnreviewed),
+                // The app refuses it in blind mode, with a message.
+                Key::Enter => p.selection.cursor.map(Command::AcceptPreLabel),
                 other => key_char(*other)
                     .and_then(|c| taxonomy.by_hotkey(c))
                     .map(Command::Assign),
@@ -124,6 +128,9 @@ fn key_char(key: Key) -> Option<char> {
 
 /// Filters, sort, tile size and options above the grid.
 fn toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    if p.is_blind() {
+        return blind_toolbar(p, settings, ui, cmds);
+    }
     let t = &p.project().taxonomy;
     let (old_filter, old_sort) = (p.filter.clone(), p.sort);
     let mut filter = p.filter.clone();
@@ -188,6 +195,25 @@ fn toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut 
     }
     if show_pred != settings.show_predictions {
         cmds.push(Command::ShowPredictions(show_pred));
+    }
+}
+
+/// Blind mode's toolbar: no filter or sort that would tell the labels, the tile size.
+fn blind_toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    let mut size = settings.thumb_size;
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("Blind mode");
+        ui.label(format!(
+            "{} images in a seeded random order; only your own labels are shown",
+            p.order.len()
+        ));
+        ui.add(egui::Slider::new(&mut size, 48.0..=320.0).text("size"));
+        if ui.button("leave blind mode").clicked() {
+            cmds.push(Command::SetBlind(false));
+        }
+    });
+    if size != settings.thumb_size {
+        cmds.push(Command::SetThumbSize(size));
     }
 }
 
@@ -403,9 +429,8 @@ fn row(
         };
         let resp = ui.interact(rect, ui.make_persistent_id(("tile", id.0)), Sense::click());
         let selected = p.selection.contains(id);
-        resp.widget_info(|| {
-            egui::WidgetInfo::selected(egui::Role::Button, true, selected, &im.path)
-        });
+        let (name, hover) = tile_text(p, im);
+        resp.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name));
         if resp.double_clicked() {
             input.double = Some(id);
         } else if resp.clicked() {
@@ -413,15 +438,51 @@ fn row(
         }
         input.rects.push((id, rect));
         paint_tile(p, layout, im, rect, ui);
-        let t = &p.ws.project.taxonomy;
-        resp.on_hover_text(format!(
-            "{}\ncurrent: {}\noriginal: {} ({})",
-            im.path,
-            t.name(im.current),
-            t.name(im.original),
-            im.source_label
-        ));
+        resp.on_hover_text(hover);
     }
+}
+
+/// A tile's accessible name and hover text. The name is the file (with the suggestion when
+/// one is shown); in blind mode it is "image ID" (folder names may be class names) and the
+/// hover says only the annotator's own label.
+fn tile_text(p: &ProjectState, im: &crate::project::ImageEntry) -> (String, String) {
+    let t = &p.ws.project.taxonomy;
+    if let Some(b) = &p.blind {
+        let name = format!("image {}", im.id.0);
+        let own = b.own.get(&im.id).map_or("not labelled by you yet".into(), |&c| {
+            format!("your label: {}", t.name(c))
+        });
+        return (name.clone(), format!("{name}\n{own}"));
+    }
+    let hover = format!(
+        "{}\ncurrent: {}\noriginal: {} ({})",
+        im.path,
+        t.name(im.current),
+        t.name(im.original),
+        im.source_label
+    );
+    match suggestion_text(p, im.id) {
+        Some((text, _)) => (
+            format!("{} {text}", im.path),
+            format!("{hover}\nsuggested: {text} (Enter accepts)"),
+        ),
+        None => (im.path.clone(), hover),
+    }
+}
+
+/// The suggestion shown on a tile (`-> Monocyte 0.87`, ` (stale)`) and its class, outside
+/// blind mode.
+fn suggestion_text(
+    p: &ProjectState,
+    id: ImageId,
+) -> Option<(String, Option<crate::taxonomy::ClassId>)> {
+    if p.is_blind() {
+        return None;
+    }
+    let project = p.project();
+    let shown = p.prelabels.as_ref()?.shown(project, id)?;
+    let text = crate::quality::prelabels::shown_text(shown, &project.taxonomy);
+    Some((text, shown.pre.class.filter(|_| !shown.stale)))
 }
 
 /// A tile: the thumbnail, the current class's frame, the relabelled corner, the prediction
@@ -444,9 +505,14 @@ fn paint_tile(
         rect,
         layout.tile,
     );
-    let current = class_color(t, im.current);
-    painter.rect_stroke(rect, 4.0, Stroke::new(3.0, current), StrokeKind::Inside);
-    if im.current != im.original {
+    // Blind mode: the frame in the colour of the annotator's own label, grey without one.
+    let frame = match &p.blind {
+        None => Some(im.current),
+        Some(b) => b.own.get(&id).copied(),
+    };
+    let frame = frame.map_or(Color32::GRAY, |c| class_color(t, c));
+    painter.rect_stroke(rect, 4.0, Stroke::new(3.0, frame), StrokeKind::Inside);
+    if !p.is_blind() && im.current != im.original {
         // A corner marker in the original class's colour: "relabelled".
         let corner = rect.right_top();
         let tri = vec![
@@ -461,9 +527,13 @@ fn paint_tile(
         ));
     }
     if layout.show_predictions
+        && !p.is_blind()
         && let Some(&prediction) = p.predicted.get(&id)
     {
         paint_prediction(&painter, &p.prediction_names, prediction, rect);
+    }
+    if let Some((text, class)) = suggestion_text(p, id) {
+        paint_suggestion(&painter, t, &text, class, rect);
     }
     if im.reviewed {
         painter.circle_filled(
@@ -552,6 +622,37 @@ fn paint_prediction(
         text,
         egui::FontId::proportional(11.0),
         Color32::WHITE,
+    );
+}
+
+/// The band at the top of a tile with the model's suggestion, in the suggested class's colour
+/// (grey when stale or not one class).
+fn paint_suggestion(
+    painter: &egui::Painter,
+    t: &Taxonomy,
+    text: &str,
+    class: Option<crate::taxonomy::ClassId>,
+    rect: Rect,
+) {
+    let fill = [20, 20, 20];
+    let band = Rect::from_min_max(rect.left_top(), rect.right_top() + egui::vec2(0.0, 16.0))
+        .shrink2(egui::vec2(3.0, 0.0));
+    painter.rect_filled(
+        band,
+        2.0,
+        Color32::from_rgba_unmultiplied(fill[0], fill[1], fill[2], 220),
+    );
+    let colour = class.map_or(Color32::LIGHT_GRAY, |c| {
+        let c = class_color(t, c);
+        let [r, g, b] = crate::contrast::readable_on([c.r(), c.g(), c.b()], fill);
+        Color32::from_rgb(r, g, b)
+    });
+    painter.text(
+        band.left_center() + egui::vec2(3.0, 0.0),
+        egui::Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(11.0),
+        colour,
     );
 }
 

@@ -222,11 +222,32 @@ impl ProjectMenu {
     }
 }
 
-/// View: statistics panel, large viewer, explain.
+/// View: statistics panel, blind mode, suggestions, large viewer, explain.
 fn view_menu(ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     let mut stats = ctx.show_stats;
     if ui.checkbox(&mut stats, "Statistics panel").changed() {
         cmds.push(Command::SetWindow(Window::Stats, stats));
+    }
+    if let Some(p) = ctx.project {
+        let mut blind = p.is_blind();
+        if ui
+            .checkbox(&mut blind, "Blind mode")
+            .on_hover_text(
+                "hide the original label, other annotators' labels, predictions and \
+                 suggestions; show the cells in a seeded random order",
+            )
+            .changed()
+        {
+            cmds.push(Command::SetBlind(blind));
+        }
+        if ui
+            .button("Reload suggestions")
+            .on_hover_text("read the pre-labels `leukolens predict` stored again")
+            .clicked()
+        {
+            ui.close();
+            cmds.push(Command::ReloadSuggestions);
+        }
     }
     if ui.button("Large viewer (Space)").clicked() {
         ui.close();

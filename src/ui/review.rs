@@ -8,8 +8,9 @@
 //! - **Disagreements**: images annotators labelled differently, with each one's class; a class
 //!   key (or a button) sets the consensus label.
 //!
-//! Blind mode hides the given label, the other annotators' labels and the suggestions in this
-//! panel, and shows the Label next queue in a seeded random order. The data comes from
+//! Blind mode (the same switch as View > Blind mode; `ReviewView::blind` mirrors
+//! `ProjectState::blind`) hides the given label, the other annotators' labels, the suggestions
+//! and the file names in this panel, and shows the Label next queue in a seeded random order. The data comes from
 //! `quality` through the app (`Command::LoadReview`); this screen only reads it and returns
 //! commands.
 
@@ -39,6 +40,7 @@ pub struct ReviewView {
     pub agreement: Option<AgreementReport>,
     /// Images accepted, confirmed, relabelled or adjudicated here: they left their queue.
     pub done: HashSet<ImageId>,
+    /// Blind mode, set together with `ProjectState::blind` (one switch).
     pub blind: bool,
     /// The order of the Label next queue in blind mode (seeded shuffle).
     pub blind_order: Vec<ImageId>,
@@ -230,9 +232,12 @@ fn rows(
     }
     ui.label(format!("{} waiting", items.len()));
     for id in items {
-        let path = project
-            .image(id)
-            .map_or("?".to_string(), |im| im.path.clone());
+        // Blind mode: folder names may be class names, so the id stands for the file.
+        let path = match project.image(id) {
+            Some(_) if view.blind => format!("image {}", id.0),
+            Some(im) => im.path.clone(),
+            None => "?".to_string(),
+        };
         let text = match view.queue {
             Queue::Mislabelled => match view.suspect(id) {
                 Some(s) if !view.blind => format!(

@@ -2,10 +2,14 @@
 //! [`Selection`], the [`Message`]s, and [`Ctx`], the read-only view of all of it that every
 //! screen's `show` receives.
 
+use std::collections::HashMap;
+
 use crate::jobs::{JobId, Jobs};
 use crate::project::query::{self, Filter, Sort};
 use crate::project::undo::UndoStack;
 use crate::project::{ImageId, Project, Workspace};
+use crate::quality::blind::{blind_order, own_labels};
+use crate::quality::prelabels::{PreLabels, accept_prelabel};
 use crate::taxonomy::ClassId;
 
 use super::command::TaxonomyEdit;
@@ -55,6 +59,18 @@ pub struct ProjectState {
     /// the outputs it refers to.
     pub predicted: query::Predicted,
     pub prediction_names: Vec<String>,
+    /// The model's suggestions (`leukolens predict`) matched to the images, when stored.
+    pub prelabels: Option<PreLabels>,
+    /// Blind mode: on when `Some` (the Review panel's switch is the same state).
+    pub blind: Option<Blind>,
+}
+
+/// What blind mode shows: only the labels the annotator gave.
+#[derive(Clone, Debug, Default)]
+pub struct Blind {
+    pub annotator: String,
+    /// The last class this annotator gave each image (from the journal).
+    pub own: HashMap<ImageId, ClassId>,
 }
 
 impl ProjectState {
@@ -71,6 +87,8 @@ impl ProjectState {
             thumbs,
             predicted: query::Predicted::new(),
             prediction_names: Vec::new(),
+            prelabels: None,
+            blind: None,
         };
         s.refresh_order();
         if let Some(&first) = s.order.first() {
@@ -83,8 +101,70 @@ impl ProjectState {
         &self.ws.project
     }
 
+    /// The gallery order: filtered and sorted, or in blind mode the seeded random order
+    /// (`quality::blind`), whose own labels are read again from the journal.
     pub fn refresh_order(&mut self) {
-        self.order = query::select_with(&self.ws.project, &self.filter, self.sort, &self.predicted);
+        let order = query::select_with(&self.ws.project, &self.filter, self.sort, &self.predicted);
+        self.order = match &mut self.blind {
+            None => order,
+            Some(b) => {
+                match self.ws.history() {
+                    Ok(h) => b.own = own_labels(&self.ws.project, &h, &b.annotator),
+                    Err(e) => tracing::warn!("blind mode: cannot read the journal: {e}"),
+                }
+                blind_order(&self.ws.project, &order)
+            }
+        };
+    }
+
+    pub fn is_blind(&self) -> bool {
+        self.blind.is_some()
+    }
+
+    /// Turns blind mode on (for `annotator`) or off. Turning it on clears the gallery's
+    /// filter, which could show what the labels are.
+    pub fn set_blind(&mut self, on: bool, annotator: &str) {
+        self.blind = on.then(|| Blind {
+            annotator: annotator.to_string(),
+            own: HashMap::new(),
+        });
+        if on {
+            self.filter = Filter::default();
+        }
+        self.refresh_order();
+    }
+
+    /// (Re)reads the stored suggestions; says how many images have one.
+    pub fn load_prelabels(&mut self) -> Result<Option<String>, String> {
+        self.prelabels = None;
+        let pre = PreLabels::load(&self.ws.project, &self.ws.path)
+            .map_err(|e| format!("suggestions not loaded: {e}"))?;
+        let note = pre.as_ref().map(|pre| {
+            let lost = if pre.unmatched > 0 {
+                format!(" ({} for images the project no longer has)", pre.unmatched)
+            } else {
+                String::new()
+            };
+            format!("suggestions of \"{}\" for {} images{lost}", pre.model, pre.len())
+        });
+        self.prelabels = pre;
+        Ok(note)
+    }
+
+    /// Accepts the model's suggestion for `id` (`quality::prelabels::accept_prelabel`; one
+    /// undoable action). Refused in blind mode, where suggestions are hidden.
+    pub fn accept_prelabel(&mut self, id: ImageId, annotator: &str) -> Result<(), String> {
+        if self.is_blind() {
+            return Err("blind mode is on: suggestions are hidden and Enter accepts none".into());
+        }
+        let pre = self
+            .prelabels
+            .as_ref()
+            .ok_or("no suggestions: `leukolens predict` makes them")?;
+        let change = accept_prelabel(&mut self.ws, pre, id, annotator)?;
+        self.undo.push(vec![change]);
+        self.refresh_order();
+        Ok(())
     }
 
     /// Takes new cross-validated predictions (after a sweep run finished or a sweep was opened).

@@ -1,5 +1,6 @@
 //! The large viewer: the cursor image at full resolution with zoom and pan, original vs current
-//! label, previous/next, and class buttons with per-class counts.
+//! label and the model's suggestion, previous/next, and class buttons with per-class counts.
+//! In blind mode it shows only "image ID" and the annotator's own label, and no counts.
 
 use egui::{Color32, Pos2, Rect, Sense, Vec2};
 
@@ -7,6 +8,7 @@ use super::command::Command;
 use super::gallery::class_text_color;
 use super::state::{Ctx, ProjectState};
 use crate::project::{ImageEntry, ImageId};
+use crate::taxonomy::ClassId;
 
 /// The viewer's own state: the image loaded, zoom and pan.
 #[derive(Default)]
@@ -146,9 +148,42 @@ impl ViewerView {
     }
 }
 
-/// The file, and the original and current labels.
-fn labels(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui) {
+/// Blind mode: the image's id and the annotator's own label, nothing else.
+fn blind_labels(p: &ProjectState, own: Option<ClassId>, im: &ImageEntry, ui: &mut egui::Ui) {
     let t = &p.project().taxonomy;
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(format!("image {}", im.id.0)).monospace());
+        ui.separator();
+        match own {
+            Some(c) => {
+                ui.label("your label:");
+                ui.colored_label(
+                    class_text_color(ui, t, c),
+                    egui::RichText::new(t.name(c)).strong(),
+                );
+            }
+            None => {
+                ui.label("not labelled by you yet");
+            }
+        }
+    });
+}
+
+/// The file, the original and current labels, and the model's suggestion (outside blind mode).
+fn labels(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui) {
+    if let Some(b) = &p.blind {
+        return blind_labels(p, b.own.get(&im.id).copied(), im, ui);
+    }
+    let t = &p.project().taxonomy;
+    if let Some(shown) = p.prelabels.as_ref().and_then(|pre| pre.shown(p.project(), im.id)) {
+        let text = crate::quality::prelabels::shown_text(shown, t);
+        let hint = if shown.stale {
+            "relabelled since; set the label by hand"
+        } else {
+            "Enter accepts"
+        };
+        ui.label(format!("suggested {text} ({hint})"));
+    }
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new(&im.path).monospace());
     });
@@ -172,18 +207,28 @@ fn labels(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui) {
 fn class_buttons(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
     let t = &p.project().taxonomy;
     let counts = p.project().counts();
+    // Blind mode: the annotator's own label is the one marked, and no counts.
+    let marked = match &p.blind {
+        None => Some(im.current),
+        Some(b) => b.own.get(&im.id).copied(),
+    };
     ui.horizontal_wrapped(|ui| {
         for (cid, cur, _) in &counts {
             let Some(c) = t.get(*cid) else { continue };
             let key = c.hotkey.map(|k| format!("[{k}] ")).unwrap_or_default();
-            let text = egui::RichText::new(format!("{key}{} · {cur}", c.name)).color(
-                if *cid == im.current {
+            let label = if p.is_blind() {
+                format!("{key}{}", c.name)
+            } else {
+                format!("{key}{} · {cur}", c.name)
+            };
+            let text = egui::RichText::new(label).color(
+                if Some(*cid) == marked {
                     Color32::WHITE
                 } else {
                     class_text_color(ui, t, *cid)
                 },
             );
-            let b = egui::Button::new(text).selected(*cid == im.current);
+            let b = egui::Button::new(text).selected(Some(*cid) == marked);
             if ui.add(b).clicked() {
                 cmds.push(Command::Assign(*cid));
             }
