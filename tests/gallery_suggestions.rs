@@ -68,7 +68,13 @@ fn harness(path: &Path) -> Harness<'static, LeukoApp> {
 }
 
 fn current(h: &Harness<'_, LeukoApp>, id: ImageId) -> ClassId {
-    h.state().project().unwrap().project().image(id).unwrap().current
+    h.state()
+        .project()
+        .unwrap()
+        .project()
+        .image(id)
+        .unwrap()
+        .current
 }
 
 fn path_of(h: &Harness<'_, LeukoApp>, id: ImageId) -> String {
@@ -157,10 +163,7 @@ fn a_stale_suggestion_is_shown_as_stale_and_enter_refuses_it_with_a_message() {
     h.run_ok();
     let lines = journal(&path).len();
     // Relabelled before the suggestion was read: stale from the start.
-    h.get_by_label(&format!(
-        "{} -> Monocyte 0.61 (stale)",
-        path_of(&h, stale)
-    ));
+    h.get_by_label(&format!("{} -> Monocyte 0.61 (stale)", path_of(&h, stale)));
     select(&mut h, stale);
     let label = current(&h, stale);
     h.key_press(Key::Enter);
@@ -202,13 +205,14 @@ fn a_stale_suggestion_is_shown_as_stale_and_enter_refuses_it_with_a_message() {
     h.key_press(key);
     h.run_ok();
     assert_eq!(current(&h, fresh), other);
-    h.get_by_label(&format!(
-        "{} -> Monocyte 0.87 (stale)",
-        path_of(&h, fresh)
-    ));
+    h.get_by_label(&format!("{} -> Monocyte 0.87 (stale)", path_of(&h, fresh)));
     h.key_press(Key::Enter);
     h.run_ok();
-    assert_eq!(current(&h, fresh), other, "the stale suggestion was not applied");
+    assert_eq!(
+        current(&h, fresh),
+        other,
+        "the stale suggestion was not applied"
+    );
     assert!(last_message(&h).0.contains("is stale"));
     assert_eq!(journal(&path).len(), lines + 1, "only the hotkey's line");
 }

@@ -128,7 +128,10 @@ pub fn is_stale(pre: &PreLabel, current: ClassId) -> bool {
 
 /// What a tile says about a suggestion: `-> Monocyte 0.87`, with ` (stale)` when it is.
 pub fn shown_text(s: Shown<'_>, taxonomy: &Taxonomy) -> String {
-    let name = s.pre.class.map_or(s.pre.output.clone(), |c| taxonomy.name(c));
+    let name = s
+        .pre
+        .class
+        .map_or(s.pre.output.clone(), |c| taxonomy.name(c));
     let stale = if s.stale { " (stale)" } else { "" };
     format!("-> {name} {:.2}{stale}", s.pre.probability)
 }
@@ -258,7 +261,12 @@ mod tests {
         assert_ne!(im.current, mono);
         let s = Suggestions {
             model: "m".into(),
-            suggestions: vec![suggestion(p, 0, "Monocyte", Some(&p.taxonomy.name(im.current)))],
+            suggestions: vec![suggestion(
+                p,
+                0,
+                "Monocyte",
+                Some(&p.taxonomy.name(im.current)),
+            )],
         };
         let pre = PreLabels::matched(p, &s);
         let shown = pre.shown(p, im.id).unwrap();
@@ -308,7 +316,10 @@ mod tests {
         assert_eq!(ws.project.image(a).unwrap().current, change.new);
         let last = ws.history().unwrap().pop().unwrap();
         assert_eq!(last.source.as_deref(), Some("predict sweep \"s\" fold 1"));
-        assert_eq!((last.image, last.old, last.new), (a, change.old, change.new));
+        assert_eq!(
+            (last.image, last.old, last.new),
+            (a, change.old, change.new)
+        );
         let e = accept_prelabel(&mut ws, &pre, b, "anna").unwrap_err();
         assert!(e.contains("does not say which label"), "{e}");
         let e = accept_prelabel(&mut ws, &pre, c, "anna").unwrap_err();

@@ -199,7 +199,12 @@ fn toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut 
 }
 
 /// Blind mode's toolbar: no filter or sort that would tell the labels, the tile size.
-fn blind_toolbar(p: &ProjectState, settings: &Settings, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+fn blind_toolbar(
+    p: &ProjectState,
+    settings: &Settings,
+    ui: &mut egui::Ui,
+    cmds: &mut Vec<Command>,
+) {
     let mut size = settings.thumb_size;
     ui.horizontal_wrapped(|ui| {
         ui.strong("Blind mode");
@@ -449,9 +454,12 @@ fn tile_text(p: &ProjectState, im: &crate::project::ImageEntry) -> (String, Stri
     let t = &p.ws.project.taxonomy;
     if let Some(b) = &p.blind {
         let name = format!("image {}", im.id.0);
-        let own = b.own.get(&im.id).map_or("not labelled by you yet".into(), |&c| {
-            format!("your label: {}", t.name(c))
-        });
+        let own = b
+            .own
+            .get(&im.id)
+            .map_or("not labelled by you yet".into(), |&c| {
+                format!("your label: {}", t.name(c))
+            });
         return (name.clone(), format!("{name}\n{own}"));
     }
     let hover = format!(

@@ -145,7 +145,11 @@ impl ProjectState {
             } else {
                 String::new()
             };
-            format!("suggestions of \"{}\" for {} images{lost}", pre.model, pre.len())
+            format!(
+                "suggestions of \"{}\" for {} images{lost}",
+                pre.model,
+                pre.len()
+            )
         });
         self.prelabels = pre;
         Ok(note)

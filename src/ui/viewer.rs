@@ -175,7 +175,11 @@ fn labels(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui) {
         return blind_labels(p, b.own.get(&im.id).copied(), im, ui);
     }
     let t = &p.project().taxonomy;
-    if let Some(shown) = p.prelabels.as_ref().and_then(|pre| pre.shown(p.project(), im.id)) {
+    if let Some(shown) = p
+        .prelabels
+        .as_ref()
+        .and_then(|pre| pre.shown(p.project(), im.id))
+    {
         let text = crate::quality::prelabels::shown_text(shown, t);
         let hint = if shown.stale {
             "relabelled since; set the label by hand"
@@ -221,13 +225,11 @@ fn class_buttons(p: &ProjectState, im: &ImageEntry, ui: &mut egui::Ui, cmds: &mu
             } else {
                 format!("{key}{} · {cur}", c.name)
             };
-            let text = egui::RichText::new(label).color(
-                if Some(*cid) == marked {
-                    Color32::WHITE
-                } else {
-                    class_text_color(ui, t, *cid)
-                },
-            );
+            let text = egui::RichText::new(label).color(if Some(*cid) == marked {
+                Color32::WHITE
+            } else {
+                class_text_color(ui, t, *cid)
+            });
             let b = egui::Button::new(text).selected(Some(*cid) == marked);
             if ui.add(b).clicked() {
                 cmds.push(Command::Assign(*cid));
