@@ -302,6 +302,28 @@ fn blind_mode_hides_labels_and_suggestions_on_tiles_and_viewer_in_a_seeded_order
             .get(&fresh),
         Some(&mono)
     );
+    // The class an image has already, unseen: still recorded as this annotator's label (a
+    // confirmation line in the journal).
+    let mono_image = h
+        .state()
+        .project()
+        .unwrap()
+        .project()
+        .images
+        .iter()
+        .find(|im| im.current == mono && im.id != fresh)
+        .unwrap()
+        .id;
+    select(&mut h, mono_image);
+    h.get_by_label("not labelled by you yet");
+    h.key_press(key);
+    h.run_ok();
+    let last = journal(&path).last().cloned().unwrap();
+    assert_eq!(
+        (last.image, last.old, last.new, last.annotator.as_str()),
+        (mono_image, mono, mono, "tester")
+    );
+    h.get_by_label("your label:");
     h.key_press(Key::Escape);
     h.run_ok();
 

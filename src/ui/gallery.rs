@@ -493,6 +493,27 @@ fn suggestion_text(
     Some((text, shown.pre.class.filter(|_| !shown.stale)))
 }
 
+/// The suggestion as painted on a tile's band: the class name cut to fit, `stale` first when
+/// it is (the accessible name and the hover text keep the whole text).
+fn band_text(p: &ProjectState, id: ImageId) -> Option<String> {
+    let project = p.project();
+    let shown = p.prelabels.as_ref()?.shown(project, id)?;
+    let name = shown
+        .pre
+        .class
+        .map_or(shown.pre.output.clone(), |c| project.taxonomy.name(c));
+    let name = if name.chars().count() > 10 {
+        format!("{}…", name.chars().take(9).collect::<String>())
+    } else {
+        name
+    };
+    Some(if shown.stale {
+        format!("stale: {name}")
+    } else {
+        format!("-> {name} {:.2}", shown.pre.probability)
+    })
+}
+
 /// A tile: the thumbnail, the current class's frame, the relabelled corner, the prediction
 /// band, the reviewed dot, and the selection and cursor frames.
 fn paint_tile(
@@ -540,7 +561,9 @@ fn paint_tile(
     {
         paint_prediction(&painter, &p.prediction_names, prediction, rect);
     }
-    if let Some((text, class)) = suggestion_text(p, id) {
+    if let Some((_, class)) = suggestion_text(p, id)
+        && let Some(text) = band_text(p, id)
+    {
         paint_suggestion(&painter, t, &text, class, rect);
     }
     if im.reviewed {

@@ -8,7 +8,7 @@ use crate::jobs::{JobId, Jobs};
 use crate::project::query::{self, Filter, Sort};
 use crate::project::undo::UndoStack;
 use crate::project::{ImageId, Project, Workspace};
-use crate::quality::blind::{blind_order, own_labels};
+use crate::quality::blind::{blind_assign, blind_order, own_labels};
 use crate::quality::prelabels::{PreLabels, accept_prelabel};
 use crate::taxonomy::ClassId;
 
@@ -218,8 +218,9 @@ impl ProjectState {
         }
     }
 
-    /// Assigns `class` to every selected image as one undoable action. With `auto_advance`, a
-    /// single selection moves on to the next image.
+    /// Assigns `class` to every selected image as one undoable action (in blind mode through
+    /// `quality::blind::blind_assign`). With `auto_advance`, a single selection moves on to the
+    /// next image.
     pub fn assign(
         &mut self,
         class: ClassId,
@@ -230,10 +231,12 @@ impl ProjectState {
         if ids.is_empty() {
             return Ok(());
         }
-        let changes = self
-            .ws
-            .set_labels(&ids, class, annotator)
-            .map_err(|e| format!("label not changed: {e}"))?;
+        let changes = if self.is_blind() {
+            blind_assign(&mut self.ws, &ids, class, annotator)
+        } else {
+            self.ws.set_labels(&ids, class, annotator)
+        }
+        .map_err(|e| format!("label not changed: {e}"))?;
         self.undo.push(changes);
         if auto_advance && ids.len() == 1 {
             let next = self
