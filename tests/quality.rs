@@ -204,6 +204,9 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
                 "{x:?}"
             );
             assert!((0.5..=1.0).contains(&x.probability), "{x:?}");
+            // The label it had then, for telling later whether it was relabelled since.
+            let now = ws.project.image(x.image).map(|im| im.current);
+            assert_eq!(x.label, now, "{x:?}");
         }
         save_suggestions(&ws.path, &s).unwrap();
         assert_eq!(load_suggestions(&ws.path).unwrap(), Some(s));
