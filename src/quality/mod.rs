@@ -1,7 +1,7 @@
 //! Finding the labels worth fixing: confident learning over out-of-fold probabilities
 //! (`confident`), agreement between annotators (`agreement`), and, built on the project and the
 //! sweep machinery, the audit (`audit`), its ranked suspects (`suspects`) and each annotator's
-//! labels rebuilt from the journal (`annotators`). No GUI code.
+//! labels as the project stores them (`annotators`). No GUI code.
 
 pub mod agreement;
 pub mod annotators;
