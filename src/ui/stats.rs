@@ -186,24 +186,24 @@ fn chosen_pair(names: &[String], ui: &mut egui::Ui) -> [String; 2] {
         ui.horizontal(|ui| {
             ui.label("compare");
             let [a, b] = &mut pair;
-            pick_annotator(ui, "stats-annotator-a", a, names, b);
-            ui.label("with");
-            pick_annotator(ui, "stats-annotator-b", b, names, a);
+            pick_annotator(ui, "rows", a, names, b);
+            pick_annotator(ui, "columns", b, names, a);
         });
         ui.data_mut(|d| d.insert_temp(id, pair.clone()));
     }
     pair
 }
 
-/// A drop-down list of the annotators except `other` (the other side of the pair).
+/// A drop-down list of the annotators except `other` (the other side of the pair), named
+/// by the side of the matrix it chooses (`side`).
 fn pick_annotator(
     ui: &mut egui::Ui,
-    salt: &str,
+    side: &str,
     chosen: &mut String,
     names: &[String],
     other: &str,
 ) {
-    egui::ComboBox::from_id_salt(salt)
+    egui::ComboBox::new(("stats-annotator", side), side)
         .selected_text(chosen.as_str())
         .show_ui(ui, |ui| {
             for n in names.iter().filter(|n| n.as_str() != other) {
