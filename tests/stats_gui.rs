@@ -107,7 +107,7 @@ fn the_statistics_panel_shows_cohens_kappa_of_two_annotators() {
 fn with_three_annotators_the_panel_adds_fleiss_kappa_and_a_choice_of_the_pair() {
     let dir = tempfile::tempdir().unwrap();
     let path = project(dir.path(), true);
-    let h = harness(&path);
+    let mut h = harness(&path);
     assert!(
         h.query_by_label_contains("Fleiss' kappa").is_some(),
         "Fleiss' kappa of all three (on the six images all labelled)"
@@ -119,4 +119,16 @@ fn with_three_annotators_the_panel_adds_fleiss_kappa_and_a_choice_of_the_pair() 
     let (anna, ben) = ratings();
     let line = format!("Cohen's kappa {:.3} (anna, ben;", textbook_cohen(&anna, &ben));
     assert!(h.query_by_label_contains(&line).is_some(), "no {line:?}");
+    // Comparing Anna with Cleo instead: the six images both labelled.
+    h.get_by_label("columns").click();
+    h.run_steps(2);
+    h.get_by_label("cleo").click();
+    h.run_steps(3);
+    let cleo = [0usize; 6];
+    let line = format!(
+        "Cohen's kappa {:.3} (anna, cleo; 6 images",
+        textbook_cohen(&anna[..6], &cleo)
+    );
+    assert!(h.query_by_label_contains(&line).is_some(), "no {line:?}");
+    assert!(h.query_by_label("anna \\ cleo").is_some());
 }
