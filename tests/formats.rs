@@ -68,8 +68,14 @@ fn an_old_project_opens_and_replays_its_journal() {
             .map(|(who, c)| (who.clone(), p.taxonomy.name(*c)))
             .collect::<Vec<_>>()
     };
-    assert_eq!(given(0), vec![("anna".to_string(), "Eosinophil".to_string())]);
-    assert_eq!(given(1), vec![("anna".to_string(), "Eosinophil".to_string())]);
+    assert_eq!(
+        given(0),
+        vec![("anna".to_string(), "Eosinophil".to_string())]
+    );
+    assert_eq!(
+        given(1),
+        vec![("anna".to_string(), "Eosinophil".to_string())]
+    );
     assert_eq!(given(2), vec![("ben".to_string(), "Basophil".to_string())]);
     assert!(given(3).is_empty());
 }

@@ -246,7 +246,8 @@ fn newer_versions_and_inconsistent_labels_are_refused() {
         .insert("anna".into(), leukolens::taxonomy::ClassId(999));
     let err = Project::from_ron(&bad.to_ron(), &path).unwrap_err();
     assert!(
-        err.to_string().contains("\"anna\"'s label #999 is not in the taxonomy"),
+        err.to_string()
+            .contains("\"anna\"'s label #999 is not in the taxonomy"),
         "{err}"
     );
 }
@@ -372,7 +373,10 @@ fn a_save_keeps_what_another_process_saved_meanwhile() {
 
 /// Every image's per-annotator labels (image → annotator → class).
 fn given(p: &Project) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
-    p.images.iter().map(|im| (im.id, im.given.clone())).collect()
+    p.images
+        .iter()
+        .map(|im| (im.id, im.given.clone()))
+        .collect()
 }
 
 /// Anna and Ben label the four fixture images (a confirmation, a change, an undo), then the
@@ -380,7 +384,14 @@ fn given(p: &Project) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
 fn two_annotators(path: &Path, project: Project) -> (Workspace, Vec<ImageId>) {
     let mut ws = Workspace::create(path, project).unwrap();
     let t = ws.project.taxonomy.clone();
-    let id = |name: &str| ws.project.images.iter().find(|i| i.path == name).unwrap().id;
+    let id = |name: &str| {
+        ws.project
+            .images
+            .iter()
+            .find(|i| i.path == name)
+            .unwrap()
+            .id
+    };
     let ids = vec![
         id("monocyte/a.png"),
         id("monocyte/b.png"),
@@ -412,18 +423,21 @@ fn two_annotators(path: &Path, project: Project) -> (Workspace, Vec<ImageId>) {
 }
 
 /// What `two_annotators` leaves, written out by hand.
-fn expected_given(
-    p: &Project,
-    ids: &[ImageId],
-) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
+fn expected_given(p: &Project, ids: &[ImageId]) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
     let c = |n: &str| p.taxonomy.find(n).unwrap();
     let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, ClassId> {
-        pairs.iter().map(|(who, class)| (who.to_string(), c(class))).collect()
+        pairs
+            .iter()
+            .map(|(who, class)| (who.to_string(), c(class)))
+            .collect()
     };
     BTreeMap::from([
         (ids[0], labels(&[("anna", "Monocyte"), ("ben", "Monocyte")])),
         (ids[1], labels(&[("anna", "Monocyte"), ("ben", "Basophil")])),
-        (ids[2], labels(&[("anna", "Eosinophil"), ("ben", "Basophil")])),
+        (
+            ids[2],
+            labels(&[("anna", "Eosinophil"), ("ben", "Basophil")]),
+        ),
         (ids[3], labels(&[("ben", "Eosinophil")])),
     ])
 }
@@ -437,8 +451,14 @@ fn labels_of_two_annotators_are_stored_and_survive_save_and_reopen() {
     assert_eq!(given(&ws.project), want);
     // The consensus is the last change: c is a basophil again, a a monocyte after the undo.
     let t = &ws.project.taxonomy;
-    assert_eq!(ws.project.image(ids[2]).unwrap().current, t.find("Basophil").unwrap());
-    assert_eq!(ws.project.image(ids[0]).unwrap().current, t.find("Monocyte").unwrap());
+    assert_eq!(
+        ws.project.image(ids[2]).unwrap().current,
+        t.find("Basophil").unwrap()
+    );
+    assert_eq!(
+        ws.project.image(ids[0]).unwrap().current,
+        t.find("Monocyte").unwrap()
+    );
     drop(ws);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("given"), "stored in the file");
@@ -456,10 +476,16 @@ fn journal_lines_newer_than_the_saved_file_update_the_annotators_labels() {
     let mut want = expected_given(&ws.project, &ids);
     let t = ws.project.taxonomy.clone();
     // After the save, never saved: Cleo confirms d, Anna relabels b.
-    ws.set_labels(&ids[3..4], t.find("Eosinophil").unwrap(), "cleo").unwrap();
-    ws.set_labels(&ids[1..2], t.find("Basophil").unwrap(), "anna").unwrap();
-    want.get_mut(&ids[3]).unwrap().insert("cleo".into(), t.find("Eosinophil").unwrap());
-    want.get_mut(&ids[1]).unwrap().insert("anna".into(), t.find("Basophil").unwrap());
+    ws.set_labels(&ids[3..4], t.find("Eosinophil").unwrap(), "cleo")
+        .unwrap();
+    ws.set_labels(&ids[1..2], t.find("Basophil").unwrap(), "anna")
+        .unwrap();
+    want.get_mut(&ids[3])
+        .unwrap()
+        .insert("cleo".into(), t.find("Eosinophil").unwrap());
+    want.get_mut(&ids[1])
+        .unwrap()
+        .insert("anna".into(), t.find("Basophil").unwrap());
     assert_eq!(given(&ws.project), want);
     drop(ws); // as a crash
     let ws = Workspace::open(&path).unwrap();
@@ -485,7 +511,10 @@ fn an_old_project_file_without_per_annotator_labels_gets_them_from_the_journal()
         im.given.clear();
     }
     let text = old.to_ron();
-    assert!(text.contains("version: 1") && !text.contains("given"), "{text}");
+    assert!(
+        text.contains("version: 1") && !text.contains("given"),
+        "{text}"
+    );
     std::fs::write(&path, text).unwrap();
     // Read alone, the file gets the labels of the journal lines it includes ...
     let read = Project::load(&path).unwrap();

@@ -385,15 +385,26 @@ fn annotator_labels_and_kappa_come_from_the_stored_labels() {
     // still holds the project (it only reads).
     ws.save().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_leukolens"))
-        .args(["agreement", ws.path.to_str().unwrap(), "--annotators", "anna,ben"])
+        .args([
+            "agreement",
+            ws.path.to_str().unwrap(),
+            "--annotators",
+            "anna,ben",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("annotators: anna, ben"), "{text}");
     assert!(
-        text.contains("4 images labelled by all · observed agreement 0.500 · chance 0.500 · \
-                       Cohen's κ 0.000"),
+        text.contains(
+            "4 images labelled by all · observed agreement 0.500 · chance 0.500 · \
+                       Cohen's κ 0.000"
+        ),
         "{text}"
     );
     assert!(text.contains("2 images labelled differently"), "{text}");

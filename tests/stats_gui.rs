@@ -20,7 +20,13 @@ fn ratings() -> (Vec<usize>, Vec<usize>) {
     let ben = anna
         .iter()
         .enumerate()
-        .map(|(i, &a)| if [1, 5, 9, 10].contains(&i) { (a + 1) % 3 } else { a })
+        .map(|(i, &a)| {
+            if [1, 5, 9, 10].contains(&i) {
+                (a + 1) % 3
+            } else {
+                a
+            }
+        })
         .collect();
     (anna, ben)
 }
@@ -112,12 +118,18 @@ fn with_three_annotators_the_panel_adds_fleiss_kappa_and_a_choice_of_the_pair() 
         h.query_by_label_contains("Fleiss' kappa").is_some(),
         "Fleiss' kappa of all three (on the six images all labelled)"
     );
-    assert!(h.query_by_label_contains("anna, ben, cleo; 6 images").is_some());
+    assert!(
+        h.query_by_label_contains("anna, ben, cleo; 6 images")
+            .is_some()
+    );
     assert!(h.query_by_label("compare").is_some());
     assert!(h.query_by_label("rows").is_some() && h.query_by_label("columns").is_some());
     // The first two by default.
     let (anna, ben) = ratings();
-    let line = format!("Cohen's kappa {:.3} (anna, ben;", textbook_cohen(&anna, &ben));
+    let line = format!(
+        "Cohen's kappa {:.3} (anna, ben;",
+        textbook_cohen(&anna, &ben)
+    );
     assert!(h.query_by_label_contains(&line).is_some(), "no {line:?}");
     // Comparing Anna with Cleo instead: the six images both labelled.
     h.get_by_label("columns").click();

@@ -758,8 +758,7 @@ impl Workspace {
             };
             if im.current != class {
                 changes.push(change);
-            } else if im.given.get(annotator) != Some(&class) && !confirmations.contains(&change)
-            {
+            } else if im.given.get(annotator) != Some(&class) {
                 confirmations.push(change);
             }
         }

@@ -26,8 +26,11 @@ pub fn annotator_labels(project: &Project) -> BTreeMap<String, HashMap<ImageId, 
 
 /// The annotators who labelled at least one image, in name order.
 pub fn annotators_with_labels(project: &Project) -> Vec<String> {
-    let names: std::collections::BTreeSet<&String> =
-        project.images.iter().flat_map(|im| im.given.keys()).collect();
+    let names: std::collections::BTreeSet<&String> = project
+        .images
+        .iter()
+        .flat_map(|im| im.given.keys())
+        .collect();
     names.into_iter().cloned().collect()
 }
 
