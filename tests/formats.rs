@@ -57,6 +57,27 @@ fn an_old_project_opens_and_replays_its_journal() {
     }
     assert!(p.annotators.iter().any(|a| a == "anna"));
     assert_eq!(ws.history().unwrap().len(), 3);
+    // Format 1 had no per-annotator labels: they come from the journal (the two saved lines
+    // by the migration, the third by the replay), and the file is read as the current format.
+    assert_eq!(p.version, leukolens::project::PROJECT_VERSION);
+    let given = |id: u32| {
+        p.image(ImageId(id))
+            .unwrap()
+            .given
+            .iter()
+            .map(|(who, c)| (who.clone(), p.taxonomy.name(*c)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        given(0),
+        vec![("anna".to_string(), "Eosinophil".to_string())]
+    );
+    assert_eq!(
+        given(1),
+        vec![("anna".to_string(), "Eosinophil".to_string())]
+    );
+    assert_eq!(given(2), vec![("ben".to_string(), "Basophil".to_string())]);
+    assert!(given(3).is_empty());
 }
 
 #[test]

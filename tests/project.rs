@@ -4,7 +4,13 @@
 use std::path::Path;
 
 use leukolens::dataset::{self, Layout};
-use leukolens::project::{Journal, Project, ProjectError, Workspace, backup_path};
+use std::collections::BTreeMap;
+
+use leukolens::project::undo::UndoStack;
+use leukolens::project::{
+    ImageId, Journal, PROJECT_VERSION, Project, ProjectError, Workspace, backup_path,
+};
+use leukolens::taxonomy::ClassId;
 use leukolens::taxonomy::Taxonomy;
 use leukolens::train::{ExperimentConfig, Task, TrainConfig};
 
@@ -49,7 +55,10 @@ fn save_and_load_round_trip() {
     let back = Project::load(&path).unwrap();
     assert_eq!(back, project);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("version: 1"), "human-readable and versioned");
+    assert!(
+        text.contains(&format!("version: {PROJECT_VERSION}")),
+        "human-readable and versioned"
+    );
     assert!(text.contains("dataset_root: \"data\""));
     assert_eq!(back.layout, Some(Layout::ImageFolder));
 }
@@ -81,6 +90,7 @@ fn journal_replay_recovers_unsaved_labels_after_a_crash() {
     // After the save: a bulk change and a single one, never saved.
     let changes = ws.set_labels(&ids[0..3], bas, "ben").unwrap();
     assert_eq!(changes.len(), 2, "the basophil was already a basophil");
+    // ... which is journaled as ben's confirmation (old = new), not returned as a change.
     ws.set_labels(&ids[3..4], bas, "ben").unwrap();
     // As a crash: the workspace is never saved (dropping it saves nothing; it releases the
     // lock, as the OS does when a process dies: tests/lock.rs kills real processes).
@@ -98,7 +108,7 @@ fn journal_replay_recovers_unsaved_labels_after_a_crash() {
     }
     assert!(ws.is_dirty());
     assert!(
-        ws.open_notes.iter().any(|n| n.contains("recovered 3")),
+        ws.open_notes.iter().any(|n| n.contains("recovered 4")),
         "{:?}",
         ws.open_notes
     );
@@ -113,7 +123,8 @@ fn journal_replay_recovers_unsaved_labels_after_a_crash() {
     );
     // The audit trail has every change with who, when, old and new.
     let history = ws.history().unwrap();
-    assert_eq!(history.len(), 4);
+    assert_eq!(history.len(), 5);
+    assert_eq!(history[3].old, history[3].new, "ben's confirmation");
     assert_eq!(history[0].annotator, "anna");
     assert_eq!(history[0].new, eos);
     assert_eq!(history[1].old, eos);
@@ -216,7 +227,9 @@ fn a_corrupt_project_file_gives_line_and_column_and_touches_nothing() {
 fn newer_versions_and_inconsistent_labels_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (path, project) = fixture(dir.path());
-    let text = project.to_ron().replacen("version: 1", "version: 7", 1);
+    let text = project
+        .to_ron()
+        .replacen(&format!("version: {PROJECT_VERSION}"), "version: 7", 1);
     let err = Project::from_ron(&text, &path).unwrap_err();
     assert!(
         matches!(err, ProjectError::TooNew { found: 7, .. }),
@@ -226,6 +239,17 @@ fn newer_versions_and_inconsistent_labels_are_refused() {
     bad.images[0].current = leukolens::taxonomy::ClassId(999);
     let err = Project::from_ron(&bad.to_ron(), &path).unwrap_err();
     assert!(err.to_string().contains("not in the taxonomy"), "{err}");
+    // An annotator's own label outside the taxonomy too, naming the annotator.
+    let mut bad = project.clone();
+    bad.images[0]
+        .given
+        .insert("anna".into(), leukolens::taxonomy::ClassId(999));
+    let err = Project::from_ron(&bad.to_ron(), &path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"anna\"'s label #999 is not in the taxonomy"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -345,4 +369,165 @@ fn a_save_keeps_what_another_process_saved_meanwhile() {
     app.save().unwrap();
     let again = Project::load(&path).unwrap();
     assert_eq!(again.experiments.len(), on_disk.experiments.len());
+}
+
+/// Every image's per-annotator labels (image → annotator → class).
+fn given(p: &Project) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
+    p.images
+        .iter()
+        .map(|im| (im.id, im.given.clone()))
+        .collect()
+}
+
+/// Anna and Ben label the four fixture images (a confirmation, a change, an undo), then the
+/// workspace is saved. Returns it with the four ids in a fixed order.
+fn two_annotators(path: &Path, project: Project) -> (Workspace, Vec<ImageId>) {
+    let mut ws = Workspace::create(path, project).unwrap();
+    let t = ws.project.taxonomy.clone();
+    let id = |name: &str| {
+        ws.project
+            .images
+            .iter()
+            .find(|i| i.path == name)
+            .unwrap()
+            .id
+    };
+    let ids = vec![
+        id("monocyte/a.png"),
+        id("monocyte/b.png"),
+        id("basophil/c.png"),
+        id("eosinophil/d.png"),
+    ];
+    let (mono, bas, eos) = (
+        t.find("Monocyte").unwrap(),
+        t.find("Basophil").unwrap(),
+        t.find("Eosinophil").unwrap(),
+    );
+    // Anna: a and b stay monocytes (a confirmation each), c becomes an eosinophil.
+    ws.set_labels(&ids[0..2], mono, "anna").unwrap();
+    ws.set_labels(&ids[2..3], eos, "anna").unwrap();
+    // Ben: b and c are basophils (c back to its original class), d an eosinophil (a
+    // confirmation); he sets a to eosinophil and undoes it: his label of a is then the class
+    // the undo put back, monocyte.
+    let mut undo = UndoStack::default();
+    undo.push(ws.set_labels(&ids[1..3], bas, "ben").unwrap());
+    ws.set_labels(&ids[3..4], eos, "ben").unwrap();
+    undo.push(ws.set_labels(&ids[0..1], eos, "ben").unwrap());
+    undo.undo(&mut ws, "ben").unwrap();
+    // Setting a class an annotator already gave journals nothing more.
+    let lines = ws.history().unwrap().len();
+    ws.set_labels(&ids[3..4], eos, "ben").unwrap();
+    assert_eq!(ws.history().unwrap().len(), lines);
+    ws.save().unwrap();
+    (ws, ids)
+}
+
+/// What `two_annotators` leaves, written out by hand.
+fn expected_given(p: &Project, ids: &[ImageId]) -> BTreeMap<ImageId, BTreeMap<String, ClassId>> {
+    let c = |n: &str| p.taxonomy.find(n).unwrap();
+    let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, ClassId> {
+        pairs
+            .iter()
+            .map(|(who, class)| (who.to_string(), c(class)))
+            .collect()
+    };
+    BTreeMap::from([
+        (ids[0], labels(&[("anna", "Monocyte"), ("ben", "Monocyte")])),
+        (ids[1], labels(&[("anna", "Monocyte"), ("ben", "Basophil")])),
+        (
+            ids[2],
+            labels(&[("anna", "Eosinophil"), ("ben", "Basophil")]),
+        ),
+        (ids[3], labels(&[("ben", "Eosinophil")])),
+    ])
+}
+
+#[test]
+fn labels_of_two_annotators_are_stored_and_survive_save_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let (ws, ids) = two_annotators(&path, project);
+    let want = expected_given(&ws.project, &ids);
+    assert_eq!(given(&ws.project), want);
+    // The consensus is the last change: c is a basophil again, a a monocyte after the undo.
+    let t = &ws.project.taxonomy;
+    assert_eq!(
+        ws.project.image(ids[2]).unwrap().current,
+        t.find("Basophil").unwrap()
+    );
+    assert_eq!(
+        ws.project.image(ids[0]).unwrap().current,
+        t.find("Monocyte").unwrap()
+    );
+    drop(ws);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("given"), "stored in the file");
+    assert_eq!(given(&Project::load(&path).unwrap()), want);
+    let ws = Workspace::open(&path).unwrap();
+    assert_eq!(given(&ws.project), want);
+    assert!(!ws.is_dirty(), "nothing to replay");
+}
+
+#[test]
+fn journal_lines_newer_than_the_saved_file_update_the_annotators_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let (mut ws, ids) = two_annotators(&path, project);
+    let mut want = expected_given(&ws.project, &ids);
+    let t = ws.project.taxonomy.clone();
+    // After the save, never saved: Cleo confirms d, Anna relabels b.
+    ws.set_labels(&ids[3..4], t.find("Eosinophil").unwrap(), "cleo")
+        .unwrap();
+    ws.set_labels(&ids[1..2], t.find("Basophil").unwrap(), "anna")
+        .unwrap();
+    want.get_mut(&ids[3])
+        .unwrap()
+        .insert("cleo".into(), t.find("Eosinophil").unwrap());
+    want.get_mut(&ids[1])
+        .unwrap()
+        .insert("anna".into(), t.find("Basophil").unwrap());
+    assert_eq!(given(&ws.project), want);
+    drop(ws); // as a crash
+    let ws = Workspace::open(&path).unwrap();
+    assert_eq!(given(&ws.project), want);
+    assert!(ws.is_dirty());
+}
+
+#[test]
+fn an_old_project_file_without_per_annotator_labels_gets_them_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = fixture(dir.path());
+    let (mut ws, ids) = two_annotators(&path, project);
+    let saved_want = expected_given(&ws.project, &ids);
+    // One more label only in the journal (a crash after it).
+    let eos = ws.project.taxonomy.find("Eosinophil").unwrap();
+    ws.set_labels(&ids[0..1], eos, "cleo").unwrap();
+    let live = given(&ws.project);
+    drop(ws);
+    // The saved file as format version 1 wrote it: no per-annotator labels.
+    let mut old = Project::load(&path).unwrap();
+    old.version = 1;
+    for im in &mut old.images {
+        im.given.clear();
+    }
+    let text = old.to_ron();
+    assert!(
+        text.contains("version: 1") && !text.contains("given"),
+        "{text}"
+    );
+    std::fs::write(&path, text).unwrap();
+    // Read alone, the file gets the labels of the journal lines it includes ...
+    let read = Project::load(&path).unwrap();
+    assert_eq!(read.version, PROJECT_VERSION);
+    assert_eq!(given(&read), saved_want);
+    // ... and opened, the newer line as well.
+    let mut ws = Workspace::open(&path).unwrap();
+    assert_eq!(given(&ws.project), live);
+    assert_eq!(ws.project.image(ids[0]).unwrap().given["cleo"], eos);
+    // Saved, it is the current format with the labels in it.
+    ws.save().unwrap();
+    drop(ws);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&format!("version: {PROJECT_VERSION}")) && text.contains("given"));
+    assert_eq!(given(&Project::load(&path).unwrap()), live);
 }

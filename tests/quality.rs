@@ -341,7 +341,7 @@ fn suspects_name_the_suggested_class_and_a_relabelled_one_is_stale_and_refused()
 }
 
 #[test]
-fn annotator_labels_and_kappa_come_from_the_journal() {
+fn annotator_labels_and_kappa_come_from_the_stored_labels() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 2);
     let t = ws.project.taxonomy.clone();
@@ -361,14 +361,13 @@ fn annotator_labels_and_kappa_come_from_the_journal() {
     ws.set_labels(&ids[0..4], lymph, "anna").unwrap();
     confirm_labels(&mut ws, &ids[0..2], "ben").unwrap();
     ws.set_labels(&ids[2..4], mono, "ben").unwrap();
-    let history = ws.history().unwrap();
-    let labels = annotator_labels(&ws.project, &history);
+    let labels = annotator_labels(&ws.project);
     assert_eq!(labels["anna"].len(), 4);
     assert_eq!(labels["ben"][&ids[0]], lymph);
     assert_eq!(labels["ben"][&ids[3]], mono);
     // The current label stays the consensus (last change): monocyte for 2 and 3.
     assert_eq!(ws.project.image(ids[2]).unwrap().current, mono);
-    let r = agreement(&ws.project, &history, &[]).unwrap();
+    let r = agreement(&ws.project, &[]).unwrap();
     assert_eq!(r.annotators, vec!["anna".to_string(), "ben".to_string()]);
     assert_eq!(r.agreement.items, 4);
     // 2 of 4 agree; anna all lymphocyte → chance agreement 1·0.5: κ = (0.5 − 0.5) / 0.5 = 0.
@@ -380,11 +379,38 @@ fn annotator_labels_and_kappa_come_from_the_journal() {
     assert_eq!(r.agreement.kappa, Some(0.0));
     assert_eq!(r.disagreements, vec![ids[2], ids[3]]);
     // Against the dataset's labels; unknown and single annotators are errors in words.
-    assert!(agreement(&ws.project, &history, &["anna".into(), "original".into()]).is_ok());
-    let e = agreement(&ws.project, &history, &["anna".into(), "zoe".into()]).unwrap_err();
+    assert!(agreement(&ws.project, &["anna".into(), "original".into()]).is_ok());
+    let e = agreement(&ws.project, &["anna".into(), "zoe".into()]).unwrap_err();
     assert!(e.contains("no labels by \"zoe\""), "{e}");
-    let e = agreement(&ws.project, &history, &["anna".into()]).unwrap_err();
+    let e = agreement(&ws.project, &["anna".into()]).unwrap_err();
     assert!(e.contains("needs two annotators"), "{e}");
+    // `leukolens agreement` reads the same stored labels once saved, while this workspace
+    // still holds the project (it only reads).
+    ws.save().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leukolens"))
+        .args([
+            "agreement",
+            ws.path.to_str().unwrap(),
+            "--annotators",
+            "anna,ben",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("annotators: anna, ben"), "{text}");
+    assert!(
+        text.contains(
+            "4 images labelled by all · observed agreement 0.500 · chance 0.500 · \
+                       Cohen's κ 0.000"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("2 images labelled differently"), "{text}");
 }
 
 /// Demo data, lymphoblast vs neutrophil, 10 % of the labels flipped: the audit finds them.

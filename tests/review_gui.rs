@@ -227,9 +227,11 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     assert_eq!(h.state().review().items(), vec![id]);
     assert_eq!(cursor(&h), id);
     // Cohen's kappa of the two annotators over their one common image (both used different
-    // classes: observed 0, chance 0, kappa 0) and the per-class matrix.
-    h.get_by_label_contains("Cohen's kappa 0.000 (anna, ben; 1 images labelled by all");
-    h.get_by_label("anna \\ ben");
+    // classes: observed 0, chance 0, kappa 0) and the per-class matrix, in the Review window
+    // and in the statistics panel.
+    let kappa = "Cohen's kappa 0.000 (anna, ben; 1 images labelled by all";
+    assert_eq!(h.query_all_by_label_contains(kappa).count(), 2);
+    assert_eq!(h.query_all_by_label("anna \\ ben").count(), 2);
     h.get_by_label("Typical lymphocyte (anna)").click();
     h.run_ok();
     assert_eq!(current_name(&h, id), "Typical lymphocyte");

@@ -1,5 +1,5 @@
 //! `leukolens agreement`: Cohen's κ (two annotators) or Fleiss' κ (more) with the per-class
-//! agreement matrix, from each annotator's labels in the journal (`quality::annotators`).
+//! agreement matrix, from each annotator's labels stored in the project (`quality::annotators`).
 
 use std::path::PathBuf;
 
@@ -20,9 +20,9 @@ pub(crate) struct AgreementArgs {
 
 /// Prints κ, the agreement matrix and κ per class.
 pub(crate) fn run(args: AgreementArgs) -> Result<()> {
-    let ws = Workspace::open(&args.project)?;
-    let history = ws.history()?;
-    let r = agreement(&ws.project, &history, &args.annotators).map_err(anyhow::Error::msg)?;
+    // Reading only: works while the GUI holds the project (as `info` and `report` do).
+    let ws = Workspace::open_read_only(&args.project)?;
+    let r = agreement(&ws.project, &args.annotators).map_err(anyhow::Error::msg)?;
     let a = &r.agreement;
     let which = if a.raters == 2 { "Cohen's" } else { "Fleiss'" };
     let kappa = a

@@ -53,6 +53,10 @@ pub(crate) struct BenchAuditArgs {
     pub(crate) seed: u64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub(crate) backend: BackendChoice,
+    /// A `source,class` CSV mapping the dataset's class names, as `leukolens import --map` takes
+    /// (e.g. PBC's subclasses back onto its eight folder classes).
+    #[arg(long)]
+    pub(crate) map: Option<PathBuf>,
     /// Keep the scratch project in this folder (default: a temporary folder).
     #[arg(long)]
     pub(crate) keep: Option<PathBuf>,
@@ -153,7 +157,17 @@ fn scratch_project(args: &BenchAuditArgs, path: &Path) -> Result<Workspace> {
     };
     println!("dataset: {}", source.display());
     let pb = bar(0, "importing");
-    let outcome = dataset::import(&source, None, Taxonomy::default_allidb(), &follow(&pb))?;
+    let overrides = match &args.map {
+        Some(m) => dataset::read_mapping_csv(m)?,
+        None => dataset::MappingOverrides::new(),
+    };
+    let outcome = dataset::import_with(
+        &source,
+        None,
+        Taxonomy::default_allidb(),
+        &overrides,
+        &follow(&pb),
+    )?;
     pb.finish_and_clear();
     let project = Project::from_import("bench-audit", path, &outcome, args.seed);
     Ok(Workspace::create(path, project)?)

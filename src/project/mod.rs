@@ -10,6 +10,7 @@ pub mod query;
 pub mod store;
 pub mod undo;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,8 +27,10 @@ pub use journal::{Journal, JournalEntry};
 use lock::{Holder, LockInfo, ProjectLock};
 pub use store::{atomic_write, backup_path, project_dir, relative_path};
 
-/// Version of the project file format written by this build.
-pub const PROJECT_VERSION: u32 = 1;
+/// Version of the project file format written by this build. Version 2 added each image's
+/// per-annotator labels ([`ImageEntry::given`]); version 1 files get them from the journal
+/// when they are read (`migrate`).
+pub const PROJECT_VERSION: u32 = 2;
 
 /// One image of the project: where it is, what it is, what it was.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,12 @@ pub struct ImageEntry {
     /// A person has looked at it (assigned or confirmed a class).
     #[serde(default)]
     pub reviewed: bool,
+    /// Each annotator's own label of this image: the last class they gave it (annotator →
+    /// class; a confirmation of the label it had counts, and so does an undo: see
+    /// [`Workspace::apply_from`]). `current` stays the consensus. Written only for images
+    /// somebody labelled.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub given: BTreeMap<String, ClassId>,
     #[serde(default)]
     pub width: u32,
     #[serde(default)]
@@ -170,6 +179,7 @@ impl Project {
                 original: im.class,
                 current: im.class,
                 reviewed: false,
+                given: BTreeMap::new(),
                 width: im.width,
                 height: im.height,
             })
@@ -206,8 +216,9 @@ impl Project {
             backup: backup.clone(),
         };
         let probe: VersionProbe = ron::from_str(text).map_err(syntax)?;
-        let migrated = migrate(probe.version, text, path)?;
-        let project: Project = ron::from_str(&migrated).map_err(syntax)?;
+        check_version(probe.version, path)?;
+        let mut project: Project = ron::from_str(text).map_err(syntax)?;
+        migrate(&mut project, probe.version, path)?;
         project.validate(path)?;
         Ok(project)
     }
@@ -365,6 +376,64 @@ impl Project {
         found
     }
 
+    /// The image a journal entry names: its id when the content hash agrees, else the image
+    /// with the entry's hash (ids renumbered), else none.
+    pub fn journal_image(&self, e: &JournalEntry) -> Option<ImageId> {
+        match self.image(e.image) {
+            Some(im) if im.hash == e.hash => Some(e.image),
+            _ => self
+                .images
+                .iter()
+                .find(|im| im.hash == e.hash)
+                .map(|im| im.id),
+        }
+    }
+
+    /// Applies one journal entry: the image's current label and its annotator's own label
+    /// ([`ImageEntry::given`]) become the entry's class, the image is reviewed and the
+    /// annotator listed. The same rule for a change as it is made and for the replay. An
+    /// entry naming an unknown class or image changes nothing; the error says which.
+    fn apply_entry(&mut self, e: &JournalEntry) -> Result<(), &'static str> {
+        if self.taxonomy.get(e.new).is_none() {
+            return Err("names an unknown class");
+        }
+        let id = self.journal_image(e).ok_or("names an unknown image")?;
+        if let Some(im) = self.image_mut(id) {
+            im.current = e.new;
+            im.reviewed = true;
+            im.given.insert(e.annotator.clone(), e.new);
+        }
+        if !self.annotators.contains(&e.annotator) {
+            self.annotators.push(e.annotator.clone());
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every image's per-annotator labels ([`ImageEntry::given`]) from journal
+    /// entries, in sequence order, taking only those this file already includes (sequence
+    /// number up to `journal_seq`): the migration of version 1 files. Entries naming an unknown
+    /// class or image are skipped, as the replay skips them. Current labels are not touched.
+    pub fn rebuild_given(&mut self, entries: &[JournalEntry]) {
+        let mut sorted: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| e.seq <= self.journal_seq)
+            .collect();
+        sorted.sort_by_key(|e| e.seq);
+        for im in &mut self.images {
+            im.given.clear();
+        }
+        for e in sorted {
+            if self.taxonomy.get(e.new).is_none() {
+                continue;
+            }
+            if let Some(id) = self.journal_image(e)
+                && let Some(im) = self.image_mut(id)
+            {
+                im.given.insert(e.annotator.clone(), e.new);
+            }
+        }
+    }
+
     fn validate(&self, path: &Path) -> Result<(), ProjectError> {
         let invalid = |message: String| ProjectError::Invalid {
             path: path.to_path_buf(),
@@ -384,7 +453,17 @@ impl Project {
                     crate::quote::quote(&im.path)
                 )));
             }
-            for (what, c) in [("original", im.original), ("current", im.current)] {
+            let given = im
+                .given
+                .iter()
+                .map(|(who, &c)| (format!("{}'s", crate::quote::quote(who)), c));
+            for (what, c) in [
+                ("original".to_string(), im.original),
+                ("current".to_string(), im.current),
+            ]
+            .into_iter()
+            .chain(given)
+            {
                 if self.taxonomy.get(c).is_none() {
                     return Err(invalid(format!(
                         "image {} ({}): {what} label {c} is not in the taxonomy",
@@ -416,10 +495,11 @@ fn line_column(valid: &[u8]) -> (usize, usize) {
     (line, column)
 }
 
-/// Converts an older file format to the current one (the migration hook). Version 1 is current.
-fn migrate(version: u32, text: &str, path: &Path) -> Result<String, ProjectError> {
+/// Refuses versions this build cannot read, before the rest of the file is parsed (a newer
+/// file may have fields this build does not know).
+fn check_version(version: u32, path: &Path) -> Result<(), ProjectError> {
     match version {
-        PROJECT_VERSION => Ok(text.to_string()),
+        1..=PROJECT_VERSION => Ok(()),
         v if v > PROJECT_VERSION => Err(ProjectError::TooNew {
             path: path.to_path_buf(),
             found: v,
@@ -429,6 +509,23 @@ fn migrate(version: u32, text: &str, path: &Path) -> Result<String, ProjectError
             message: format!("unknown format version {v}"),
         }),
     }
+}
+
+/// Brings a project read from an older format up to the current one (the migration hook).
+/// Version 1 has no per-annotator labels: they are rebuilt from the journal beside `path`
+/// ([`Project::rebuild_given`], from the entries the file already includes; newer ones are
+/// replayed by [`Workspace::open`]). The next save writes the current version.
+fn migrate(project: &mut Project, version: u32, path: &Path) -> Result<(), ProjectError> {
+    if version < 2 {
+        let jpath = Journal::path_for(path);
+        let read = Journal::read(&jpath).map_err(|source| ProjectError::Read {
+            path: jpath.clone(),
+            source,
+        })?;
+        project.rebuild_given(&read.entries);
+    }
+    project.version = PROJECT_VERSION;
+    Ok(())
 }
 
 /// One label change as the caller asks for it.
@@ -556,36 +653,10 @@ impl Workspace {
         let mut max_seq = saved_seq;
         for e in read.entries.iter().filter(|e| e.seq > saved_seq) {
             max_seq = max_seq.max(e.seq);
-            if project.taxonomy.get(e.new).is_none() {
-                notes.push(format!(
-                    "journal entry {} names an unknown class; ignored",
-                    e.seq
-                ));
-                continue;
+            match project.apply_entry(e) {
+                Ok(()) => replayed += 1,
+                Err(why) => notes.push(format!("journal entry {} {why}; ignored", e.seq)),
             }
-            let target = match project.image(e.image) {
-                Some(im) if im.hash == e.hash => Some(e.image),
-                _ => project
-                    .images
-                    .iter()
-                    .find(|im| im.hash == e.hash)
-                    .map(|im| im.id),
-            };
-            let Some(id) = target else {
-                notes.push(format!(
-                    "journal entry {} names an unknown image; ignored",
-                    e.seq
-                ));
-                continue;
-            };
-            if let Some(im) = project.image_mut(id) {
-                im.current = e.new;
-                im.reviewed = true;
-            }
-            if !project.annotators.contains(&e.annotator) {
-                project.annotators.push(e.annotator.clone());
-            }
-            replayed += 1;
         }
         if replayed > 0 {
             notes.push(format!(
@@ -658,8 +729,11 @@ impl Workspace {
         self.project
     }
 
-    /// Sets `class` as the current label of each image; returns the changes made (images that
-    /// already had that class are only marked reviewed). Journal first, then memory.
+    /// Sets `class` as the current label of each image; returns the changes made. An image
+    /// that already had that class is marked reviewed, and when `annotator` had not given it
+    /// that class yet, their confirmation is journaled (a line with old = new: it becomes
+    /// their own label, [`ImageEntry::given`]) but not returned (there is nothing to undo).
+    /// Journal first, then memory.
     pub fn set_labels(
         &mut self,
         images: &[ImageId],
@@ -671,20 +745,24 @@ impl Workspace {
             return Err(ProjectError::UnknownClass(class));
         }
         let mut changes = Vec::new();
+        let mut confirmations = Vec::new();
         for &id in images {
             let im = self
                 .project
                 .image(id)
                 .ok_or(ProjectError::UnknownImage(id))?;
+            let change = LabelChange {
+                image: id,
+                old: im.current,
+                new: class,
+            };
             if im.current != class {
-                changes.push(LabelChange {
-                    image: id,
-                    old: im.current,
-                    new: class,
-                });
+                changes.push(change);
+            } else if im.given.get(annotator) != Some(&class) {
+                confirmations.push(change);
             }
         }
-        self.apply(&changes, annotator)?;
+        self.apply(&[changes.as_slice(), &confirmations].concat(), annotator)?;
         for &id in images {
             if let Some(im) = self.project.image_mut(id)
                 && !im.reviewed
@@ -697,7 +775,10 @@ impl Workspace {
     }
 
     /// Applies explicit changes (used by undo/redo: the reverse of a change is a change).
-    /// Each change is journaled before it takes effect.
+    /// Each change is journaled before it takes effect, and becomes `annotator`'s own label of
+    /// the image ([`ImageEntry::given`]) as well as the current one. An undo is such a change
+    /// by whoever undoes: afterwards their label is the class the undo put back (they saw the
+    /// image return to it and left it there), exactly as the journal, read again, says.
     pub fn apply(&mut self, changes: &[LabelChange], annotator: &str) -> Result<(), ProjectError> {
         self.apply_from(changes, annotator, None)
     }
@@ -725,20 +806,16 @@ impl Workspace {
             }
             rows.push((c.image, im.hash.clone(), c.old, c.new));
         }
-        self.journal
+        let written = self
+            .journal
             .append_from(annotator, source, &rows)
             .map_err(|source| ProjectError::Journal {
                 path: self.journal.path().to_path_buf(),
                 source,
             })?;
-        for c in changes {
-            if let Some(im) = self.project.image_mut(c.image) {
-                im.current = c.new;
-                im.reviewed = true;
-            }
-        }
-        if !self.project.annotators.iter().any(|a| a == annotator) {
-            self.project.annotators.push(annotator.to_string());
+        for e in &written {
+            // Checked above: the image and the class exist.
+            let _ = self.project.apply_entry(e);
         }
         self.project.journal_seq = self.journal.last_seq();
         self.dirty = true;

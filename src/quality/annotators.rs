@@ -1,48 +1,37 @@
-//! Each annotator's own labels, rebuilt from the journal (the last class each annotator gave
-//! each image; a confirmation of the label the image already had is a journal line too), and
-//! the agreement between annotators. The project's current label stays the consensus.
+//! Each annotator's own labels, as the project stores them (`ImageEntry::given`: the last
+//! class each annotator gave each image, kept by every journaled change; a confirmation of the
+//! label the image already had counts), and the agreement between annotators. The project's
+//! current label stays the consensus.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::agreement::{Agreement, cohen, fleiss};
 use crate::project::ids::ImageId;
-use crate::project::journal::JournalEntry;
 use crate::project::{LabelChange, Project, ProjectError, Workspace};
 use crate::taxonomy::ClassId;
 
 /// The pseudo-annotator whose labels are the dataset's original labels.
 pub const ORIGINAL: &str = "original";
 
-/// Every annotator's labels: annotator → image → class, from journal entries in sequence
-/// order. Entries naming an image the project lacks (by id and hash) or an unknown class are
-/// skipped, as the journal replay skips them.
-pub fn annotator_labels(
-    project: &Project,
-    entries: &[JournalEntry],
-) -> BTreeMap<String, HashMap<ImageId, ClassId>> {
-    let mut sorted: Vec<&JournalEntry> = entries.iter().collect();
-    sorted.sort_by_key(|e| e.seq);
-    let by_hash: HashMap<&str, ImageId> = project
-        .images
-        .iter()
-        .map(|im| (im.hash.as_str(), im.id))
-        .collect();
+/// Every annotator's labels: annotator → image → class, from the project's stored labels.
+pub fn annotator_labels(project: &Project) -> BTreeMap<String, HashMap<ImageId, ClassId>> {
     let mut out: BTreeMap<String, HashMap<ImageId, ClassId>> = BTreeMap::new();
-    for e in sorted {
-        if project.taxonomy.get(e.new).is_none() {
-            continue;
-        }
-        let id = match project.image(e.image) {
-            Some(im) if im.hash == e.hash => Some(e.image),
-            _ => by_hash.get(e.hash.as_str()).copied(),
-        };
-        if let Some(id) = id {
-            out.entry(e.annotator.clone())
-                .or_default()
-                .insert(id, e.new);
+    for im in &project.images {
+        for (who, &class) in &im.given {
+            out.entry(who.clone()).or_default().insert(im.id, class);
         }
     }
     out
+}
+
+/// The annotators who labelled at least one image, in name order.
+pub fn annotators_with_labels(project: &Project) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = project
+        .images
+        .iter()
+        .flat_map(|im| im.given.keys())
+        .collect();
+    names.into_iter().cloned().collect()
 }
 
 /// Records that `annotator` confirms the current label of each image ("label kept"): one
@@ -80,12 +69,8 @@ pub struct AgreementReport {
 /// Cohen's κ (two annotators) or Fleiss' κ (more) over the images every chosen annotator
 /// labelled. `chosen` empty: every annotator with labels. `"original"` names the dataset's
 /// labels. Errors in words for an unknown annotator, fewer than two, or no common image.
-pub fn agreement(
-    project: &Project,
-    entries: &[JournalEntry],
-    chosen: &[String],
-) -> Result<AgreementReport, String> {
-    let mut labels = annotator_labels(project, entries);
+pub fn agreement(project: &Project, chosen: &[String]) -> Result<AgreementReport, String> {
+    let mut labels = annotator_labels(project);
     if chosen.iter().any(|c| c == ORIGINAL) {
         let original = project
             .images
@@ -118,7 +103,7 @@ pub fn agreement(
     match names.as_slice() {
         [] => {
             return Err(format!(
-                "no annotator has labelled images yet (the journal has no label changes); \
+                "no annotator has labelled images yet; \
                  agreement needs two, or one and \"{ORIGINAL}\""
             ));
         }
@@ -192,16 +177,13 @@ pub struct Disagreement {
 
 /// The images that at least two annotators labelled, not all alike, in project order (the
 /// Disagreements queue). The dataset's original label is not an annotator here.
-pub fn disagreements(project: &Project, entries: &[JournalEntry]) -> Vec<Disagreement> {
-    let labels = annotator_labels(project, entries);
+pub fn disagreements(project: &Project) -> Vec<Disagreement> {
     project
         .images
         .iter()
         .filter_map(|im| {
-            let given: Vec<(String, ClassId)> = labels
-                .iter()
-                .filter_map(|(name, l)| l.get(&im.id).map(|&c| (name.clone(), c)))
-                .collect();
+            let given: Vec<(String, ClassId)> =
+                im.given.iter().map(|(who, &c)| (who.clone(), c)).collect();
             let differ = given.iter().any(|(_, c)| *c != given[0].1);
             (given.len() >= 2 && differ).then_some(Disagreement {
                 image: im.id,

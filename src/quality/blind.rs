@@ -1,7 +1,6 @@
 //! Blind mode's rules, for the gallery and the viewer: the images in a seeded random order
 //! (from the project file's seed), the only label shown being the one the annotator gave
-//! (rebuilt from the journal by `annotators::annotator_labels`), and labelling that records
-//! the annotator's class even when it is the image's label already (`blind_assign`).
+//! (`annotators::annotator_labels`, stored in the project).
 
 use std::collections::HashMap;
 
@@ -9,10 +8,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::annotators::{annotator_labels, confirm_labels};
+use super::annotators::annotator_labels;
 use crate::project::ids::ImageId;
-use crate::project::journal::JournalEntry;
-use crate::project::{LabelChange, Project, ProjectError, Workspace};
+use crate::project::Project;
 use crate::taxonomy::ClassId;
 
 /// `ids` in blind order: every image of the project is shuffled once with the project's seed
@@ -28,34 +26,13 @@ pub fn blind_order(project: &Project, ids: &[ImageId]) -> Vec<ImageId> {
     out
 }
 
-/// The last class `annotator` gave each image (a confirmation counts), from the journal.
-pub fn own_labels(
-    project: &Project,
-    entries: &[JournalEntry],
-    annotator: &str,
-) -> HashMap<ImageId, ClassId> {
-    annotator_labels(project, entries)
+/// The last class `annotator` gave each image (a confirmation counts), as the project stores
+/// it. Labelling needs nothing special in blind mode: `Workspace::set_labels` records a class
+/// the image has already as a confirmation line when this annotator had not given it.
+pub fn own_labels(project: &Project, annotator: &str) -> HashMap<ImageId, ClassId> {
+    annotator_labels(project)
         .remove(annotator)
         .unwrap_or_default()
-}
-
-/// Labelling in blind mode: `class` for each image, and for the images that have that class
-/// already (the annotator cannot see it) a confirmation line (old = new), so that the journal
-/// holds every label the annotator gave. Returns the changes (for undo).
-pub fn blind_assign(
-    ws: &mut Workspace,
-    images: &[ImageId],
-    class: ClassId,
-    annotator: &str,
-) -> Result<Vec<LabelChange>, ProjectError> {
-    let same: Vec<ImageId> = images
-        .iter()
-        .copied()
-        .filter(|&id| ws.project.image(id).is_some_and(|im| im.current == class))
-        .collect();
-    let changes = ws.set_labels(images, class, annotator)?;
-    confirm_labels(ws, &same, annotator)?;
-    Ok(changes)
 }
 
 #[cfg(test)]
@@ -95,14 +72,14 @@ mod tests {
         ws.set_labels(&[a], mono, "anna").unwrap();
         ws.set_labels(&[a], eos, "anna").unwrap();
         ws.set_labels(&[b], mono, "ben").unwrap();
-        let own = own_labels(&ws.project, &ws.history().unwrap(), "anna");
+        let own = own_labels(&ws.project, "anna");
         assert_eq!(own, HashMap::from([(a, eos)]));
-        assert!(own_labels(&ws.project, &ws.history().unwrap(), "carl").is_empty());
+        assert!(own_labels(&ws.project, "carl").is_empty());
         // Blind labelling with the class the image has already is recorded as carl's label.
         let now = ws.project.image(b).unwrap().current;
-        let changes = blind_assign(&mut ws, &[a, b], now, "carl").unwrap();
+        let changes = ws.set_labels(&[a, b], now, "carl").unwrap();
         assert_eq!(changes.len(), usize::from(now != eos));
-        let own = own_labels(&ws.project, &ws.history().unwrap(), "carl");
+        let own = own_labels(&ws.project, "carl");
         assert_eq!(own, HashMap::from([(a, now), (b, now)]));
     }
 }

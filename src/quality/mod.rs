@@ -1,8 +1,8 @@
 //! Finding the labels worth fixing: confident learning over out-of-fold probabilities
 //! (`confident`), agreement between annotators (`agreement`), and, built on the project and the
 //! sweep machinery, the audit (`audit`), its ranked suspects (`suspects`) and each annotator's
-//! labels rebuilt from the journal (`annotators`); the model's pre-labels matched to the images
-//! (`prelabels`) and blind mode's order and own labels (`blind`). No GUI code.
+//! labels as the project stores them (`annotators`); the model's pre-labels matched to the
+//! images (`prelabels`) and blind mode's order and own labels (`blind`). No GUI code.
 
 pub mod agreement;
 pub mod annotators;

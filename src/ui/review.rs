@@ -309,38 +309,6 @@ fn agreement_table(view: &ReviewView, ui: &mut egui::Ui) {
         ui.label("agreement: needs two annotators with labels");
         return;
     };
-    let a = &r.agreement;
-    let which = if a.raters == 2 { "Cohen's" } else { "Fleiss'" };
-    let kappa = a
-        .kappa
-        .map_or("undefined".to_string(), |k| format!("{k:.3}"));
-    ui.label(format!(
-        "{which} kappa {kappa} ({}; {} images labelled by all, observed {:.2}, chance {:.2})",
-        r.annotators.join(", "),
-        a.items,
-        a.observed,
-        a.expected
-    ));
-    egui::Grid::new("review-agreement")
-        .striped(true)
-        .show(ui, |ui| {
-            ui.label(if a.raters == 2 {
-                format!("{} \\ {}", r.annotators[0], r.annotators[1])
-            } else {
-                "pairs".to_string()
-            });
-            for name in &r.class_names {
-                ui.label(name);
-            }
-            ui.label("kappa");
-            ui.end_row();
-            for (i, name) in r.class_names.iter().enumerate() {
-                ui.label(name);
-                for v in &a.matrix[i] {
-                    ui.label(v.to_string());
-                }
-                ui.label(a.per_class[i].map_or("-".to_string(), |k| format!("{k:.2}")));
-                ui.end_row();
-            }
-        });
+    ui.label(super::stats::kappa_summary(r));
+    super::stats::kappa_table(r, ui, "review-agreement");
 }

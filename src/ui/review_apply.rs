@@ -29,7 +29,7 @@ fn latest_audit(p: &ProjectState) -> Option<String> {
 }
 
 /// Loads the three queues: suspects and "label next" from the latest audit, disagreements
-/// from the journal. What cannot be loaded becomes the panel's note.
+/// from each annotator's stored labels. What cannot be loaded becomes the panel's note.
 pub fn load(view: &mut ReviewView, p: &ProjectState) {
     view.note = None;
     view.suspects.clear();
@@ -55,13 +55,8 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
             Err(e) => view.note = Some(e),
         },
     }
-    match p.ws.history() {
-        Ok(h) => {
-            view.disagreements = disagreements(project, &h);
-            view.agreement = agreement(project, &h, &[]).ok();
-        }
-        Err(e) => view.note = Some(format!("cannot read the journal: {e}")),
-    }
+    view.disagreements = disagreements(project);
+    view.agreement = agreement(project, &[]).ok();
     let mut order: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(project.seed));
     view.blind_order = order;

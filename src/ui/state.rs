@@ -8,7 +8,7 @@ use crate::jobs::{JobId, Jobs};
 use crate::project::query::{self, Filter, Sort};
 use crate::project::undo::UndoStack;
 use crate::project::{ImageId, Project, Workspace};
-use crate::quality::blind::{blind_assign, blind_order, own_labels};
+use crate::quality::blind::{blind_order, own_labels};
 use crate::quality::prelabels::{PreLabels, accept_prelabel};
 use crate::taxonomy::ClassId;
 
@@ -102,16 +102,13 @@ impl ProjectState {
     }
 
     /// The gallery order: filtered and sorted, or in blind mode the seeded random order
-    /// (`quality::blind`), whose own labels are read again from the journal.
+    /// (`quality::blind`), whose own labels are read again from the project.
     pub fn refresh_order(&mut self) {
         let order = query::select_with(&self.ws.project, &self.filter, self.sort, &self.predicted);
         self.order = match &mut self.blind {
             None => order,
             Some(b) => {
-                match self.ws.history() {
-                    Ok(h) => b.own = own_labels(&self.ws.project, &h, &b.annotator),
-                    Err(e) => tracing::warn!("blind mode: cannot read the journal: {e}"),
-                }
+                b.own = own_labels(&self.ws.project, &b.annotator);
                 blind_order(&self.ws.project, &order)
             }
         };
@@ -218,8 +215,8 @@ impl ProjectState {
         }
     }
 
-    /// Assigns `class` to every selected image as one undoable action (in blind mode through
-    /// `quality::blind::blind_assign`). With `auto_advance`, a single selection moves on to the
+    /// Assigns `class` to every selected image as one undoable action (in blind mode too: a class
+    /// the image has already is recorded as the annotator's confirmation). With `auto_advance`, a single selection moves on to the
     /// next image.
     pub fn assign(
         &mut self,
@@ -231,12 +228,10 @@ impl ProjectState {
         if ids.is_empty() {
             return Ok(());
         }
-        let changes = if self.is_blind() {
-            blind_assign(&mut self.ws, &ids, class, annotator)
-        } else {
-            self.ws.set_labels(&ids, class, annotator)
-        }
-        .map_err(|e| format!("label not changed: {e}"))?;
+        let changes = self
+            .ws
+            .set_labels(&ids, class, annotator)
+            .map_err(|e| format!("label not changed: {e}"))?;
         self.undo.push(changes);
         if auto_advance && ids.len() == 1 {
             let next = self
