@@ -52,15 +52,10 @@ pub fn audit_seed(project: &Project) -> u64 {
     crate::train::derive_seed(project.seed, 300)
 }
 
-/// Every class that has at least one image, in taxonomy order.
+/// Every class that has at least one image, in taxonomy order, "Unlabelled" left out
+/// (`Project::trainable_classes`).
 pub fn classes_with_images(project: &Project) -> Vec<crate::taxonomy::ClassId> {
-    project
-        .taxonomy
-        .classes
-        .iter()
-        .map(|c| c.id)
-        .filter(|&id| project.images.iter().any(|im| im.current == id))
-        .collect()
+    project.trainable_classes()
 }
 
 /// The sweep configuration of an audit, checked: at least two outputs with images, and every

@@ -28,7 +28,11 @@ impl Task {
     }
 
     /// The target index of an image with class `c`, or `None` when the task does not use it.
+    /// Images of the "Unlabelled" class are never used, by any task (never a negative).
     pub fn target(&self, taxonomy: &Taxonomy, c: ClassId) -> Option<usize> {
+        if taxonomy.is_unlabelled(c) {
+            return None;
+        }
         match self {
             Task::Binary => Some(usize::from(taxonomy.is_positive(c))),
             Task::Multiclass { classes } => classes.iter().position(|x| *x == c),
