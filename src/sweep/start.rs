@@ -223,6 +223,7 @@ pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot
         images,
         targets,
         notices,
+        journal_seq: Some(project.journal_seq),
     })
 }
 

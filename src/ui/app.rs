@@ -299,6 +299,7 @@ impl LeukoApp {
             }
             Command::LoadReview
             | Command::SetReviewQueue(_)
+            | Command::SetSpread(_)
             | Command::SetBlind(_)
             | Command::AcceptSuggestion(_)
             | Command::ConfirmLabel(_)
@@ -368,6 +369,12 @@ impl LeukoApp {
                 Ok(())
             }
             Command::SetReviewQueue(q) => {
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::SetSpread(on) => {
+                v.spread = on;
+                let q = v.queue;
                 review_apply::set_queue(v, p, q);
                 Ok(())
             }

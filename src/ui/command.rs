@@ -98,6 +98,8 @@ pub enum Command {
     SetReviewQueue(Queue),
     /// Hide labels and suggestions in the Review panel (and shuffle Label next).
     SetBlind(bool),
+    /// Show the Label next queue spread over the audit's probabilities (`quality::spread`).
+    SetSpread(bool),
     /// Accept the audit's suggestion for this image (journaled with the audit as source).
     AcceptSuggestion(ImageId),
     /// The image's label is right as it is (journaled confirmation; it leaves the queue).
