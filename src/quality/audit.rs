@@ -22,7 +22,7 @@ pub const DEFAULT_AUDIT_FOLDS: usize = 5;
 pub const DEFAULT_AUDIT_VAL: usize = 25;
 
 /// What an audit asks for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuditRequest {
     pub name: String,
     /// `None`: one output per class that has images (the usual audit).
@@ -31,20 +31,6 @@ pub struct AuditRequest {
     pub k_folds: usize,
     pub n_val: usize,
     pub seed: u64,
-}
-
-/// The audit the GUI starts (Train → Audit labels…): one output per class with images, the
-/// Quick preset, [`DEFAULT_AUDIT_FOLDS`] folds, [`DEFAULT_AUDIT_VAL`] validation images, and
-/// the seed `leukolens audit` derives from the project's.
-pub fn default_request(project: &Project, name: &str) -> AuditRequest {
-    AuditRequest {
-        name: name.to_string(),
-        task: None,
-        train: TrainConfig::quick(),
-        k_folds: DEFAULT_AUDIT_FOLDS,
-        n_val: DEFAULT_AUDIT_VAL,
-        seed: audit_seed(project),
-    }
 }
 
 /// The seed of a project's audits (derived from its master seed).

@@ -200,6 +200,40 @@ pub struct TrainConfig {
     pub balance_to: Option<usize>,
 }
 
+/// The named training settings `train`, `audit` and the GUI's audit dialog offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrainPreset {
+    /// [`TrainConfig::quick`].
+    #[default]
+    Quick,
+    /// [`TrainConfig::paper_binary`].
+    PaperBinary,
+    /// [`TrainConfig::paper_multiclass`].
+    PaperMulticlass,
+}
+
+impl TrainPreset {
+    pub const ALL: [TrainPreset; 3] = [Self::Quick, Self::PaperBinary, Self::PaperMulticlass];
+
+    /// The training settings of the preset.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Self::Quick => TrainConfig::quick(),
+            Self::PaperBinary => TrainConfig::paper_binary(),
+            Self::PaperMulticlass => TrainConfig::paper_multiclass(),
+        }
+    }
+
+    /// The preset's name as the command line writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::PaperBinary => "paper-binary",
+            Self::PaperMulticlass => "paper-multiclass",
+        }
+    }
+}
+
 impl TrainConfig {
     /// The paper's binary protocol (ALL): 257 px, RMSprop 1e-3, batch 5, ≤ 500 epochs,
     /// patience 50, augmentation on.
