@@ -238,6 +238,36 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     assert!(h.state().review().items().is_empty());
 }
 
+/// The Label next queue's "Spread" switch: plain order starts with one class's cells (equal
+/// margins, by id); spread, the first three come from the three classes of the audit.
+#[test]
+fn spread_label_next_starts_with_different_kinds_of_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = project_with_audit(dir.path());
+    let mut h = harness(&path);
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.run_ok();
+    h.get_by_label("Label next").click();
+    h.run_ok();
+    let classes_of_first_three = |h: &Harness<'_, LeukoApp>| {
+        let mut c: Vec<String> = h.state().review().items()[..3]
+            .iter()
+            .map(|&id| current_name(h, id))
+            .collect();
+        c.sort();
+        c.dedup();
+        c.len()
+    };
+    assert_eq!(classes_of_first_three(&h), 1);
+    h.get_by_label("Spread").click();
+    h.run_ok();
+    assert!(h.state().review().spread);
+    assert_eq!(classes_of_first_three(&h), 3);
+    assert_eq!(h.state().review().items().len(), 24, "the same images, reordered");
+    assert!(h.state().review().items().contains(&cursor(&h)));
+}
+
 /// Train → Audit labels… opens the audit dialog. With the default 5 folds and classes of 4
 /// images the start is refused with the classes named and nothing saved; with 3 folds and the
 /// binary task the audit is saved with exactly those settings, started as a sweep (the same
