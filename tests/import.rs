@@ -671,6 +671,31 @@ fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
     let g = take_snapshot(&project, &groups).unwrap();
     assert_eq!(g.images.len(), 12);
 
+    // The proposed mapping has a row for the cells without a source name; the New-project
+    // dialog hands it back as it is (an override "" → "Unlabelled"), or with a class typed.
+    let proposal =
+        dataset::propose_mapping(&root, None, &Taxonomy::default_allidb(), &Default::default())
+            .unwrap();
+    let none_row = proposal.rows.iter().find(|r| r.source.is_empty()).unwrap();
+    assert_eq!((none_row.class.as_str(), none_row.count), ("Unlabelled", 4));
+    let again = dataset::import_with(
+        &root,
+        None,
+        Taxonomy::default_allidb(),
+        &proposal.overrides(),
+        &none,
+    )
+    .unwrap();
+    let u = again.taxonomy.unlabelled().unwrap();
+    assert_eq!(again.images.iter().filter(|i| i.class == u).count(), 7);
+    let mut typed = proposal.overrides();
+    typed.insert(String::new(), "Monocyte".into());
+    let typed = dataset::import_with(&root, None, Taxonomy::default_allidb(), &typed, &none).unwrap();
+    let mono = typed.taxonomy.find("Monocyte").unwrap();
+    let of = |p: &str| typed.images.iter().find(|i| i.rel_path == p).unwrap().class;
+    assert_eq!(of("loose0.png"), mono, "a class typed for the loose cells wins");
+    assert_eq!(of("unlabeled/u0.png"), typed.taxonomy.unlabelled().unwrap());
+
     // A CSV with empty class cells.
     let csv = root.join("labels.csv");
     std::fs::write(

@@ -202,9 +202,11 @@ impl LabelMapper {
         }
         let (name, positive) = match override_for(&self.overrides, source_label) {
             Some(class) => by_synonym(class),
+            // No source name: a cell nobody has classified.
+            None if source_label.trim().is_empty() => (UNLABELLED_NAME.into(), false),
             None => self.layout_class(source_label, taxonomy),
         };
-        let id = if source_label.trim().is_empty() || means_unlabelled(&name) {
+        let id = if means_unlabelled(&name) {
             self.unlabelled_id(taxonomy)
         } else {
             self.class_id(&name, positive, taxonomy)
