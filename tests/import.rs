@@ -642,10 +642,7 @@ fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
         .filter(|im| im.current == unlabelled)
         .map(|im| im.id)
         .collect();
-    assert_eq!(
-        chosen_images(&project, Only::Unlabelled).unwrap(),
-        expected
-    );
+    assert_eq!(chosen_images(&project, Only::Unlabelled).unwrap(), expected);
     assert_eq!(project.unlabelled_count(), 7);
     // Binary: blasts against the other 12 images, never the 7 unlabelled ones.
     let binary = take_snapshot(&project, &quick_demo(5)).unwrap();
@@ -653,7 +650,10 @@ fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
     assert!(binary.images.iter().all(|id| !expected.contains(id)));
     assert_eq!(binary.targets.iter().filter(|&&t| t == 0).count(), 12);
     assert!(
-        binary.notices.iter().any(|n| n.contains("7 images in \"Unlabelled\" left out")),
+        binary
+            .notices
+            .iter()
+            .any(|n| n.contains("7 images in \"Unlabelled\" left out")),
         "{:?}",
         binary.notices
     );
@@ -673,9 +673,13 @@ fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
 
     // The proposed mapping has a row for the cells without a source name; the New-project
     // dialog hands it back as it is (an override "" → "Unlabelled"), or with a class typed.
-    let proposal =
-        dataset::propose_mapping(&root, None, &Taxonomy::default_allidb(), &Default::default())
-            .unwrap();
+    let proposal = dataset::propose_mapping(
+        &root,
+        None,
+        &Taxonomy::default_allidb(),
+        &Default::default(),
+    )
+    .unwrap();
     let none_row = proposal.rows.iter().find(|r| r.source.is_empty()).unwrap();
     assert_eq!((none_row.class.as_str(), none_row.count), ("Unlabelled", 4));
     let again = dataset::import_with(
@@ -690,10 +694,15 @@ fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
     assert_eq!(again.images.iter().filter(|i| i.class == u).count(), 7);
     let mut typed = proposal.overrides();
     typed.insert(String::new(), "Monocyte".into());
-    let typed = dataset::import_with(&root, None, Taxonomy::default_allidb(), &typed, &none).unwrap();
+    let typed =
+        dataset::import_with(&root, None, Taxonomy::default_allidb(), &typed, &none).unwrap();
     let mono = typed.taxonomy.find("Monocyte").unwrap();
     let of = |p: &str| typed.images.iter().find(|i| i.rel_path == p).unwrap().class;
-    assert_eq!(of("loose0.png"), mono, "a class typed for the loose cells wins");
+    assert_eq!(
+        of("loose0.png"),
+        mono,
+        "a class typed for the loose cells wins"
+    );
     assert_eq!(of("unlabeled/u0.png"), typed.taxonomy.unlabelled().unwrap());
 
     // A CSV with empty class cells.

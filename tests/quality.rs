@@ -195,6 +195,22 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
         );
         let e = chosen_images(&ws.project, Only::Unlabelled).unwrap_err();
         assert!(e.contains("no class \"Unlabelled\""), "{e}");
+        // Cells in the "Unlabelled" class: `--only unlabelled` chooses exactly them, and the
+        // fold's network pre-labels them.
+        let mut with_unlabelled = ws.project.clone();
+        let u = with_unlabelled.taxonomy.ensure_unlabelled();
+        let moved = [images[3], images[7], images[11]];
+        for im in &mut with_unlabelled.images {
+            if moved.contains(&im.id) {
+                im.current = u;
+            }
+        }
+        let chosen = chosen_images(&with_unlabelled, Only::Unlabelled).unwrap();
+        assert_eq!(chosen, moved);
+        let (s, failed) = predict(&with_unlabelled, &ws.path, &model, &chosen).unwrap();
+        assert!(failed.is_empty());
+        let predicted: Vec<_> = s.suggestions.iter().map(|x| x.image).collect();
+        assert_eq!(predicted, moved);
         let (s, failed) = predict(&ws.project, &ws.path, &model, &images[..12]).unwrap();
         assert!(failed.is_empty());
         assert_eq!(s.suggestions.len(), 12);
@@ -383,7 +399,10 @@ fn handled_suspects_stay_out_of_the_queues_after_reopening() {
         .find(|id| !wrong.contains(id))
         .unwrap();
     third.image = other;
-    third.given = ws.project.taxonomy.name(ws.project.image(other).unwrap().current);
+    third.given = ws
+        .project
+        .taxonomy
+        .name(ws.project.image(other).unwrap().current);
     accept_suggestion(&mut ws, "hand", &third, "anna").unwrap();
     let path = ws.path.clone();
     drop(ws);
@@ -393,7 +412,10 @@ fn handled_suspects_stay_out_of_the_queues_after_reopening() {
     for id in wrong.iter().chain([&other]) {
         assert!(!next.contains(id), "{id:?} back in Label next");
     }
-    assert_eq!(next.len(), read_audit(&path, "hand").unwrap().snapshot.images.len() - 3);
+    assert_eq!(
+        next.len(),
+        read_audit(&path, "hand").unwrap().snapshot.images.len() - 3
+    );
 }
 
 #[test]

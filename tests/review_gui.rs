@@ -264,7 +264,11 @@ fn spread_label_next_starts_with_different_kinds_of_cells() {
     h.run_ok();
     assert!(h.state().review().spread);
     assert_eq!(classes_of_first_three(&h), 3);
-    assert_eq!(h.state().review().items().len(), 24, "the same images, reordered");
+    assert_eq!(
+        h.state().review().items().len(),
+        24,
+        "the same images, reordered"
+    );
     assert!(h.state().review().items().contains(&cursor(&h)));
 }
 
@@ -293,7 +297,11 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
         "{}",
         last.text
     );
-    assert!(last.text.contains("\"Lymphoblast\" (4 images)"), "{}", last.text);
+    assert!(
+        last.text.contains("\"Lymphoblast\" (4 images)"),
+        "{}",
+        last.text
+    );
     assert!(h.state().audit_dialog().open, "the dialog stays open");
     assert!(h.state().project().unwrap().project().sweeps.is_empty());
     assert!(!SweepDir::of(&path, "audit").path().exists());
@@ -308,7 +316,11 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
     assert_eq!(saved[0].name, "audit");
     assert_eq!(saved[0].task, Task::Binary);
     assert_eq!(saved[0].design.k_folds, 3);
-    assert_eq!(saved[0].design.sizes.len(), 1, "an audit has one training size");
+    assert_eq!(
+        saved[0].design.sizes.len(),
+        1,
+        "an audit has one training size"
+    );
     assert_eq!(saved[0].train, TrainConfig::quick());
     assert!(SweepDir::of(&path, "audit").has_snapshot());
     assert!(!h.state().audit_dialog().open);
@@ -319,7 +331,10 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
         std::thread::sleep(std::time::Duration::from_millis(50));
         h.state_mut().poll_jobs();
     }
-    assert!(!h.state().sweep().is_running(), "the audit stops when cancelled");
+    assert!(
+        !h.state().sweep().is_running(),
+        "the audit stops when cancelled"
+    );
     h.state_mut().apply(Command::SetWindow(Window::Audit, true));
     h.run_ok();
     h.get_by_label("Resume audit");

@@ -298,7 +298,11 @@ fn find_loose(t: &Taxonomy, name: &str) -> Option<ClassId> {
 fn prettify(name: &str) -> String {
     let s = name.replace('_', " ");
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.is_empty() { UNLABELLED_NAME.into() } else { s }
+    if s.is_empty() {
+        UNLABELLED_NAME.into()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

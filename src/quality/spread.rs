@@ -34,7 +34,11 @@ pub fn spread_order(features: &[Vec<f64>], radius: f64, head: usize) -> Vec<usiz
     let mut r = radius.max(0.0);
     while out.len() < h {
         for i in 0..h {
-            if !taken[i] && out.iter().all(|&j| distance2(&features[i], &features[j]) >= r * r) {
+            if !taken[i]
+                && out
+                    .iter()
+                    .all(|&j| distance2(&features[i], &features[j]) >= r * r)
+            {
                 taken[i] = true;
                 out.push(i);
             }

@@ -12,12 +12,12 @@ use crate::project::{Project, ProjectError, Workspace};
 use crate::quality::audit::AuditRequest;
 use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 
+use super::audit_dialog::{self, AuditDialog};
 use super::command::{Command, Window};
 use super::explain::{self, ExplainView, Tab};
 use super::gallery::{self, GalleryView};
 use super::import_mapping::{self, ImportMappingView, PendingImport};
 use super::project_menu::{self, ProjectMenu};
-use super::audit_dialog::{self, AuditDialog};
 use super::review::{self, ReviewView};
 use super::review_apply;
 use super::settings::Settings;

@@ -8,9 +8,7 @@
 use super::command::Command;
 use super::state::Ctx;
 use crate::project::Project;
-use crate::quality::audit::{
-    AuditRequest, DEFAULT_AUDIT_FOLDS, DEFAULT_AUDIT_VAL, audit_seed,
-};
+use crate::quality::audit::{AuditRequest, DEFAULT_AUDIT_FOLDS, DEFAULT_AUDIT_VAL, audit_seed};
 use crate::taxonomy::ClassId;
 use crate::train::{Task, TrainPreset};
 
@@ -95,12 +93,11 @@ pub fn show(view: &mut AuditDialog, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec
                 let l = ui.label("Audit name");
                 ui.text_edit_singleline(&mut view.name).labelled_by(l.id);
             });
-            let saved = project
-                .sweeps
-                .iter()
-                .any(|s| s.name == view.name.trim());
+            let saved = project.sweeps.iter().any(|s| s.name == view.name.trim());
             if saved {
-                ui.label("A saved audit has this name: Resume continues it with its saved settings.");
+                ui.label(
+                    "A saved audit has this name: Resume continues it with its saved settings.",
+                );
             }
             ui.add_enabled_ui(!saved, |ui| settings(view, project, ui));
             if let Some(e) = &view.error {
@@ -151,10 +148,10 @@ fn settings(view: &mut AuditDialog, project: &Project, ui: &mut egui::Ui) {
 fn groups(view: &mut AuditDialog, project: &Project, ui: &mut egui::Ui) {
     let tax = &project.taxonomy;
     ui.columns(2, |cols| {
-        for (col, (title, group)) in cols
-            .iter_mut()
-            .zip([("positive", &mut view.positive), ("negative", &mut view.negative)])
-        {
+        for (col, (title, group)) in cols.iter_mut().zip([
+            ("positive", &mut view.positive),
+            ("negative", &mut view.negative),
+        ]) {
             col.label(title);
             for c in project.trainable_classes() {
                 let mut on = group.contains(&c);

@@ -206,9 +206,9 @@ fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         }
         if view.queue == Queue::LabelNext && !view.blind {
             let mut spread = view.spread;
-            let r = ui
-                .checkbox(&mut spread, "Spread")
-                .on_hover_text("not many copies of one hard case: spread over the audit's probabilities");
+            let r = ui.checkbox(&mut spread, "Spread").on_hover_text(
+                "not many copies of one hard case: spread over the audit's probabilities",
+            );
             if r.changed() {
                 cmds.push(Command::SetSpread(spread));
             }
