@@ -144,15 +144,17 @@ impl LeukoApp {
         self.views.import_mapping.pending.as_ref()
     }
 
-    /// The explain screen's state.
+    /// The audit dialog's state (Train → Audit labels…).
     pub fn audit_dialog(&self) -> &AuditDialog {
         &self.views.audit
     }
 
+    /// The Review panel's state.
     pub fn review(&self) -> &ReviewView {
         &self.views.review
     }
 
+    /// The explain screen's state.
     pub fn explain(&self) -> &ExplainView {
         &self.views.explain
     }
