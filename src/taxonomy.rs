@@ -34,6 +34,25 @@ pub struct ClassDef {
     pub color: [u8; 3],
     /// Positive in the binary task (a blast).
     pub positive: bool,
+    /// The class of images nobody has classified ("Unlabelled"): training, sweeps and audits
+    /// leave its images out. At most one class has it (see [`Taxonomy::unlabelled`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unlabelled: bool,
+}
+
+/// The name of the class [`Taxonomy::ensure_unlabelled`] adds.
+pub const UNLABELLED_NAME: &str = "Unlabelled";
+
+/// Whether a class or folder name means "no class": `unlabelled`, `unlabeled` or
+/// `unclassified` (case, blanks, `_` and `-` ignored). "unknown" is not among them: datasets
+/// use it as a class of its own.
+pub fn means_unlabelled(name: &str) -> bool {
+    let key: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    matches!(key.as_str(), "unlabelled" | "unlabeled" | "unclassified")
 }
 
 /// Why a taxonomy edit was refused.
@@ -102,6 +121,7 @@ impl Taxonomy {
                 hotkey,
                 color: palette_colour(i),
                 positive,
+                unlabelled: false,
             });
         }
         t.next_id = t.classes.len() as u32;
@@ -195,8 +215,51 @@ impl Taxonomy {
             hotkey: None,
             color,
             positive,
+            unlabelled: false,
         });
         Ok(id)
+    }
+
+    /// The class of unclassified images: the class flagged `unlabelled`, else (projects from
+    /// before the flag, or a class added by hand) the first class whose name
+    /// [`means_unlabelled`]. The one place that decides which class that is.
+    pub fn unlabelled(&self) -> Option<ClassId> {
+        self.classes
+            .iter()
+            .find(|c| c.unlabelled)
+            .or_else(|| self.classes.iter().find(|c| means_unlabelled(&c.name)))
+            .map(|c| c.id)
+    }
+
+    /// Whether `id` is the class of unclassified images (never trained on).
+    pub fn is_unlabelled(&self, id: ClassId) -> bool {
+        self.unlabelled() == Some(id)
+    }
+
+    /// The class of unclassified images, flagged; added as "Unlabelled" (not positive, no
+    /// hotkey) when the taxonomy has none.
+    pub fn ensure_unlabelled(&mut self) -> ClassId {
+        let id = match self.unlabelled() {
+            Some(id) => id,
+            None => {
+                let mut name = UNLABELLED_NAME.to_string();
+                // A class of that name exists only if `unlabelled()` found it; never loop on
+                // user data all the same.
+                let mut k = 2;
+                while self.find(&name).is_some() {
+                    name = format!("{UNLABELLED_NAME} {k}");
+                    k += 1;
+                }
+                match self.add(&name, false) {
+                    Ok(id) => id,
+                    Err(_) => ClassId(self.next_id.saturating_sub(1)),
+                }
+            }
+        };
+        if let Ok(c) = self.get_mut(id) {
+            c.unlabelled = true;
+        }
+        id
     }
 
     /// Renames a class; refuses duplicates and empty names. Labels are untouched (they hold ids).
@@ -331,6 +394,36 @@ mod tests {
         assert_eq!(t.classes.iter().filter(|c| c.positive).count(), 1);
         assert_eq!(t.by_hotkey('0'), t.find("Smudge cell"));
         t.validate().unwrap();
+    }
+
+    #[test]
+    fn the_unlabelled_class_is_found_by_flag_or_name_and_added_once() {
+        let mut t = Taxonomy::default_allidb();
+        assert_eq!(t.unlabelled(), None);
+        let id = t.ensure_unlabelled();
+        assert_eq!(t.name(id), "Unlabelled");
+        assert!(t.get(id).unwrap().unlabelled && !t.is_positive(id));
+        assert_eq!(t.ensure_unlabelled(), id, "added once");
+        assert!(t.is_unlabelled(id));
+        assert!(!t.is_unlabelled(t.find("Monocyte").unwrap()));
+        // Renaming keeps the flag.
+        t.rename(id, "To do").unwrap();
+        assert_eq!(t.unlabelled(), Some(id));
+        // An older project: a class named like it, without the flag.
+        let mut old = Taxonomy::default_allidb();
+        let by_name = old.add("unclassified", false).unwrap();
+        assert_eq!(old.unlabelled(), Some(by_name));
+        assert_eq!(old.ensure_unlabelled(), by_name);
+        assert!(old.get(by_name).unwrap().unlabelled);
+        for (name, means) in [
+            ("Unlabelled", true),
+            ("un-labeled", true),
+            ("UNCLASSIFIED", true),
+            ("unknown", false),
+            ("labelled", false),
+        ] {
+            assert_eq!(means_unlabelled(name), means, "{name}");
+        }
     }
 
     #[test]

@@ -591,3 +591,136 @@ fn a_blast_folder_becomes_a_positive_class_and_nothing_else_does() {
     assert!(!tax.is_positive(class_of("erythroblast/c.png")));
     assert!(!tax.is_positive(class_of("granulocyte/d.png")));
 }
+
+/// Images with no class: loose images in the chosen folder and a folder named "unlabeled" (an
+/// image folder), and CSV rows with an empty class, all get the one "Unlabelled" class; every
+/// training task leaves them out (never as a negative), and `predict --only unlabelled` chooses
+/// exactly them. "unknown" stays a class of its own.
+#[test]
+fn images_without_a_class_become_unlabelled_and_no_task_trains_on_them() {
+    use leukolens::quality::predict::{Only, chosen_images};
+    use leukolens::sweep::presets::{SweepPreset, quick_demo};
+    use leukolens::sweep::start::take_snapshot;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cells");
+    let mut seed = 0u8;
+    let mut put = |rel: String| {
+        seed = seed.wrapping_add(13);
+        write_png(&root.join(rel), seed);
+    };
+    for i in 0..6 {
+        put(format!("blast/b{i}.png"));
+        put(format!("monocyte/m{i}.png"));
+        put(format!("unknown/k{i}.png"));
+    }
+    for i in 0..4 {
+        put(format!("loose{i}.png"));
+    }
+    for i in 0..3 {
+        put(format!("unlabeled/u{i}.png"));
+    }
+    assert_eq!(detect_layout(&root).unwrap(), Some(Layout::ImageFolder));
+    let out = dataset::import(&root, None, Taxonomy::default_allidb(), &none).unwrap();
+    assert!(out.report.skipped.is_empty(), "{:?}", out.report.skipped);
+    assert_eq!(out.images.len(), 25);
+    let tax = &out.taxonomy;
+    let unlabelled = tax.unlabelled().expect("an Unlabelled class");
+    assert_eq!(tax.name(unlabelled), "Unlabelled");
+    assert!(tax.get(unlabelled).unwrap().unlabelled);
+    assert_eq!(
+        out.images.iter().filter(|i| i.class == unlabelled).count(),
+        7,
+        "4 loose images and 3 in unlabeled/"
+    );
+    let unknown = tax.find("unknown").expect("unknown stays a class");
+    assert_ne!(unknown, unlabelled);
+    let project_path = dir.path().join("p.ron");
+    let project = Project::from_import("p", &project_path, &out, 5);
+    let expected: Vec<_> = project
+        .images
+        .iter()
+        .filter(|im| im.current == unlabelled)
+        .map(|im| im.id)
+        .collect();
+    assert_eq!(chosen_images(&project, Only::Unlabelled).unwrap(), expected);
+    assert_eq!(project.unlabelled_count(), 7);
+    // Binary: blasts against the other 12 images, never the 7 unlabelled ones.
+    let binary = take_snapshot(&project, &quick_demo(5)).unwrap();
+    assert_eq!(binary.images.len(), 18);
+    assert!(binary.images.iter().all(|id| !expected.contains(id)));
+    assert_eq!(binary.targets.iter().filter(|&&t| t == 0).count(), 12);
+    assert!(
+        binary
+            .notices
+            .iter()
+            .any(|n| n.contains("7 images in \"Unlabelled\" left out")),
+        "{:?}",
+        binary.notices
+    );
+    // Multiclass by default: every class with images except Unlabelled.
+    let multi = take_snapshot(&project, &SweepPreset::PaperMulticlass.config(&project)).unwrap();
+    assert_eq!(multi.output_names, ["Monocyte", "Blast", "unknown"]);
+    assert!(multi.images.iter().all(|id| !expected.contains(id)));
+    assert_eq!(multi.images.len(), 18);
+    // Even when a task names the class itself, its images are left out.
+    let mut groups = quick_demo(5);
+    groups.task = leukolens::train::Task::Groups {
+        positive: vec![tax.find("Blast").unwrap()],
+        negative: vec![tax.find("Monocyte").unwrap(), unlabelled],
+    };
+    let g = take_snapshot(&project, &groups).unwrap();
+    assert_eq!(g.images.len(), 12);
+
+    // The proposed mapping has a row for the cells without a source name; the New-project
+    // dialog hands it back as it is (an override "" → "Unlabelled"), or with a class typed.
+    let proposal = dataset::propose_mapping(
+        &root,
+        None,
+        &Taxonomy::default_allidb(),
+        &Default::default(),
+    )
+    .unwrap();
+    let none_row = proposal.rows.iter().find(|r| r.source.is_empty()).unwrap();
+    assert_eq!((none_row.class.as_str(), none_row.count), ("Unlabelled", 4));
+    let again = dataset::import_with(
+        &root,
+        None,
+        Taxonomy::default_allidb(),
+        &proposal.overrides(),
+        &none,
+    )
+    .unwrap();
+    let u = again.taxonomy.unlabelled().unwrap();
+    assert_eq!(again.images.iter().filter(|i| i.class == u).count(), 7);
+    let mut typed = proposal.overrides();
+    typed.insert(String::new(), "Monocyte".into());
+    let typed =
+        dataset::import_with(&root, None, Taxonomy::default_allidb(), &typed, &none).unwrap();
+    let mono = typed.taxonomy.find("Monocyte").unwrap();
+    let of = |p: &str| typed.images.iter().find(|i| i.rel_path == p).unwrap().class;
+    assert_eq!(
+        of("loose0.png"),
+        mono,
+        "a class typed for the loose cells wins"
+    );
+    assert_eq!(of("unlabeled/u0.png"), typed.taxonomy.unlabelled().unwrap());
+
+    // A CSV with empty class cells.
+    let csv = root.join("labels.csv");
+    std::fs::write(
+        &csv,
+        "path,label\nblast/b0.png,blast\nloose0.png,\nloose1.png, \nmonocyte/m0.png,Monocyte\n",
+    )
+    .unwrap();
+    let out = dataset::import(&csv, None, Taxonomy::default_allidb(), &none).unwrap();
+    assert_eq!(out.images.len(), 4, "{:?}", out.report);
+    let u = out.taxonomy.unlabelled().unwrap();
+    let of = |p: &str| out.images.iter().find(|i| i.rel_path == p).unwrap().class;
+    assert_eq!((of("loose0.png"), of("loose1.png")), (u, u));
+    assert_ne!(of("blast/b0.png"), u);
+    assert!(
+        out.report.notes.iter().any(|n| n.contains("Unlabelled")),
+        "the report names the added class: {:?}",
+        out.report.notes
+    );
+}

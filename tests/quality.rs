@@ -195,6 +195,22 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
         );
         let e = chosen_images(&ws.project, Only::Unlabelled).unwrap_err();
         assert!(e.contains("no class \"Unlabelled\""), "{e}");
+        // Cells in the "Unlabelled" class: `--only unlabelled` chooses exactly them, and the
+        // fold's network pre-labels them.
+        let mut with_unlabelled = ws.project.clone();
+        let u = with_unlabelled.taxonomy.ensure_unlabelled();
+        let moved = [images[3], images[7], images[11]];
+        for im in &mut with_unlabelled.images {
+            if moved.contains(&im.id) {
+                im.current = u;
+            }
+        }
+        let chosen = chosen_images(&with_unlabelled, Only::Unlabelled).unwrap();
+        assert_eq!(chosen, moved);
+        let (s, failed) = predict(&with_unlabelled, &ws.path, &model, &chosen).unwrap();
+        assert!(failed.is_empty());
+        let predicted: Vec<_> = s.suggestions.iter().map(|x| x.image).collect();
+        assert_eq!(predicted, moved);
         let (s, failed) = predict(&ws.project, &ws.path, &model, &images[..12]).unwrap();
         assert!(failed.is_empty());
         assert_eq!(s.suggestions.len(), 12);
@@ -338,6 +354,71 @@ fn suspects_name_the_suggested_class_and_a_relabelled_one_is_stale_and_refused()
     assert!(e.contains("stale"), "{e}");
     assert_eq!(ws.history().unwrap().len(), lines);
     assert_eq!(ws.project.image(first.image).unwrap().current, mono);
+}
+
+/// Confirmed (`x`), accepted and relabelled images leave the Likely-mislabelled and Label next
+/// queues for good: the queues come from the journal and the reviewed flags, so reopening the
+/// project does not bring them back.
+#[test]
+fn handled_suspects_stay_out_of_the_queues_after_reopening() {
+    use leukolens::quality::suspects::{
+        accept_suggestion, handled_since_audit, label_next, open_suspects, rank_suspects,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = demo(dir.path(), 6);
+    let wrong = hand_made_audit(&ws);
+    let queues = |ws: &Workspace| {
+        let results = read_audit(&ws.path, "hand").unwrap();
+        let list = rank_suspects(&ws.project, &results, "hand", Rank::SelfConfidence).unwrap();
+        let handled = handled_since_audit(&ws.project, &results, &ws.history().unwrap());
+        let open: Vec<_> = open_suspects(&list, &handled)
+            .iter()
+            .map(|s| s.image)
+            .collect();
+        let next: Vec<_> = label_next(&ws.project, &results)
+            .iter()
+            .map(|l| l.0)
+            .collect();
+        (open, next)
+    };
+    let (open, next) = queues(&ws);
+    assert_eq!(open.len(), 2);
+    assert!(wrong.iter().all(|w| open.contains(w) && next.contains(w)));
+    // One confirmed as it is; the other relabelled and set back (not stale, but handled).
+    confirm_labels(&mut ws, &wrong[..1], "anna").unwrap();
+    let given = ws.project.image(wrong[1]).unwrap().current;
+    let mono = ws.project.taxonomy.find("Monocyte").unwrap();
+    ws.set_labels(&wrong[1..], mono, "anna").unwrap();
+    ws.set_labels(&wrong[1..], given, "anna").unwrap();
+    // A third image of the audit, accepted as suggested (a suspect made by hand).
+    let results = read_audit(&ws.path, "hand").unwrap();
+    let list = rank_suspects(&ws.project, &results, "hand", Rank::SelfConfidence).unwrap();
+    let mut third = list.suspects[0].clone();
+    let other = results
+        .snapshot
+        .images
+        .iter()
+        .copied()
+        .find(|id| !wrong.contains(id))
+        .unwrap();
+    third.image = other;
+    third.given = ws
+        .project
+        .taxonomy
+        .name(ws.project.image(other).unwrap().current);
+    accept_suggestion(&mut ws, "hand", &third, "anna").unwrap();
+    let path = ws.path.clone();
+    drop(ws);
+    let ws = Workspace::open(&path).unwrap();
+    let (open, next) = queues(&ws);
+    assert!(open.is_empty(), "{open:?}");
+    for id in wrong.iter().chain([&other]) {
+        assert!(!next.contains(id), "{id:?} back in Label next");
+    }
+    assert_eq!(
+        next.len(),
+        read_audit(&path, "hand").unwrap().snapshot.images.len() - 3
+    );
 }
 
 #[test]

@@ -240,15 +240,58 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     assert!(h.state().review().items().is_empty());
 }
 
+/// The Label next queue's "Spread" switch: plain order starts with one class's cells (equal
+/// margins, by id); spread, the first three come from the three classes of the audit.
 #[test]
-fn train_audit_labels_refuses_classes_too_small_for_the_folds_by_name() {
+fn spread_label_next_starts_with_different_kinds_of_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = project_with_audit(dir.path());
+    let mut h = harness(&path);
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.run_ok();
+    h.get_by_label("Label next").click();
+    h.run_ok();
+    let classes_of_first_three = |h: &Harness<'_, LeukoApp>| {
+        let mut c: Vec<String> = h.state().review().items()[..3]
+            .iter()
+            .map(|&id| current_name(h, id))
+            .collect();
+        c.sort();
+        c.dedup();
+        c.len()
+    };
+    assert_eq!(classes_of_first_three(&h), 1);
+    h.get_by_label("Spread").click();
+    h.run_ok();
+    assert!(h.state().review().spread);
+    assert_eq!(classes_of_first_three(&h), 3);
+    assert_eq!(
+        h.state().review().items().len(),
+        24,
+        "the same images, reordered"
+    );
+    assert!(h.state().review().items().contains(&cursor(&h)));
+}
+
+/// Train → Audit labels… opens the audit dialog. With the default 5 folds and classes of 4
+/// images the start is refused with the classes named and nothing saved; with 3 folds and the
+/// binary task the audit is saved with exactly those settings, started as a sweep (the same
+/// `audit_config` + `sweep::start` path as `leukolens audit`), and cancelled like any sweep.
+/// Opened again, the dialog offers to resume it.
+#[test]
+fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_classes() {
     let dir = tempfile::tempdir().unwrap();
     let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 4, 32, 3).unwrap();
     let mut h = harness(&path);
-    h.state_mut().apply(Command::StartAudit);
+    h.get_by_label("Train").click();
     h.run_ok();
-    let messages = h.state().messages();
-    let last = messages.last().unwrap();
+    h.get_by_label("Audit labels…").click();
+    h.run_ok();
+    assert!(h.state().audit_dialog().open);
+    h.get_by_label("Start audit").click();
+    h.run_ok();
+    let last = h.state().messages().last().cloned().unwrap();
     assert!(last.error, "{last:?}");
     assert!(
         last.text
@@ -261,10 +304,42 @@ fn train_audit_labels_refuses_classes_too_small_for_the_folds_by_name() {
         "{}",
         last.text
     );
-    // Nothing was saved or started.
-    let p = h.state().project().unwrap();
-    assert!(p.project().sweeps.is_empty());
+    assert!(h.state().audit_dialog().open, "the dialog stays open");
+    assert!(h.state().project().unwrap().project().sweeps.is_empty());
     assert!(!SweepDir::of(&path, "audit").path().exists());
+
+    h.get_by_label("binary (positive flag)").click();
+    h.get_by_label("3 folds").click();
+    h.run_ok();
+    h.get_by_label("Start audit").click();
+    h.run_ok();
+    let saved = h.state().project().unwrap().project().sweeps.clone();
+    assert_eq!(saved.len(), 1, "{:?}", h.state().messages());
+    assert_eq!(saved[0].name, "audit");
+    assert_eq!(saved[0].task, Task::Binary);
+    assert_eq!(saved[0].design.k_folds, 3);
+    assert_eq!(
+        saved[0].design.sizes.len(),
+        1,
+        "an audit has one training size"
+    );
+    assert_eq!(saved[0].train, TrainConfig::quick());
+    assert!(SweepDir::of(&path, "audit").has_snapshot());
+    assert!(!h.state().audit_dialog().open);
+    assert!(h.state().sweep().is_running());
+    h.state_mut().apply(Command::CancelSweep);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while h.state().sweep().is_running() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.state_mut().poll_jobs();
+    }
+    assert!(
+        !h.state().sweep().is_running(),
+        "the audit stops when cancelled"
+    );
+    h.state_mut().apply(Command::SetWindow(Window::Audit, true));
+    h.run_ok();
+    h.get_by_label("Resume audit");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::backend::BackendChoice;
 use crate::dataset::Layout;
 use crate::sweep::run::RunOptions;
 use crate::taxonomy::{ClassId, Taxonomy};
-use crate::train::{Task, TrainConfig};
+use crate::train::{Task, TrainConfig, TrainPreset};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum LayoutArg {
@@ -149,10 +149,11 @@ pub(crate) struct Overrides {
 /// A preset with the user's changes, checked.
 pub(crate) fn configured(p: Preset, o: Overrides) -> Result<TrainConfig> {
     let mut cfg = match p {
-        Preset::Quick => TrainConfig::quick(),
-        Preset::PaperBinary => TrainConfig::paper_binary(),
-        Preset::PaperMulticlass => TrainConfig::paper_multiclass(),
-    };
+        Preset::Quick => TrainPreset::Quick,
+        Preset::PaperBinary => TrainPreset::PaperBinary,
+        Preset::PaperMulticlass => TrainPreset::PaperMulticlass,
+    }
+    .config();
     cfg.input_size = o.input_size.unwrap_or(cfg.input_size);
     cfg.max_epochs = o.epochs.unwrap_or(cfg.max_epochs);
     cfg.patience = o.patience.unwrap_or(cfg.patience);

@@ -201,6 +201,13 @@ fn prepare(
             data.unreadable.len() - 10
         );
     }
+    let unlabelled = project.unlabelled_count();
+    if unlabelled > 0 {
+        println!(
+            "note: {}",
+            crate::sweep::start::unlabelled_notice(unlabelled)
+        );
+    }
     if data.upscaled > 0 {
         println!(
             "warning: {} images are smaller than the network input ({} px) and are upscaled",

@@ -300,6 +300,10 @@ pub fn detect_layout(source: &Path) -> Result<Option<Layout>, ImportError> {
     if csvs.len() == 1 {
         return Ok(Some(Layout::Csv));
     }
+    if !images.is_empty() {
+        // Images and no class folders: a folder of cells nobody has classified yet.
+        return Ok(Some(Layout::ImageFolder));
+    }
     Ok(None)
 }
 
@@ -346,8 +350,15 @@ pub(crate) fn scan(
                     candidates.push(Candidate { path, source_label });
                 }
             }
-            for f in sorted_entries(&root)?.into_iter().filter(|p| p.is_file()) {
-                if has_image_extension(&f) {
+            let loose = sorted_entries(&root)?.into_iter();
+            for f in loose.filter(|p| p.is_file() && has_image_extension(p)) {
+                if layout == Layout::ImageFolder {
+                    // No class folder: the image has no class yet ("Unlabelled").
+                    candidates.push(Candidate {
+                        path: f,
+                        source_label: String::new(),
+                    });
+                } else {
                     report.skipped.push((
                         f,
                         "image outside a class folder: its class is unknown".into(),
@@ -436,6 +447,8 @@ fn scan_csv(source: &Path, report: &mut ImportReport) -> Result<Scan, ImportErro
                 continue;
             }
         };
+        // A row with an empty class (`path,`) is an image nobody has classified: it gets the
+        // class "Unlabelled". A row of one field is still a mistake (`path,label` expected).
         let (Some(path), Some(label)) = (rec.get(0), rec.get(1)) else {
             notes.add("not `path,label`", line, "expected `path,label`".into());
             continue;
@@ -443,8 +456,8 @@ fn scan_csv(source: &Path, report: &mut ImportReport) -> Result<Scan, ImportErro
         if i == 0 && path.eq_ignore_ascii_case("path") {
             continue; // header
         }
-        if path.is_empty() || label.is_empty() {
-            notes.add("empty", line, "empty path or label".into());
+        if path.is_empty() {
+            notes.add("empty", line, "empty path".into());
             continue;
         }
         let full = root.join(path);

@@ -10,7 +10,7 @@ use super::layouts::{self, AML_CODES, pbc_class};
 use super::synonyms::{by_synonym, match_key};
 use super::types::{ImportError, ImportReport, Layout, MappingRow};
 use crate::quote::quote;
-use crate::taxonomy::{ClassId, Taxonomy};
+use crate::taxonomy::{ClassId, Taxonomy, UNLABELLED_NAME, means_unlabelled};
 
 /// A user's choices: source name → class name. A class name the taxonomy lacks becomes a new
 /// class (positive when it names a blast).
@@ -202,9 +202,15 @@ impl LabelMapper {
         }
         let (name, positive) = match override_for(&self.overrides, source_label) {
             Some(class) => by_synonym(class),
+            // No source name: a cell nobody has classified.
+            None if source_label.trim().is_empty() => (UNLABELLED_NAME.into(), false),
             None => self.layout_class(source_label, taxonomy),
         };
-        let id = self.class_id(&name, positive, taxonomy);
+        let id = if means_unlabelled(&name) {
+            self.unlabelled_id(taxonomy)
+        } else {
+            self.class_id(&name, positive, taxonomy)
+        };
         self.cache.insert(source_label.to_string(), id);
         id
     }
@@ -233,6 +239,15 @@ impl LabelMapper {
         }
     }
 
+    /// The class of images without a class (no source label, or a name that means none), added
+    /// to the taxonomy when it lacks it.
+    fn unlabelled_id(&mut self, taxonomy: &mut Taxonomy) -> ClassId {
+        if taxonomy.unlabelled().is_none() {
+            self.added.push(UNLABELLED_NAME.into());
+        }
+        taxonomy.ensure_unlabelled()
+    }
+
     /// The id of the class `name`, added to the taxonomy when it lacks it.
     fn class_id(&mut self, name: &str, positive: bool, taxonomy: &mut Taxonomy) -> ClassId {
         match find_loose(taxonomy, name) {
@@ -247,7 +262,7 @@ impl LabelMapper {
                     // add() only fails for an empty or duplicate name; both are covered by
                     // find_loose, but never panic on user data.
                     Err(_) => find_loose(taxonomy, &pretty)
-                        .unwrap_or_else(|| taxonomy.add("Unlabelled", false).unwrap_or(ClassId(0))),
+                        .unwrap_or_else(|| taxonomy.ensure_unlabelled()),
                 }
             }
         }
@@ -283,7 +298,11 @@ fn find_loose(t: &Taxonomy, name: &str) -> Option<ClassId> {
 fn prettify(name: &str) -> String {
     let s = name.replace('_', " ");
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.is_empty() { "Unlabelled".into() } else { s }
+    if s.is_empty() {
+        UNLABELLED_NAME.into()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

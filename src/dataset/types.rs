@@ -206,16 +206,26 @@ impl std::fmt::Display for ImportReport {
     }
 }
 
+/// A source name as the mapping table shows it: quoted, or "(no class)" for the cells without
+/// one (they become "Unlabelled").
+fn source_text(source: &str) -> String {
+    if source.is_empty() {
+        "(no class)".into()
+    } else {
+        quote(source)
+    }
+}
+
 /// The mapping as `leukolens import` prints it: one line per source name.
 pub fn mapping_table(rows: &[MappingRow]) -> String {
     let width = rows
         .iter()
-        .map(|r| quote(&r.source).chars().count())
+        .map(|r| source_text(&r.source).chars().count())
         .max()
         .unwrap_or(0);
     let mut out = String::from("class mapping (source name → class, files):\n");
     for r in rows {
-        let q = quote(&r.source);
+        let q = source_text(&r.source);
         let pad = width.saturating_sub(q.chars().count());
         let mut tags = Vec::new();
         if r.new_class {

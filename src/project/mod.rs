@@ -305,6 +305,26 @@ impl Project {
             .collect()
     }
 
+    /// The classes a task can train on: every class with images (current labels) except the
+    /// "Unlabelled" one, in taxonomy order. The default class list of multiclass tasks.
+    pub fn trainable_classes(&self) -> Vec<ClassId> {
+        self.taxonomy
+            .classes
+            .iter()
+            .map(|c| c.id)
+            .filter(|&id| !self.taxonomy.is_unlabelled(id))
+            .filter(|&id| self.images.iter().any(|im| im.current == id))
+            .collect()
+    }
+
+    /// How many images are in the "Unlabelled" class (left out of every training).
+    pub fn unlabelled_count(&self) -> usize {
+        match self.taxonomy.unlabelled() {
+            Some(u) => self.images.iter().filter(|im| im.current == u).count(),
+            None => 0,
+        }
+    }
+
     /// Re-links the project to a moved dataset folder: every image is found again by its content
     /// hash. Returns how many images were found; paths of the others are left as they were.
     pub fn relink(

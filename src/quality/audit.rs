@@ -22,7 +22,7 @@ pub const DEFAULT_AUDIT_FOLDS: usize = 5;
 pub const DEFAULT_AUDIT_VAL: usize = 25;
 
 /// What an audit asks for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuditRequest {
     pub name: String,
     /// `None`: one output per class that has images (the usual audit).
@@ -33,34 +33,15 @@ pub struct AuditRequest {
     pub seed: u64,
 }
 
-/// The audit the GUI starts (Train → Audit labels…): one output per class with images, the
-/// Quick preset, [`DEFAULT_AUDIT_FOLDS`] folds, [`DEFAULT_AUDIT_VAL`] validation images, and
-/// the seed `leukolens audit` derives from the project's.
-pub fn default_request(project: &Project, name: &str) -> AuditRequest {
-    AuditRequest {
-        name: name.to_string(),
-        task: None,
-        train: TrainConfig::quick(),
-        k_folds: DEFAULT_AUDIT_FOLDS,
-        n_val: DEFAULT_AUDIT_VAL,
-        seed: audit_seed(project),
-    }
-}
-
 /// The seed of a project's audits (derived from its master seed).
 pub fn audit_seed(project: &Project) -> u64 {
     crate::train::derive_seed(project.seed, 300)
 }
 
-/// Every class that has at least one image, in taxonomy order.
+/// Every class that has at least one image, in taxonomy order, "Unlabelled" left out
+/// (`Project::trainable_classes`).
 pub fn classes_with_images(project: &Project) -> Vec<crate::taxonomy::ClassId> {
-    project
-        .taxonomy
-        .classes
-        .iter()
-        .map(|c| c.id)
-        .filter(|&id| project.images.iter().any(|im| im.current == id))
-        .collect()
+    project.trainable_classes()
 }
 
 /// The sweep configuration of an audit, checked: at least two outputs with images, and every

@@ -47,7 +47,7 @@ pub enum Only {
     All,
     /// Images nobody has reviewed.
     Unreviewed,
-    /// Images of the class named "Unlabelled".
+    /// Images of the "Unlabelled" class (`Taxonomy::unlabelled`).
     Unlabelled,
 }
 
@@ -59,16 +59,9 @@ pub fn suggestions_path(project_path: &Path) -> PathBuf {
 }
 
 /// The images `only` chooses; an error when `Unlabelled` is asked for and the project has no
-/// class of that name.
+/// "Unlabelled" class (`Taxonomy::unlabelled`).
 pub fn chosen_images(project: &Project, only: Only) -> Result<Vec<ImageId>, String> {
-    let unlabelled = project
-        .taxonomy
-        .classes
-        .iter()
-        .find(|c| {
-            c.name.eq_ignore_ascii_case("unlabelled") || c.name.eq_ignore_ascii_case("unlabeled")
-        })
-        .map(|c| c.id);
+    let unlabelled = project.taxonomy.unlabelled();
     if only == Only::Unlabelled && unlabelled.is_none() {
         return Err("the project has no class \"Unlabelled\"".into());
     }

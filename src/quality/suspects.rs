@@ -3,12 +3,13 @@
 //! whether its label changed since the audit (then the suggestion is stale and is never
 //! applied without a person looking).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::audit::{AuditResults, read_audit};
 use super::confident::{Rank, find_label_issues};
 use crate::project::ids::ImageId;
-use crate::project::{LabelChange, Project, Workspace};
+use crate::project::{JournalEntry, LabelChange, Project, Workspace};
 use crate::taxonomy::ClassId;
 use crate::train::config::Task;
 
@@ -98,6 +99,43 @@ pub fn rank_suspects(
         estimated_issues: found.estimated_issues,
         images: snap.images.len(),
     })
+}
+
+/// The images someone accepted, confirmed or relabelled since the audit's snapshot was taken:
+/// those with a journal line newer than the snapshot's `journal_seq` (found by id and hash, as
+/// the replay finds them). Empty for snapshots from before `journal_seq` was recorded.
+pub fn handled_since_audit(
+    project: &Project,
+    results: &AuditResults,
+    history: &[JournalEntry],
+) -> HashSet<ImageId> {
+    let Some(seq) = results.snapshot.journal_seq else {
+        return HashSet::new();
+    };
+    let by_hash: HashMap<&str, ImageId> = project
+        .images
+        .iter()
+        .map(|im| (im.hash.as_str(), im.id))
+        .collect();
+    history
+        .iter()
+        .filter(|e| e.seq > seq)
+        .filter_map(|e| match project.image(e.image) {
+            Some(im) if im.hash == e.hash => Some(e.image),
+            _ => by_hash.get(e.hash.as_str()).copied(),
+        })
+        .collect()
+}
+
+/// The Likely-mislabelled queue: the ranked suspects that are neither stale nor handled since
+/// the audit ([`handled_since_audit`]), so a confirmed, accepted or relabelled image does not
+/// come back when the project is opened again.
+pub fn open_suspects(list: &SuspectList, handled: &HashSet<ImageId>) -> Vec<Suspect> {
+    list.suspects
+        .iter()
+        .filter(|s| !s.stale && !handled.contains(&s.image))
+        .cloned()
+        .collect()
 }
 
 /// The one class an output of a task stands for (a multiclass output, or a group of one

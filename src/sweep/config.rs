@@ -30,6 +30,11 @@ pub struct Snapshot {
     pub output_names: Vec<String>,
     /// Classes with fewer than 5 images that were left out, and similar notices.
     pub notices: Vec<String>,
+    /// The project's journal sequence number when the snapshot was taken: journal lines with
+    /// a larger number are label changes (and confirmations) made since. `None` in snapshots
+    /// from before it was recorded. Not part of [`Snapshot::digest`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_seq: Option<u64>,
 }
 
 impl SweepConfig {

@@ -64,13 +64,7 @@ impl SweepPreset {
                 design: paper_design,
             },
             SweepPreset::PaperMulticlass => {
-                let classes = project
-                    .taxonomy
-                    .classes
-                    .iter()
-                    .map(|c| c.id)
-                    .filter(|&id| project.images.iter().any(|im| im.current == id))
-                    .collect();
+                let classes = project.trainable_classes();
                 SweepConfig {
                     name: "paper-multiclass".into(),
                     task: Task::Multiclass { classes },

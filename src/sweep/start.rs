@@ -184,6 +184,7 @@ pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot
     let mut task = config.task.clone();
     let mut notices = Vec::new();
     if let Task::Multiclass { classes } = &mut task {
+        classes.retain(|&c| !project.taxonomy.is_unlabelled(c));
         classes.retain(|&c| {
             let n = project.images.iter().filter(|i| i.current == c).count();
             if n < 5 {
@@ -210,6 +211,10 @@ pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot
             targets.push(t);
         }
     }
+    let unlabelled = project.unlabelled_count();
+    if unlabelled > 0 {
+        notices.push(unlabelled_notice(unlabelled));
+    }
     let mut config = config.clone();
     config.task = task;
     Ok(Snapshot {
@@ -218,7 +223,13 @@ pub fn take_snapshot(project: &Project, config: &SweepConfig) -> Result<Snapshot
         images,
         targets,
         notices,
+        journal_seq: Some(project.journal_seq),
     })
+}
+
+/// The notice of a snapshot or training that left the "Unlabelled" images out.
+pub fn unlabelled_notice(n: usize) -> String {
+    format!("{n} images in \"Unlabelled\" left out: they have no class to learn")
 }
 
 #[cfg(test)]

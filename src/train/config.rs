@@ -28,7 +28,11 @@ impl Task {
     }
 
     /// The target index of an image with class `c`, or `None` when the task does not use it.
+    /// Images of the "Unlabelled" class are never used, by any task (never a negative).
     pub fn target(&self, taxonomy: &Taxonomy, c: ClassId) -> Option<usize> {
+        if taxonomy.is_unlabelled(c) {
+            return None;
+        }
         match self {
             Task::Binary => Some(usize::from(taxonomy.is_positive(c))),
             Task::Multiclass { classes } => classes.iter().position(|x| *x == c),
@@ -194,6 +198,40 @@ pub struct TrainConfig {
     /// epoch by augmented repeats (paper: 150). `None` disables it.
     #[serde(default)]
     pub balance_to: Option<usize>,
+}
+
+/// The named training settings `train`, `audit` and the GUI's audit dialog offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrainPreset {
+    /// [`TrainConfig::quick`].
+    #[default]
+    Quick,
+    /// [`TrainConfig::paper_binary`].
+    PaperBinary,
+    /// [`TrainConfig::paper_multiclass`].
+    PaperMulticlass,
+}
+
+impl TrainPreset {
+    pub const ALL: [TrainPreset; 3] = [Self::Quick, Self::PaperBinary, Self::PaperMulticlass];
+
+    /// The training settings of the preset.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Self::Quick => TrainConfig::quick(),
+            Self::PaperBinary => TrainConfig::paper_binary(),
+            Self::PaperMulticlass => TrainConfig::paper_multiclass(),
+        }
+    }
+
+    /// The preset's name as the command line writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::PaperBinary => "paper-binary",
+            Self::PaperMulticlass => "paper-multiclass",
+        }
+    }
 }
 
 impl TrainConfig {

@@ -25,7 +25,7 @@ use crate::metrics;
 use crate::nn::{ModelSpec, PaperCnn};
 pub use augment::{AugmentParams, augment_into};
 pub use cache::ImageCache;
-pub use config::{ExperimentConfig, Optimizer, Task, TrainConfig};
+pub use config::{ExperimentConfig, Optimizer, Task, TrainConfig, TrainPreset};
 pub use split::{Split, split};
 
 /// Per-epoch numbers.

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use crate::dataset::Layout;
 use crate::jobs::{Event, EventKind, Job, Jobs, drain_all};
 use crate::project::{Project, ProjectError, Workspace};
+use crate::quality::audit::AuditRequest;
 use crate::sweep::{SweepConfig, SweepDir, saved_sweeps};
 
+use super::audit_dialog::{self, AuditDialog};
 use super::command::{Command, Window};
 use super::explain::{self, ExplainView, Tab};
 use super::gallery::{self, GalleryView};
@@ -65,6 +67,7 @@ pub struct Views {
     pub overwrite: crate::ui::overwrite::OverwriteView,
     pub import_mapping: ImportMappingView,
     pub review: ReviewView,
+    pub audit: AuditDialog,
 }
 
 /// The whole application. `show` draws one frame; `apply` is the only place state changes.
@@ -141,11 +144,17 @@ impl LeukoApp {
         self.views.import_mapping.pending.as_ref()
     }
 
-    /// The explain screen's state.
+    /// The audit dialog's state (Train → Audit labels…).
+    pub fn audit_dialog(&self) -> &AuditDialog {
+        &self.views.audit
+    }
+
+    /// The Review panel's state.
     pub fn review(&self) -> &ReviewView {
         &self.views.review
     }
 
+    /// The explain screen's state.
     pub fn explain(&self) -> &ExplainView {
         &self.views.explain
     }
@@ -310,13 +319,19 @@ impl LeukoApp {
             | Command::SaveSweepPngs
             | Command::SetSweepMatrixSize(_)
             | Command::ShowSweepRun(_) => self.apply_sweep(cmd),
-            Command::StartAudit => {
-                if let Err(e) = self.start_audit() {
+            Command::StartAudit(request) => match self.start_audit(&request) {
+                Ok(()) => {
+                    self.views.audit.open = false;
+                    self.views.audit.error = None;
+                }
+                Err(e) => {
+                    self.views.audit.error = Some(e.clone());
                     self.error(format!("could not start the audit: {e}"));
                 }
-            }
+            },
             Command::LoadReview
             | Command::SetReviewQueue(_)
+            | Command::SetSpread(_)
             | Command::SetBlind(_)
             | Command::AcceptSuggestion(_)
             | Command::ConfirmLabel(_)
@@ -385,6 +400,7 @@ impl LeukoApp {
             Window::Taxonomy => self.views.taxonomy_editor.open = open,
             Window::Sweep => self.views.sweep.open = open,
             Window::Explain => self.views.explain.open = open,
+            Window::Audit => self.views.audit.open = open && self.state.project.is_some(),
             Window::Review => {
                 self.views.review.open = open && self.state.project.is_some();
                 if self.views.review.open {
@@ -412,6 +428,12 @@ impl LeukoApp {
                 Ok(())
             }
             Command::SetReviewQueue(q) => {
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::SetSpread(on) => {
+                v.spread = on;
+                let q = v.queue;
                 review_apply::set_queue(v, p, q);
                 Ok(())
             }
@@ -500,29 +522,27 @@ impl LeukoApp {
         }
     }
 
-    /// Starts `config` on the open project in the background, through `sweep::start` as the
-    /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
-    /// else the new one is checked, snapshotted and saved in the project. Nothing is written
-    /// when a check fails.
-    /// Train → Audit labels…: resumes the saved audit "audit", or checks and starts a new one
-    /// (`quality::audit`), on the sweep screen.
-    fn start_audit(&mut self) -> Result<(), String> {
+    /// The audit dialog's Start: resumes the saved audit of the request's name, or checks a
+    /// new one with `quality::audit::audit_config` (as `leukolens audit` does), then starts it
+    /// as any sweep, on the sweep screen.
+    fn start_audit(&mut self, request: &AuditRequest) -> Result<(), String> {
         let Some(p) = &self.state.project else {
             return Err("open a project first".into());
         };
         let project = p.project();
-        let config = match project.sweeps.iter().find(|s| s.name == "audit") {
+        let config = match project.sweeps.iter().find(|s| s.name == request.name) {
             Some(saved) => saved.clone(),
-            None => crate::quality::audit::audit_config(
-                project,
-                &crate::quality::audit::default_request(project, "audit"),
-            )?,
+            None => crate::quality::audit::audit_config(project, request)?,
         };
         self.start_sweep(config)?;
         self.views.sweep.open = true;
         Ok(())
     }
 
+    /// Starts `config` on the open project in the background, through `sweep::start` as the
+    /// command line does: a saved sweep of this name is resumed (its finished runs are kept),
+    /// else the new one is checked, snapshotted and saved in the project. Nothing is written
+    /// when a check fails.
     fn start_sweep(&mut self, config: SweepConfig) -> Result<(), String> {
         let Some(p) = &mut self.state.project else {
             return Err("open a project first".into());
@@ -930,6 +950,7 @@ impl Views {
         sweep::show(&mut self.sweep, ctx, ui, cmds);
         explain::show(&mut self.explain, ctx, ui, cmds);
         review::show(&mut self.review, ctx, ui, cmds);
+        audit_dialog::show(&mut self.audit, ctx, ui, cmds);
         project_menu::annotator_prompt(&mut self.menu, ctx, ui, cmds);
         crate::ui::overwrite::show(&self.overwrite, ui, cmds);
         import_mapping::show(&mut self.import_mapping, ctx, ui, cmds);

@@ -89,9 +89,9 @@ pub enum Command {
     /// Which finished run's learning curve the sweep screen shows (`None`: the current run, or
     /// the last finished one).
     ShowSweepRun(Option<crate::sweep::design::RunKey>),
-    /// Start (or resume) the audit "audit" of the current labels in the background, as a
-    /// sweep shown on the sweep screen (`quality::audit::default_request`).
-    StartAudit,
+    /// Start (or resume, when a saved audit has the name) an audit of the current labels in
+    /// the background, as a sweep shown on the sweep screen (from the audit dialog).
+    StartAudit(crate::quality::audit::AuditRequest),
     /// (Re)load the Review panel's queues from the latest audit and the journal.
     LoadReview,
     /// Show another queue of the Review panel.
@@ -104,6 +104,8 @@ pub enum Command {
     AcceptPreLabel(ImageId),
     /// Read the stored suggestions again.
     ReloadSuggestions,
+    /// Show the Label next queue spread over the audit's probabilities (`quality::spread`).
+    SetSpread(bool),
     /// Accept the audit's suggestion for this image (journaled with the audit as source).
     AcceptSuggestion(ImageId),
     /// The image's label is right as it is (journaled confirmation; it leaves the queue).
@@ -133,6 +135,8 @@ pub enum Window {
     Sweep,
     Explain,
     Review,
+    /// Train → Audit labels…: the audit's settings.
+    Audit,
 }
 
 /// Taxonomy edits from the editor.

@@ -123,7 +123,12 @@ fn rows(p: &mut PendingImport, ui: &mut egui::Ui) {
             ui.strong("");
             ui.end_row();
             for (i, row) in p.proposal.rows.iter().enumerate() {
-                let l = ui.label(&row.source);
+                // Loose images and CSV rows without a class have no source name.
+                let l = ui.label(if row.source.is_empty() {
+                    "(no class)"
+                } else {
+                    &row.source
+                });
                 ui.label(row.count.to_string());
                 ui.add(egui::TextEdit::singleline(&mut p.classes[i]).desired_width(200.0))
                     .labelled_by(l.id);

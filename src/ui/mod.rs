@@ -4,6 +4,7 @@
 //! reports over the job channel and its jobs' own typed channels, drained once per frame.
 
 pub mod app;
+pub mod audit_dialog;
 pub mod bench;
 pub mod command;
 pub mod explain;

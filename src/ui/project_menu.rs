@@ -68,7 +68,7 @@ pub fn show(menu: &mut ProjectMenu, ctx: &Ctx, ui: &mut egui::Ui, cmds: &mut Vec
                     .clicked()
                 {
                     ui.close();
-                    cmds.push(Command::StartAudit);
+                    cmds.push(Command::SetWindow(Window::Audit, true));
                 }
                 if ui
                     .add_enabled(ctx.project.is_some(), egui::Button::new("Review labels…"))

@@ -4,7 +4,8 @@
 //!   suggested class and probability. `Enter` accepts the suggestion, `x` confirms the label as
 //!   it is, a class key sets another; the image leaves the queue and the next one is selected.
 //! - **Label next**: the audit's images nobody has reviewed, most uncertain first (smallest
-//!   margin between the two most probable outputs).
+//!   margin between the two most probable outputs); with "Spread", reordered so that the first
+//!   ones are not copies of one hard case (`quality::spread`).
 //! - **Disagreements**: images annotators labelled differently, with each one's class; a class
 //!   key (or a button) sets the consensus label.
 //!
@@ -35,6 +36,10 @@ pub struct ReviewView {
     pub suspects: Vec<Suspect>,
     /// (image, margin), most uncertain first.
     pub label_next: Vec<(ImageId, f64)>,
+    /// The same images spread over the audit's probabilities (`quality::spread`).
+    pub label_next_spread: Vec<ImageId>,
+    /// Label next shows `label_next_spread` ("spread" switch).
+    pub spread: bool,
     pub disagreements: Vec<Disagreement>,
     /// Agreement between all annotators with labels (`None` with fewer than two).
     pub agreement: Option<AgreementReport>,
@@ -63,6 +68,12 @@ impl ReviewView {
             Queue::LabelNext if self.blind => {
                 self.blind_order.iter().copied().filter(pending).collect()
             }
+            Queue::LabelNext if self.spread => self
+                .label_next_spread
+                .iter()
+                .copied()
+                .filter(pending)
+                .collect(),
             Queue::LabelNext => self
                 .label_next
                 .iter()
@@ -194,6 +205,15 @@ fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         let mut blind = view.blind;
         if ui.checkbox(&mut blind, "Blind mode").changed() {
             cmds.push(Command::SetBlind(blind));
+        }
+        if view.queue == Queue::LabelNext && !view.blind {
+            let mut spread = view.spread;
+            let r = ui.checkbox(&mut spread, "Spread").on_hover_text(
+                "not many copies of one hard case: spread over the audit's probabilities",
+            );
+            if r.changed() {
+                cmds.push(Command::SetSpread(spread));
+            }
         }
         if ui.button("Reload").clicked() {
             cmds.push(Command::LoadReview);

@@ -2,18 +2,18 @@
 //! from the core (`quality`), and accepting, confirming and adjudicating labels through the
 //! workspace (journal first, undoable), after which the queue moves on.
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-
 use super::command::Queue;
 use super::review::ReviewView;
 use super::state::ProjectState;
 use crate::project::ImageId;
 use crate::quality::annotators::{agreement, confirm_labels, disagreements};
 use crate::quality::audit::read_audit;
+use crate::quality::blind::blind_order;
 use crate::quality::confident::Rank;
-use crate::quality::suspects::{accept_suggestion, label_next, rank_suspects};
+use crate::quality::spread::spread_queue;
+use crate::quality::suspects::{
+    accept_suggestion, handled_since_audit, label_next, open_suspects, rank_suspects,
+};
 use crate::sweep::SweepDir;
 use crate::taxonomy::ClassId;
 
@@ -34,8 +34,13 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
     view.note = None;
     view.suspects.clear();
     view.label_next.clear();
+    view.label_next_spread.clear();
     view.audit = latest_audit(p);
     let project = p.project();
+    let history = p.ws.history().unwrap_or_else(|e| {
+        view.note = Some(format!("cannot read the journal: {e}"));
+        Vec::new()
+    });
     match &view.audit {
         None => {
             view.note = Some(
@@ -46,20 +51,21 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
         }
         Some(name) => match read_audit(&p.ws.path, name) {
             Ok(results) => {
+                let handled = handled_since_audit(project, &results, &history);
                 match rank_suspects(project, &results, name, Rank::SelfConfidence) {
-                    Ok(list) => view.suspects = list.suspects,
+                    Ok(list) => view.suspects = open_suspects(&list, &handled),
                     Err(e) => view.note = Some(e),
                 }
                 view.label_next = label_next(project, &results);
+                view.label_next_spread = spread_queue(&view.label_next, &results);
             }
             Err(e) => view.note = Some(e),
         },
     }
     view.disagreements = disagreements(project);
     view.agreement = agreement(project, &[]).ok();
-    let mut order: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(project.seed));
-    view.blind_order = order;
+    let queued: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
+    view.blind_order = blind_order(project, &queued);
 }
 
 /// Shows another queue and selects its current image.

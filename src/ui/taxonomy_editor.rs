@@ -122,7 +122,12 @@ impl TaxonomyEditor {
             edits.push(TaxonomyEdit::SetHotkey(c.id, k));
         }
         let mut positive = c.positive;
-        if ui
+        if t.is_unlabelled(c.id) {
+            ui.label("not trained").on_hover_text(
+                "the class of cells without a class: training, sweeps and audits leave its \
+                 images out",
+            );
+        } else if ui
             .checkbox(&mut positive, "")
             .on_hover_text(format!(
                 "{} is a positive class of the binary task (by default: the blast classes)",

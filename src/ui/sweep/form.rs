@@ -94,12 +94,7 @@ fn task(task: &mut Task, project: &Project, ui: &mut egui::Ui) {
         }
         if ui.radio(!binary, "multiclass").clicked() && binary {
             *task = Task::Multiclass {
-                classes: t
-                    .classes
-                    .iter()
-                    .map(|k| k.id)
-                    .filter(|&id| project.images.iter().any(|im| im.current == id))
-                    .collect(),
+                classes: project.trainable_classes(),
             };
         }
         match task {
@@ -120,7 +115,7 @@ fn task(task: &mut Task, project: &Project, ui: &mut egui::Ui) {
                 ));
             }
             Task::Multiclass { classes } => {
-                for k in &t.classes {
+                for k in t.classes.iter().filter(|k| !t.is_unlabelled(k.id)) {
                     let n = project
                         .images
                         .iter()
@@ -139,6 +134,10 @@ fn task(task: &mut Task, project: &Project, ui: &mut egui::Ui) {
             Task::Groups { .. } => {
                 ui.label("custom groups (set on the command line)");
             }
+        }
+        let unlabelled = project.unlabelled_count();
+        if unlabelled > 0 {
+            ui.label(crate::sweep::start::unlabelled_notice(unlabelled));
         }
     });
 }
