@@ -117,8 +117,8 @@ fn a_batch_is_applied_whole_with_each_rows_annotator() {
     std::fs::write(
         &csv,
         format!(
-            "path,class,annotator\n{},Monocyte,anna\n\n{},LBL\n{},Monocyte,ben\n",
-            p.images[1].path, p.images[2].path, p.images[3].path
+            "path,class,annotator\n{},Monocyte,anna\n\n{},LBL\n{},Monocyte,ben\n{},Monocyte,anna\n{},Eosinophil,ben\n",
+            p.images[1].path, p.images[2].path, p.images[3].path, p.images[4].path, p.images[4].path
         ),
     )
     .unwrap();
@@ -127,7 +127,7 @@ fn a_batch_is_applied_whole_with_each_rows_annotator() {
         &["--from", csv.to_str().unwrap(), "--annotator", "cli"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).lines().count(), 3);
+    assert_eq!(text(&out.stdout).lines().count(), 5);
     let ws = Workspace::open(&path).unwrap();
     let t = &ws.project.taxonomy;
     let current = |k: usize| ws.project.image(p.images[k].id).unwrap().current;
@@ -143,6 +143,10 @@ fn a_batch_is_applied_whole_with_each_rows_annotator() {
     for (k, name) in [(1, "anna"), (2, "cli"), (3, "ben")] {
         assert!(who.contains(&(p.images[k].id, name.to_string())), "{who:?}");
     }
+    // Two annotators may disagree on one image: each one's class is kept.
+    let given = &ws.project.image(p.images[4].id).unwrap().given;
+    assert_eq!(given.get("anna"), t.find("Monocyte").as_ref());
+    assert_eq!(given.get("ben"), t.find("Eosinophil").as_ref());
 }
 
 #[test]

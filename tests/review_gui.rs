@@ -231,6 +231,10 @@ fn the_disagreement_queue_adjudicates_with_a_journaled_consensus_label() {
     // and in the statistics panel.
     let kappa = "Cohen's kappa 0.000 (anna, ben; 1 images labelled by all";
     assert_eq!(h.query_all_by_label_contains(kappa).count(), 2);
+    // The Review window folds its matrix (the queue comes first); the panel shows it.
+    assert_eq!(h.query_all_by_label("anna \\ ben").count(), 1);
+    h.get_by_label("agreement per class").click();
+    h.run_ok();
     assert_eq!(h.query_all_by_label("anna \\ ben").count(), 2);
     h.get_by_label("Typical lymphocyte (anna)").click();
     h.run_ok();

@@ -97,7 +97,7 @@ pub fn read_csv_from(input: impl std::io::Read) -> Result<Vec<LabelRequest>, Str
 }
 
 /// Finds every request's image and class. All or nothing: any bad row (an unknown image or
-/// class, an image given two different classes) refuses the whole batch, naming each bad row.
+/// class, an image given two different classes by one annotator) refuses the whole batch, naming each bad row.
 pub fn check(
     project: &Project,
     requests: &[LabelRequest],
@@ -121,9 +121,12 @@ pub fn check(
         });
         match (image, class) {
             (Ok(image), Ok(class)) => {
+                let who = r.annotator.clone().unwrap_or_else(|| annotator.to_string());
+                // Two annotators may give one image different classes (that is what the
+                // agreement measures); one annotator giving it two is a mistake in the file.
                 if let Some(k) = out
                     .iter()
-                    .position(|c| c.image == image && c.class != class)
+                    .position(|c| c.image == image && c.class != class && c.annotator == who)
                 {
                     bad.push(format!(
                         "{prefix}image \"{}\" is given another class in {}",
@@ -133,7 +136,7 @@ pub fn check(
                 out.push(CheckedLabel {
                     image,
                     class,
-                    annotator: r.annotator.clone().unwrap_or_else(|| annotator.to_string()),
+                    annotator: who,
                 });
             }
             (image, class) => {

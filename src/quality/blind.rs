@@ -9,8 +9,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::annotators::annotator_labels;
-use crate::project::ids::ImageId;
 use crate::project::Project;
+use crate::project::ids::ImageId;
 use crate::taxonomy::ClassId;
 
 /// `ids` in blind order: every image of the project is shuffled once with the project's seed

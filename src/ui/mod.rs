@@ -45,7 +45,7 @@ struct ScreenshotScript {
     stage_started: Instant,
 }
 
-const STAGES: [&str; 11] = [
+const STAGES: [&str; 17] = [
     "gallery",
     "viewer",
     "taxonomy",
@@ -57,6 +57,12 @@ const STAGES: [&str; 11] = [
     "viewer-overlay",
     "focus",
     "embedding",
+    "audit-dialog",
+    "review-mislabelled",
+    "review-label-next",
+    "review-disagreements",
+    "blind",
+    "gallery-after",
 ];
 
 struct EframeApp {
@@ -151,6 +157,26 @@ fn set_up_stage(stage: &str, app: &mut LeukoApp) {
             app.explain_tab(explain::Tab::Focus);
         }
         "embedding" => app.explain_tab(explain::Tab::Embedding),
+        "audit-dialog" => {
+            app.apply(Command::SetWindow(Window::Explain, false));
+            app.apply(Command::ShowPredictions(false));
+            app.apply(Command::SetWindow(Window::Audit, true));
+        }
+        "review-mislabelled" | "review-label-next" | "review-disagreements" => {
+            app.apply(Command::SetWindow(Window::Audit, false));
+            app.apply(Command::SetWindow(Window::Review, true));
+            let queue = match stage {
+                "review-mislabelled" => Queue::Mislabelled,
+                "review-label-next" => Queue::LabelNext,
+                _ => Queue::Disagreements,
+            };
+            app.apply(Command::SetReviewQueue(queue));
+        }
+        "blind" => {
+            app.apply(Command::SetWindow(Window::Review, false));
+            app.apply(Command::SetBlind(true));
+        }
+        "gallery-after" => app.apply(Command::SetBlind(false)),
         "predictions" => {
             app.apply(Command::SetWindow(Window::Sweep, false));
             app.apply(Command::ShowPredictions(true));
@@ -359,5 +385,36 @@ pub fn screenshot_project(project: &Path, out: &Path) -> Result<PathBuf, String>
         .unwrap_or_else(|| "project.ron".into());
     let path = dir.join(name);
     Workspace::create(&path, copy).map_err(|e| e.to_string())?;
+    copy_results(project, &path)?;
     Ok(path)
+}
+
+/// Copies the saved sweeps (records, snapshots and models, not the decoded-image caches) and
+/// the stored suggestions beside the screenshot copy, so the sweep, explain and review screens
+/// show the project's results.
+fn copy_results(project: &Path, copy: &Path) -> Result<(), String> {
+    let from = crate::sweep::store::sweeps_root(project);
+    if from.is_dir() {
+        copy_tree(&from, &crate::sweep::store::sweeps_root(copy))?;
+    }
+    let suggestions = crate::quality::predict::suggestions_path(project);
+    if suggestions.is_file() {
+        let to = crate::quality::predict::suggestions_path(copy);
+        std::fs::copy(&suggestions, &to).map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    for entry in entries.flatten() {
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if src.extension().is_none_or(|e| e != "cache") {
+            std::fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        }
+    }
+    Ok(())
 }

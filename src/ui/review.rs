@@ -330,5 +330,11 @@ fn agreement_table(view: &ReviewView, ui: &mut egui::Ui) {
         return;
     };
     ui.label(super::stats::kappa_summary(r));
-    super::stats::kappa_table(r, ui, "review-agreement");
+    // Folded by default: the queue below is what this tab is for (the statistics panel shows
+    // the same table).
+    egui::CollapsingHeader::new("agreement per class")
+        .id_salt("review-agreement-table")
+        .show(ui, |ui| {
+            super::stats::kappa_table(r, ui, "review-agreement")
+        });
 }
