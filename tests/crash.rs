@@ -15,16 +15,17 @@ use rand_chacha::ChaCha8Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_leukolens");
 
-/// 20 children, each labelling up to 30 images with one `leukolens label` call per label,
-/// killed after 5–400 ms: every label a child printed is in the project when it is opened
-/// again, and it opens (for writing: the killed holder's lock is gone) every time.
+/// 20 children, each labelling up to 200 images with one `leukolens label` call per label
+/// (more than any machine gets through before the kill), killed after 5–400 ms: every label a
+/// child printed is in the project when it is opened again, and it opens (for writing: the
+/// killed holder's lock is gone) every time.
 #[test]
 fn labels_acknowledged_before_a_kill_are_all_there_and_the_project_always_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let project = crash_project(dir.path(), 6).unwrap();
+    let project = crash_project(dir.path(), 20).unwrap();
     let plan = CrashPlan {
         runs: 20,
-        labels_per_run: 30,
+        labels_per_run: 200,
         kill_after_ms: (5, 400),
         seed: 16,
     };

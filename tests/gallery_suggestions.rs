@@ -12,7 +12,7 @@ use egui_kittest::kittest::Queryable as _;
 use leukolens::project::{ImageId, Journal, JournalEntry, Workspace};
 use leukolens::quality::predict::{Suggestion, Suggestions, save_suggestions};
 use leukolens::taxonomy::ClassId;
-use leukolens::ui::{Command, LeukoApp, Settings};
+use leukolens::ui::{Command, LeukoApp, Settings, Window};
 
 const MODEL: &str = "sweep \"quick\" fold 1, 6 training images";
 
@@ -39,6 +39,7 @@ fn project_with_suggestions(dir: &Path) -> (PathBuf, ImageId, ImageId) {
         output: "Monocyte".into(),
         class: Some(mono),
         probability,
+        margin: None,
         label: Some(label),
     };
     let s = Suggestions {
@@ -337,4 +338,60 @@ fn blind_mode_hides_labels_and_suggestions_on_tiles_and_viewer_in_a_seeded_order
     h2.run_ok();
     assert_eq!(order(&h2), plain);
     assert!(h2.query_all_by_label_contains(" -> ").next().is_some());
+}
+
+/// Cells of the Unlabelled class (audits leave it out) wait in the Review panel's Label next
+/// queue through their stored suggestions, most uncertain (smallest margin) first, with no
+/// audit at all.
+#[test]
+fn unlabelled_cells_with_suggestions_wait_in_label_next_most_uncertain_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = leukolens::demo::create_demo_project(&dir.path().join("demo"), 4, 32, 3).unwrap();
+    let mut ws = Workspace::open(&path).unwrap();
+    let unl = ws.project.taxonomy.ensure_unlabelled();
+    for im in ws.project.images.iter_mut().take(3) {
+        // As an import of cells without a class leaves them: in Unlabelled, not reviewed.
+        im.current = unl;
+        im.original = unl;
+        im.reviewed = false;
+    }
+    ws.mark_dirty();
+    ws.save().unwrap();
+    let mono = ws.project.taxonomy.find("Monocyte").unwrap();
+    let cells: Vec<_> = ws.project.images.iter().take(3).cloned().collect();
+    let s = Suggestions {
+        model: MODEL.into(),
+        suggestions: cells
+            .iter()
+            .zip([0.6, 0.02, 0.3])
+            .map(|(im, margin)| Suggestion {
+                image: im.id,
+                hash: im.hash.clone(),
+                output: "Monocyte".into(),
+                class: Some(mono),
+                probability: 0.5,
+                margin: Some(margin),
+                label: Some(unl),
+            })
+            .collect(),
+    };
+    save_suggestions(&path, &s).unwrap();
+    drop(ws);
+    let mut h = harness(&path);
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.state_mut().apply(Command::LoadReview);
+    h.state_mut()
+        .apply(Command::SetReviewQueue(leukolens::ui::Queue::LabelNext));
+    h.run_ok();
+    let want = vec![cells[1].id, cells[2].id, cells[0].id];
+    assert_eq!(h.state().review().items(), want);
+    // Labelled, the selected cell leaves the queue.
+    let selected = h.state().project().unwrap().selection.cursor.unwrap();
+    assert!(want.contains(&selected));
+    h.state_mut().apply(Command::Assign(mono));
+    h.run_ok();
+    let left = h.state().review().items();
+    assert_eq!(left.len(), 2);
+    assert!(!left.contains(&selected));
 }

@@ -223,6 +223,9 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
             // The label it had then, for telling later whether it was relabelled since.
             let now = ws.project.image(x.image).map(|im| im.current);
             assert_eq!(x.label, now, "{x:?}");
+            // Two outputs: the margin is p - (1 - p).
+            let m = x.margin.unwrap();
+            assert!((m - (2.0 * x.probability - 1.0)).abs() < 1e-4, "{x:?}");
         }
         save_suggestions(&ws.path, &s).unwrap();
         assert_eq!(load_suggestions(&ws.path).unwrap(), Some(s));

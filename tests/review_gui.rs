@@ -135,6 +135,25 @@ fn enter_accepts_a_suggestion_x_keeps_a_label_and_the_queue_moves_on() {
     assert_ne!(suggested, given);
     // The tile text shows given → suggested.
     h.get_by_label_contains(&format!("{given} -> {suggested}"));
+    // Tab and the arrows move through the queue (wrapping), Shift+Tab back.
+    let other = *wrong.iter().find(|&&w| w != first).unwrap();
+    h.key_press(Key::Tab);
+    h.run_ok();
+    assert_eq!(cursor(&h), other);
+    h.key_press_modifiers(Modifiers::SHIFT, Key::Tab);
+    h.run_ok();
+    assert_eq!(cursor(&h), first);
+    h.key_press(Key::ArrowDown);
+    h.run_ok();
+    assert_eq!(cursor(&h), other);
+    h.key_press(Key::ArrowRight);
+    h.run_ok();
+    assert_eq!(cursor(&h), first, "wraps around");
+    assert_eq!(
+        h.state().review().items().len(),
+        2,
+        "moving handles nothing"
+    );
 
     h.key_press(Key::Enter);
     h.run_ok();

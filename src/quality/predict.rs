@@ -26,6 +26,10 @@ pub struct Suggestion {
     /// The class of that output when it is one class (multiclass models).
     pub class: Option<ClassId>,
     pub probability: f32,
+    /// The most probable output's probability minus the second's (how sure the model is;
+    /// `None` in older files), which orders Unlabelled cells in the Label next queue.
+    #[serde(default)]
+    pub margin: Option<f32>,
     /// The image's current label when the suggestion was made: a different label now means
     /// someone relabelled it since, and the suggestion is stale (`quality::prelabels`). Absent
     /// in files written before it was stored (such suggestions count as stale).
@@ -108,6 +112,7 @@ pub fn predict(
             output: model.output_names.get(best).cloned().unwrap_or_default(),
             class: classes.get(best).copied().flatten(),
             probability: p.get(best).copied().unwrap_or(0.0),
+            margin: Some(margin_of(&p)),
             label: Some(entries[i].current),
         });
     }
@@ -122,6 +127,12 @@ pub fn predict(
         },
         failed,
     ))
+}
+
+/// The largest probability minus the second largest (1 with a single output).
+fn margin_of(p: &[f32]) -> f32 {
+    let probs: Vec<f64> = p.iter().map(|&x| f64::from(x)).collect();
+    super::suspects::top_two_margin(&probs) as f32
 }
 
 /// Writes the suggestions beside the project (replacing earlier ones).

@@ -25,6 +25,8 @@ pub struct PreLabel {
     /// project).
     pub class: Option<ClassId>,
     pub probability: f32,
+    /// The margin between the two most probable outputs (`None` in older files).
+    pub margin: Option<f32>,
     /// The image's label when the suggestion was made (`None` in older files).
     pub label: Option<ClassId>,
 }
@@ -74,6 +76,7 @@ impl PreLabels {
                     output: sug.output.clone(),
                     class: sug.class.filter(known),
                     probability: sug.probability,
+                    margin: sug.margin,
                     label: sug.label.filter(known),
                 },
             );
@@ -118,6 +121,27 @@ impl PreLabels {
             stale: is_stale(pre, current),
         })
     }
+}
+
+/// The cells of the Unlabelled class that nobody reviewed and that have a suggestion with a
+/// margin, most uncertain (smallest margin) first, with that margin: the Label next
+/// candidates an audit cannot give, since audits leave that class out. Empty without an
+/// Unlabelled class.
+pub fn unlabelled_queue(project: &Project, pre: &PreLabels) -> Vec<(ImageId, f64)> {
+    let Some(unlabelled) = project.taxonomy.unlabelled() else {
+        return Vec::new();
+    };
+    let mut queue: Vec<(ImageId, f64)> = project
+        .images
+        .iter()
+        .filter(|im| im.current == unlabelled && !im.reviewed)
+        .filter_map(|im| {
+            let margin = pre.get(im.id)?.margin?;
+            Some((im.id, f64::from(margin)))
+        })
+        .collect();
+    queue.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    queue
 }
 
 /// The image's label is not the one it had when the suggestion was made (or that label was
@@ -215,8 +239,40 @@ mod tests {
             output: class.into(),
             class: t.find(class),
             probability: 0.87,
+            margin: Some(0.74),
             label: label.map(|l| t.find(l).unwrap()),
         }
+    }
+
+    #[test]
+    fn unreviewed_unlabelled_cells_with_a_margin_queue_most_uncertain_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = project(dir.path());
+        let p = &mut ws.project;
+        assert!(
+            unlabelled_queue(p, &PreLabels::default()).is_empty(),
+            "no such class"
+        );
+        let unl = p.taxonomy.ensure_unlabelled();
+        for im in p.images.iter_mut().take(4) {
+            im.current = unl;
+            im.reviewed = false;
+        }
+        p.images[3].reviewed = true;
+        let mut s = Suggestions {
+            model: "m".into(),
+            suggestions: (0..6).map(|k| suggestion(p, k, "Monocyte", None)).collect(),
+        };
+        // Image 0: sure; 1: unsure; 2: an older file without margin; 3: reviewed; 4, 5: not
+        // in the Unlabelled class.
+        s.suggestions[0].margin = Some(0.9);
+        s.suggestions[1].margin = Some(0.05);
+        s.suggestions[2].margin = None;
+        let pre = PreLabels::matched(p, &s);
+        let queue = unlabelled_queue(p, &pre);
+        let ids: Vec<ImageId> = queue.iter().map(|q| q.0).collect();
+        assert_eq!(ids, vec![p.images[1].id, p.images[0].id]);
+        assert!((queue[0].1 - 0.05).abs() < 1e-6);
     }
 
     /// A demo project whose first images (in the project's order) are no monocytes.

@@ -331,6 +331,7 @@ impl LeukoApp {
             },
             Command::LoadReview
             | Command::SetReviewQueue(_)
+            | Command::ReviewStep(_)
             | Command::SetSpread(_)
             | Command::SetBlind(_)
             | Command::AcceptSuggestion(_)
@@ -419,8 +420,10 @@ impl LeukoApp {
         };
         let r = match cmd {
             Command::LoadReview => {
+                // Suggestions first: Label next takes the Unlabelled cells from them.
+                let pre = p.load_prelabels();
                 review_apply::load(v, p);
-                if let Err(e) = p.load_prelabels() {
+                if let Err(e) = pre {
                     v.note = Some(e);
                 }
                 let q = v.queue;
@@ -429,6 +432,12 @@ impl LeukoApp {
             }
             Command::SetReviewQueue(q) => {
                 review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::ReviewStep(forward) => {
+                if let Some(next) = v.step_from(p.selection.cursor, forward) {
+                    p.select(vec![next]);
+                }
                 Ok(())
             }
             Command::SetSpread(on) => {

@@ -94,6 +94,8 @@ pub enum Command {
     StartAudit(crate::quality::audit::AuditRequest),
     /// (Re)load the Review panel's queues from the latest audit and the journal.
     LoadReview,
+    /// Move to the next (`true`) or previous image of the Review panel's queue.
+    ReviewStep(bool),
     /// Show another queue of the Review panel.
     SetReviewQueue(Queue),
     /// Blind mode: hide the original label, other annotators' labels, predictions and

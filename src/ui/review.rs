@@ -108,14 +108,29 @@ impl ReviewView {
             .find(|&i| i != id)
     }
 
+    /// The image one step from `id` in the queue, forward or back (wrapping around); the
+    /// first image when `id` is not in the queue.
+    pub fn step_from(&self, id: Option<ImageId>, forward: bool) -> Option<ImageId> {
+        let items = self.items();
+        let n = items.len();
+        let k = id.and_then(|id| items.iter().position(|&i| i == id));
+        let to = match (k, forward) {
+            (None, _) => 0,
+            (Some(k), true) => (k + 1) % n.max(1),
+            (Some(k), false) => (k + n.max(1) - 1) % n.max(1),
+        };
+        items.get(to).copied()
+    }
+
     /// The suspect of an image, if it is one.
     pub fn suspect(&self, id: ImageId) -> Option<&Suspect> {
         self.suspects.iter().find(|s| s.image == id)
     }
 }
 
-/// `Enter` (accept the suggestion) and `x` (confirm the label) for the queue's current image.
-/// Runs before the gallery's keyboard so that these keys reach the queue.
+/// `Enter` (accept the suggestion) and `x` (confirm the label) for the queue's current image;
+/// `Tab`, `↓` or `→` move to the next image of the queue, `Shift+Tab`, `↑` or `←` to the one
+/// before. Runs before the gallery's keyboard so that these keys reach the queue.
 pub fn keyboard(view: &ReviewView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Command>) {
     if !view.open || ctx.modal_open || ui.ctx().text_edit_focused() {
         return;
@@ -135,6 +150,10 @@ pub fn keyboard(view: &ReviewView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Comm
             else {
                 return true;
             };
+            if let Some(forward) = step_key(*key, *modifiers) {
+                cmds.push(Command::ReviewStep(forward));
+                return false;
+            }
             if modifiers.any() {
                 return true;
             }
@@ -156,6 +175,18 @@ pub fn keyboard(view: &ReviewView, ctx: &Ctx, ui: &egui::Ui, cmds: &mut Vec<Comm
             }
         });
     });
+}
+
+/// Whether a key moves through the queue: `Some(true)` forward, `Some(false)` back.
+fn step_key(key: Key, modifiers: egui::Modifiers) -> Option<bool> {
+    let plain = !modifiers.any();
+    match key {
+        Key::Tab if plain => Some(true),
+        Key::Tab if modifiers.shift_only() => Some(false),
+        Key::ArrowDown | Key::ArrowRight if plain => Some(true),
+        Key::ArrowUp | Key::ArrowLeft if plain => Some(false),
+        _ => None,
+    }
 }
 
 /// Draws the panel when it is open.

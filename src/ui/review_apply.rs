@@ -10,6 +10,7 @@ use crate::quality::annotators::{agreement, confirm_labels, disagreements};
 use crate::quality::audit::read_audit;
 use crate::quality::blind::blind_order;
 use crate::quality::confident::Rank;
+use crate::quality::prelabels::unlabelled_queue;
 use crate::quality::spread::spread_queue;
 use crate::quality::suspects::{
     accept_suggestion, handled_since_audit, label_next, open_suspects, rank_suspects,
@@ -62,10 +63,38 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
             Err(e) => view.note = Some(e),
         },
     }
+    add_unlabelled_cells(view, p);
     view.disagreements = disagreements(project);
     view.agreement = agreement(project, &[]).ok();
     let queued: Vec<ImageId> = view.label_next.iter().map(|l| l.0).collect();
     view.blind_order = blind_order(project, &queued);
+}
+
+/// Puts the Unlabelled class's cells with a stored suggestion into Label next (audits leave
+/// that class out): merged by margin into the plain order, and alternating with the audit's
+/// images in the spread order (their probabilities come from another network, so they are
+/// not spread together with the audit's).
+fn add_unlabelled_cells(view: &mut ReviewView, p: &ProjectState) {
+    let Some(pre) = &p.prelabels else { return };
+    // A cell relabelled Unlabelled after the audit is in both lists: keep the audit's entry.
+    let mut cells = unlabelled_queue(p.project(), pre);
+    cells.retain(|c| !view.label_next.iter().any(|l| l.0 == c.0));
+    if cells.is_empty() {
+        return;
+    }
+    let audited = std::mem::take(&mut view.label_next_spread);
+    let mut spread = Vec::with_capacity(audited.len() + cells.len());
+    let (mut a, mut c) = (audited.iter(), cells.iter().map(|q| q.0));
+    loop {
+        match (a.next(), c.next()) {
+            (None, None) => break,
+            (x, y) => spread.extend(x.copied().into_iter().chain(y)),
+        }
+    }
+    view.label_next_spread = spread;
+    view.label_next.extend(cells);
+    view.label_next
+        .sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
 }
 
 /// Shows another queue and selects its current image.
