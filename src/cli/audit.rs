@@ -24,10 +24,12 @@ pub(crate) struct AuditArgs {
     /// The audit's name (a saved audit of that name is resumed).
     #[arg(long, default_value = "audit")]
     pub(crate) name: String,
-    /// What to learn (default: one output per class that has images).
+    /// What to learn (default, and `multiclass` without `--classes`: one output per class that
+    /// has images).
     #[arg(long, value_enum)]
     pub(crate) task: Option<TaskArg>,
-    /// Multiclass: the classes, by name or code, comma-separated.
+    /// Multiclass: the classes, by name or code, comma-separated (default: every class that
+    /// has images).
     #[arg(long, value_delimiter = ',')]
     pub(crate) classes: Vec<String>,
     /// Groups: the positive classes.
@@ -104,6 +106,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<()> {
 fn new_config(project: &Project, args: &AuditArgs) -> Result<SweepConfig> {
     let task = match args.task {
         None => None,
+        Some(TaskArg::Multiclass) if args.classes.is_empty() => None,
         Some(task) => Some(task_from_args(
             &project.taxonomy,
             &TaskArgs {
@@ -132,4 +135,35 @@ fn new_config(project: &Project, args: &AuditArgs) -> Result<SweepConfig> {
         seed: crate::quality::audit::audit_seed(project),
     };
     audit_config(project, &request).map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parsed(args: &[&str]) -> AuditArgs {
+        let cli = Cli::try_parse_from(["leukolens", "audit", "p.ron"].iter().chain(args)).unwrap();
+        match cli.command {
+            Some(Command::Audit(a)) => a,
+            _ => panic!("not an audit"),
+        }
+    }
+
+    /// `--task multiclass` alone is the usual audit (every class with images), as no `--task`
+    /// is; with `--classes` it audits those classes.
+    #[test]
+    fn multiclass_without_classes_means_every_class_with_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::demo::create_demo_project(&dir.path().join("d"), 6, 32, 1).unwrap();
+        let project = Project::load(&path).unwrap();
+        let plain = new_config(&project, &parsed(&[])).unwrap();
+        let multi = new_config(&project, &parsed(&["--task", "multiclass"])).unwrap();
+        assert_eq!(multi.task, plain.task);
+        assert_eq!(multi.task.n_outputs(), 10, "{:?}", multi.task);
+        let two = parsed(&["--task", "multiclass", "--classes", "Monocyte,Basophil"]);
+        assert_eq!(new_config(&project, &two).unwrap().task.n_outputs(), 2);
+    }
 }
