@@ -566,7 +566,12 @@ fn paint_tile(
     {
         paint_suggestion(&painter, t, &text, class, rect);
     }
-    if im.reviewed {
+    // Blind mode: the dot marks the annotator's own labels, not anybody's review.
+    let reviewed = match &p.blind {
+        None => im.reviewed,
+        Some(b) => b.own.contains_key(&id),
+    };
+    if reviewed {
         painter.circle_filled(
             rect.left_bottom() + egui::vec2(9.0, -9.0),
             4.0,
