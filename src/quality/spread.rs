@@ -9,7 +9,9 @@
 //! The feature space is each image's out-of-fold probability vector from the audit: every
 //! audit has it, without decoding an image or running a network, so the queue is spread over
 //! the kinds of confusion the model has (lymphocyte-or-monocyte cases apart from
-//! band-or-segmented ones). The audit does not store the network's hidden features.
+//! band-or-segmented ones). Not the networks' hidden features: each image's out-of-fold
+//! prediction comes from one of k networks, whose hidden layers are not comparable with each
+//! other, while their probabilities are.
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //! whether its label changed since the audit (then the suggestion is stale and is never
 //! applied without a person looking).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use super::audit::{AuditResults, read_audit};
@@ -102,8 +102,8 @@ pub fn rank_suspects(
 }
 
 /// The images someone accepted, confirmed or relabelled since the audit's snapshot was taken:
-/// those with a journal line newer than the snapshot's `journal_seq` (found by id and hash, as
-/// the replay finds them). Empty for snapshots from before `journal_seq` was recorded.
+/// those with a journal line newer than the snapshot's `journal_seq` (found as the replay
+/// finds them, `Project::journal_image`). Empty for snapshots from before `journal_seq` was recorded.
 pub fn handled_since_audit(
     project: &Project,
     results: &AuditResults,
@@ -112,18 +112,10 @@ pub fn handled_since_audit(
     let Some(seq) = results.snapshot.journal_seq else {
         return HashSet::new();
     };
-    let by_hash: HashMap<&str, ImageId> = project
-        .images
-        .iter()
-        .map(|im| (im.hash.as_str(), im.id))
-        .collect();
     history
         .iter()
         .filter(|e| e.seq > seq)
-        .filter_map(|e| match project.image(e.image) {
-            Some(im) if im.hash == e.hash => Some(e.image),
-            _ => by_hash.get(e.hash.as_str()).copied(),
-        })
+        .filter_map(|e| project.journal_image(e))
         .collect()
 }
 

@@ -13,6 +13,7 @@ use super::state::{Ctx, ProjectState};
 use super::thumbs::Thumb;
 use crate::project::ImageId;
 use crate::project::query::{Filter, Sort};
+use crate::quality::prelabels::{Shown, shown_text};
 use crate::taxonomy::Taxonomy;
 
 /// Gallery state that is purely visual (nothing the project cares about).
@@ -434,7 +435,8 @@ fn row(
         };
         let resp = ui.interact(rect, ui.make_persistent_id(("tile", id.0)), Sense::click());
         let selected = p.selection.contains(id);
-        let (name, hover) = tile_text(p, im);
+        let shown = tile_suggestion(p, id);
+        let name = tile_name(p, im, shown);
         resp.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, selected, &name));
         if resp.double_clicked() {
             input.double = Some(id);
@@ -442,25 +444,45 @@ fn row(
             input.clicked = Some((id, click_modifiers(ui)));
         }
         input.rects.push((id, rect));
-        paint_tile(p, layout, im, rect, ui);
-        resp.on_hover_text(hover);
+        paint_tile(p, layout, im, shown, rect, ui);
+        if resp.hovered() {
+            resp.on_hover_text(tile_hover(p, im, shown));
+        }
     }
 }
 
-/// A tile's accessible name and hover text. The name is the file (with the suggestion when
-/// one is shown); in blind mode it is "image ID" (folder names may be class names) and the
-/// hover says only the annotator's own label.
-fn tile_text(p: &ProjectState, im: &crate::project::ImageEntry) -> (String, String) {
+/// The suggestion shown on a tile (none in blind mode), looked up once per tile and frame.
+fn tile_suggestion(p: &ProjectState, id: ImageId) -> Option<Shown<'_>> {
+    if p.is_blind() {
+        return None;
+    }
+    p.prelabels.as_ref()?.shown(p.project(), id)
+}
+
+/// A tile's accessible name: the file, with the suggestion when one is shown; in blind mode
+/// "image ID" (folder names may be class names).
+fn tile_name(p: &ProjectState, im: &crate::project::ImageEntry, shown: Option<Shown>) -> String {
+    if p.is_blind() {
+        return format!("image {}", im.id.0);
+    }
+    match shown {
+        Some(s) => format!("{} {}", im.path, shown_text(s, &p.project().taxonomy)),
+        None => im.path.clone(),
+    }
+}
+
+/// A tile's hover text: file, current and original labels and the suggestion; in blind mode
+/// only the annotator's own label.
+fn tile_hover(p: &ProjectState, im: &crate::project::ImageEntry, shown: Option<Shown>) -> String {
     let t = &p.ws.project.taxonomy;
     if let Some(b) = &p.blind {
-        let name = format!("image {}", im.id.0);
         let own = b
             .own
             .get(&im.id)
             .map_or("not labelled by you yet".into(), |&c| {
                 format!("your label: {}", t.name(c))
             });
-        return (name.clone(), format!("{name}\n{own}"));
+        return format!("image {}\n{own}", im.id.0);
     }
     let hover = format!(
         "{}\ncurrent: {}\noriginal: {} ({})",
@@ -469,57 +491,38 @@ fn tile_text(p: &ProjectState, im: &crate::project::ImageEntry) -> (String, Stri
         t.name(im.original),
         im.source_label
     );
-    match suggestion_text(p, im.id) {
-        Some((text, _)) => (
-            format!("{} {text}", im.path),
-            format!("{hover}\nsuggested: {text} (Enter accepts)"),
-        ),
-        None => (im.path.clone(), hover),
+    match shown {
+        Some(s) => format!("{hover}\nsuggested: {} (Enter accepts)", shown_text(s, t)),
+        None => hover,
     }
-}
-
-/// The suggestion shown on a tile (`-> Monocyte 0.87`, ` (stale)`) and its class, outside
-/// blind mode.
-fn suggestion_text(
-    p: &ProjectState,
-    id: ImageId,
-) -> Option<(String, Option<crate::taxonomy::ClassId>)> {
-    if p.is_blind() {
-        return None;
-    }
-    let project = p.project();
-    let shown = p.prelabels.as_ref()?.shown(project, id)?;
-    let text = crate::quality::prelabels::shown_text(shown, &project.taxonomy);
-    Some((text, shown.pre.class.filter(|_| !shown.stale)))
 }
 
 /// The suggestion as painted on a tile's band: the class name cut to fit, `stale` first when
 /// it is (the accessible name and the hover text keep the whole text).
-fn band_text(p: &ProjectState, id: ImageId) -> Option<String> {
-    let project = p.project();
-    let shown = p.prelabels.as_ref()?.shown(project, id)?;
+fn band_text(shown: Shown, taxonomy: &Taxonomy) -> String {
     let name = shown
         .pre
         .class
-        .map_or(shown.pre.output.clone(), |c| project.taxonomy.name(c));
+        .map_or(shown.pre.output.clone(), |c| taxonomy.name(c));
     let name = if name.chars().count() > 10 {
         format!("{}…", name.chars().take(9).collect::<String>())
     } else {
         name
     };
-    Some(if shown.stale {
+    if shown.stale {
         format!("stale: {name}")
     } else {
         format!("-> {name} {:.2}", shown.pre.probability)
-    })
+    }
 }
 
 /// A tile: the thumbnail, the current class's frame, the relabelled corner, the prediction
-/// band, the reviewed dot, and the selection and cursor frames.
+/// band, the suggestion's band, the reviewed dot, and the selection and cursor frames.
 fn paint_tile(
     p: &ProjectState,
     layout: &Layout,
     im: &crate::project::ImageEntry,
+    shown: Option<Shown>,
     rect: Rect,
     ui: &egui::Ui,
 ) {
@@ -561,10 +564,9 @@ fn paint_tile(
     {
         paint_prediction(&painter, &p.prediction_names, prediction, rect);
     }
-    if let Some((_, class)) = suggestion_text(p, id)
-        && let Some(text) = band_text(p, id)
-    {
-        paint_suggestion(&painter, t, &text, class, rect);
+    if let Some(s) = shown {
+        let class = s.pre.class.filter(|_| !s.stale);
+        paint_suggestion(&painter, t, &band_text(s, t), class, rect);
     }
     // Blind mode: the dot marks the annotator's own labels, not anybody's review.
     let reviewed = match &p.blind {

@@ -2,6 +2,8 @@
 //! from the core (`quality`), and accepting, confirming and adjudicating labels through the
 //! workspace (journal first, undoable), after which the queue moves on.
 
+use std::collections::HashSet;
+
 use super::command::Queue;
 use super::review::ReviewView;
 use super::state::ProjectState;
@@ -77,14 +79,15 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
 fn add_unlabelled_cells(view: &mut ReviewView, p: &ProjectState) {
     let Some(pre) = &p.prelabels else { return };
     // A cell relabelled Unlabelled after the audit is in both lists: keep the audit's entry.
+    let audited: HashSet<ImageId> = view.label_next.iter().map(|l| l.0).collect();
     let mut cells = unlabelled_queue(p.project(), pre);
-    cells.retain(|c| !view.label_next.iter().any(|l| l.0 == c.0));
+    cells.retain(|c| !audited.contains(&c.0));
     if cells.is_empty() {
         return;
     }
-    let audited = std::mem::take(&mut view.label_next_spread);
-    let mut spread = Vec::with_capacity(audited.len() + cells.len());
-    let (mut a, mut c) = (audited.iter(), cells.iter().map(|q| q.0));
+    let spread_audited = std::mem::take(&mut view.label_next_spread);
+    let mut spread = Vec::with_capacity(spread_audited.len() + cells.len());
+    let (mut a, mut c) = (spread_audited.iter(), cells.iter().map(|q| q.0));
     loop {
         match (a.next(), c.next()) {
             (None, None) => break,
