@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(feature = "gui")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use egui::{Key, Modifiers};
@@ -12,7 +14,7 @@ use egui_kittest::kittest::Queryable as _;
 use leukolens::project::{ImageId, Journal, JournalEntry, Workspace};
 use leukolens::quality::predict::{Suggestion, Suggestions, save_suggestions};
 use leukolens::taxonomy::ClassId;
-use leukolens::ui::{Command, LeukoApp, Settings, Window};
+use leukolens::ui::{Command, LeukoApp, Window};
 
 const MODEL: &str = "sweep \"quick\" fold 1, 6 training images";
 
@@ -54,18 +56,7 @@ fn project_with_suggestions(dir: &Path) -> (PathBuf, ImageId, ImageId) {
 }
 
 fn harness(path: &Path) -> Harness<'static, LeukoApp> {
-    let settings = Settings {
-        annotator: Some("tester".into()),
-        auto_advance: false,
-        thumb_size: 64.0,
-        ..Default::default()
-    };
-    let mut app = LeukoApp::new(settings, None, None);
-    app.open(path);
-    assert!(app.project().is_some(), "{:?}", app.messages());
-    Harness::builder()
-        .with_size([1100.0, 800.0])
-        .build_ui_state(|ui, app: &mut LeukoApp| app.show(ui), app)
+    common::harness_with(path, common::tester_settings(), [1100.0, 800.0])
 }
 
 fn current(h: &Harness<'_, LeukoApp>, id: ImageId) -> ClassId {
@@ -127,14 +118,7 @@ fn enter_accepts_the_suggestion_on_a_tile_as_a_journaled_undoable_change() {
 
     h.key_press(Key::Enter);
     h.run_ok();
-    let mono = h
-        .state()
-        .project()
-        .unwrap()
-        .project()
-        .taxonomy
-        .find("Monocyte")
-        .unwrap();
+    let mono = common::class(&h, "Monocyte");
     assert_eq!(current(&h, fresh), mono);
     let entries = journal(&path);
     assert_eq!(entries.len(), lines + 1);
@@ -183,14 +167,7 @@ fn a_stale_suggestion_is_shown_as_stale_and_enter_refuses_it_with_a_message() {
 
     // A fresh suggestion goes stale when someone relabels the image in the gallery.
     select(&mut h, fresh);
-    let mono = h
-        .state()
-        .project()
-        .unwrap()
-        .project()
-        .taxonomy
-        .find("Monocyte")
-        .unwrap();
+    let mono = common::class(&h, "Monocyte");
     let other = h
         .state()
         .project()
@@ -280,14 +257,7 @@ fn blind_mode_hides_labels_and_suggestions_on_tiles_and_viewer_in_a_seeded_order
     h.run_ok();
     h.get_by_label("not labelled by you yet");
     assert!(h.query_by_label("original:").is_none());
-    let mono = h
-        .state()
-        .project()
-        .unwrap()
-        .project()
-        .taxonomy
-        .find("Monocyte")
-        .unwrap();
+    let mono = common::class(&h, "Monocyte");
     let key = hotkey(&h, mono);
     h.key_press(key);
     h.run_ok();

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(feature = "gui")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use egui::{Key, Modifiers};
@@ -16,7 +18,7 @@ use leukolens::sweep::design::{RunKey, SweepDesign, ValSize};
 use leukolens::sweep::start::take_snapshot;
 use leukolens::sweep::{SweepConfig, SweepDir};
 use leukolens::train::{RunStatus, Task, TrainConfig};
-use leukolens::ui::{Command, LeukoApp, Queue, Settings, Window};
+use leukolens::ui::{Command, LeukoApp, Queue, Window};
 
 /// A demo project (8 cells per class) with a hand-made audit "audit" over three classes in
 /// which `wrong` images (one per class of the first two) look like the next class. Returns the
@@ -82,18 +84,7 @@ fn project_with_audit(dir: &Path) -> (PathBuf, Vec<ImageId>) {
 }
 
 fn harness(path: &Path) -> Harness<'static, LeukoApp> {
-    let settings = Settings {
-        annotator: Some("tester".into()),
-        auto_advance: false,
-        thumb_size: 64.0,
-        ..Default::default()
-    };
-    let mut app = LeukoApp::new(settings, None, None);
-    app.open(path);
-    assert!(app.project().is_some(), "{:?}", app.messages());
-    Harness::builder()
-        .with_size([1100.0, 700.0])
-        .build_ui_state(|ui, app: &mut LeukoApp| app.show(ui), app)
+    common::harness_with(path, common::tester_settings(), [1100.0, 700.0])
 }
 
 fn cursor(h: &Harness<'_, LeukoApp>) -> ImageId {

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 #![cfg(feature = "gui")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
@@ -62,12 +64,7 @@ fn harness(path: &Path) -> Harness<'static, LeukoApp> {
         thumb_size: 64.0,
         ..Default::default()
     };
-    let mut app = LeukoApp::new(settings, None, None);
-    app.open(path);
-    assert!(app.project().is_some(), "{:?}", app.messages());
-    let mut h = Harness::builder()
-        .with_size([1400.0, 1600.0])
-        .build_ui_state(|ui, app: &mut LeukoApp| app.show(ui), app);
+    let mut h = common::harness_with(path, settings, [1400.0, 1600.0]);
     h.run_steps(4);
     h
 }
