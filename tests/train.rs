@@ -134,6 +134,90 @@ fn best_validation_weights_are_restored_before_testing() {
     );
 }
 
+/// With test-time views the test probabilities are the mean over the eight flip and
+/// quarter-turn views, a group: a cell turned by 90° or mirrored gets the probabilities of the
+/// cell itself, which the plain test does not give. `train` uses them for its test set only.
+#[test]
+fn test_views_average_the_eight_flips_and_turns_of_each_test_cell() {
+    let (cache, targets) = demo_pair(1, 4, 12, 190);
+    let split = train::split(&targets, 2, 8, 6, None, 5);
+    let cfg = TrainConfig {
+        test_views: true,
+        ..small_config(2)
+    };
+    let (out, _) = run(&cfg, &cache, &targets, &split, 21, &AtomicBool::new(false));
+    let model = out.model.unwrap();
+    let dev = Device::flex();
+    let views = train::square_views();
+    let averaged =
+        train::predict_views(&model, &cache, &split.test, &targets, &dev, &views).unwrap();
+    assert_eq!(
+        out.summary.test, averaged,
+        "the run's test set is tested on 8 views"
+    );
+    // The plain probabilities differ from the mean over the views.
+    let plain = train::predict(&model, &cache, &split.test, &targets, &dev).unwrap();
+    let largest_gap = plain
+        .iter()
+        .zip(&averaged)
+        .flat_map(|(p, a)| p.probs.iter().zip(&a.probs).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(
+        largest_gap > 1e-4,
+        "plain and averaged differ by {largest_gap}"
+    );
+
+    let cell = leukolens::demo::render_cell(4, 190, 77);
+    let turned = image::imageops::rotate90(&cell);
+    let mirrored = image::imageops::flip_horizontal(&cell);
+    let three = ImageCache::from_images(&[cell, turned, mirrored], 190);
+    let probs = |views: &[train::AugmentParams]| -> Vec<Vec<f32>> {
+        train::predict_views(&model, &three, &[0, 1, 2], &[0, 0, 0], &dev, views)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.probs)
+            .collect()
+    };
+    let gap = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    };
+    let with_views = probs(&views);
+    for other in &with_views[1..] {
+        assert!(
+            gap(other, &with_views[0]) < 1e-5,
+            "{other:?} vs {:?}",
+            with_views[0]
+        );
+    }
+    let alone = probs(&[train::AugmentParams::IDENTITY]);
+    assert!(
+        gap(&alone[1], &alone[0]) > 1e-4 || gap(&alone[2], &alone[0]) > 1e-4,
+        "the plain network is not invariant: {alone:?}"
+    );
+    assert!(train::predict_views(&model, &three, &[0], &[0, 0, 0], &dev, &[]).is_err());
+}
+
+/// A configuration without test-time views is written as before the option existed, so the
+/// digests of saved sweeps stay the same; with it, it reads back.
+#[test]
+fn test_views_are_left_out_of_files_when_off() {
+    let plain = ron::to_string(&TrainConfig::quick()).unwrap();
+    assert!(!plain.contains("test_views"), "{plain}");
+    let on = TrainConfig {
+        test_views: true,
+        ..TrainConfig::quick()
+    };
+    let text = ron::to_string(&on).unwrap();
+    assert_eq!(ron::from_str::<TrainConfig>(&text).unwrap(), on);
+    assert_eq!(
+        ron::from_str::<TrainConfig>(&plain).unwrap(),
+        TrainConfig::quick()
+    );
+}
+
 #[test]
 fn early_stopping_stops_after_patience() {
     let (cache, targets) = demo_pair(1, 4, 10, 190);

@@ -47,6 +47,10 @@ pub(crate) struct BenchAuditArgs {
     pub(crate) patience: Option<usize>,
     #[arg(long)]
     pub(crate) input_size: Option<u32>,
+    /// Out-of-fold probabilities of the plain images only, without the mean over the eight
+    /// flip and quarter-turn views.
+    #[arg(long)]
+    pub(crate) no_test_views: bool,
     #[arg(long, default_value_t = 0)]
     pub(crate) workers: usize,
     #[arg(long, default_value_t = 7)]
@@ -73,7 +77,7 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
         ws.save()?;
     }
     let task = group_task(&ws.project.taxonomy, &args)?;
-    let train = configured(
+    let mut train = configured(
         Preset::Quick,
         Overrides {
             input_size: args.input_size,
@@ -82,6 +86,7 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
             ..Default::default()
         },
     )?;
+    train.test_views = !args.no_test_views;
     let bench = NoiseBench {
         name: "bench-audit".into(),
         task,
@@ -117,6 +122,9 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
         f.images, f.flipped, f.flagged, f.hits
     );
     println!("precision {:.3} · recall {:.3}", f.precision, f.recall);
+    if let Some(a) = f.clean_accuracy {
+        println!("out-of-fold accuracy on the labels not flipped {a:.3}");
+    }
     match f.auc {
         Some(a) => println!("ranking ROC-AUC (self-confidence) {a:.3}"),
         None => println!("ranking ROC-AUC: undefined (no or every label flipped)"),

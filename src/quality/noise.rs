@@ -90,6 +90,9 @@ pub struct NoiseFigures {
     /// the others; `None` when no or every image was flipped.
     pub auc: Option<f64>,
     pub estimated_issues: usize,
+    /// Out-of-fold accuracy on the images whose labels were not flipped (how well the audit's
+    /// networks classify; `None` when every label was flipped).
+    pub clean_accuracy: Option<f64>,
 }
 
 /// Compares the issues confident learning found in an audit with the flipped images.
@@ -112,6 +115,16 @@ pub fn noise_figures(
         .map(|(&l, p)| -rank.score(l, p))
         .collect();
     let positives: Vec<bool> = images.iter().map(|id| flipped.contains(id)).collect();
+    let clean: Vec<bool> = results
+        .labels()
+        .iter()
+        .zip(&results.probabilities)
+        .zip(&positives)
+        .filter(|(_, was_flipped)| !**was_flipped)
+        .map(|((&l, p), _)| super::confident::argmax(p) == l)
+        .collect();
+    let clean_accuracy = (!clean.is_empty())
+        .then(|| clean.iter().filter(|&&c| c).count() as f64 / clean.len() as f64);
     NoiseFigures {
         images: images.len(),
         flipped: positives.iter().filter(|&&p| p).count(),
@@ -121,6 +134,7 @@ pub fn noise_figures(
         recall: ratio(hits, flipped.len()),
         auc: auc(&scores, &positives),
         estimated_issues: found.estimated_issues,
+        clean_accuracy,
     }
 }
 

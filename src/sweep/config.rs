@@ -102,6 +102,11 @@ impl SweepConfig {
             format!("{:?}", a.balance_to),
             format!("{:?}", b.balance_to),
         );
+        differ(
+            "test-time views",
+            a.test_views.to_string(),
+            b.test_views.to_string(),
+        );
         if out.is_empty() && self != given {
             out.push("other settings differ".into());
         }

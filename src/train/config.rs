@@ -198,6 +198,19 @@ pub struct TrainConfig {
     /// epoch by augmented repeats (paper: 150). `None` disables it.
     #[serde(default)]
     pub balance_to: Option<usize>,
+    /// Test-time augmentation: each test image's probabilities are the mean over its eight
+    /// flip and quarter-turn views (exact pixel permutations, which the random flips and
+    /// rotations of training already showed the network). Off in the paper's protocol; on in
+    /// audits, whose out-of-fold probabilities rank the labels. Validation (early stopping) always
+    /// uses the plain image. Left out of the file when off, so configurations written before it
+    /// existed keep their digests.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub test_views: bool,
+}
+
+/// `skip_serializing_if` of flags that are off by default.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The named training settings `train`, `audit` and the GUI's audit dialog offer.
@@ -247,6 +260,7 @@ impl TrainConfig {
             patience: 50,
             augment: true,
             balance_to: None,
+            test_views: false,
         }
     }
 

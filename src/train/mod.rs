@@ -471,7 +471,7 @@ fn test_summary(
     best_epoch: usize,
     device: &Device,
 ) -> Result<TrainSummary, String> {
-    let test = predict(best, req.cache, &req.split.test, req.targets, device)?;
+    let test = predict_test(best, req, device)?;
     let status = if cancelled {
         RunStatus::Cancelled
     } else if is_collapsed(&test) {
@@ -624,24 +624,97 @@ pub fn predict(
     targets: &[usize],
     device: &Device,
 ) -> Result<Vec<Prediction>, String> {
+    predict_views(
+        model,
+        cache,
+        indices,
+        targets,
+        device,
+        &[AugmentParams::IDENTITY],
+    )
+}
+
+/// The eight flip and quarter-turn views of an image (the dihedral group of the square): every
+/// one an exact permutation of the pixels.
+pub fn square_views() -> [AugmentParams; 8] {
+    let view = |flip_h: bool, degrees: f32| AugmentParams {
+        flip_h,
+        flip_v: false,
+        degrees,
+    };
+    [
+        view(false, 0.0),
+        view(false, 90.0),
+        view(false, 180.0),
+        view(false, 270.0),
+        view(true, 0.0),
+        view(true, 90.0),
+        view(true, 180.0),
+        view(true, 270.0),
+    ]
+}
+
+/// The test predictions of a run: the mean over [`square_views`] when the configuration asks
+/// for test-time augmentation, else of the plain images.
+fn predict_test(
+    model: &PaperCnn,
+    req: &TrainRequest<'_>,
+    device: &Device,
+) -> Result<Vec<Prediction>, String> {
+    let (cache, test, targets) = (req.cache, &req.split.test, req.targets);
+    if req.config.test_views {
+        predict_views(model, cache, test, targets, device, &square_views())
+    } else {
+        predict(model, cache, test, targets, device)
+    }
+}
+
+/// Softmax outputs for the given samples, each the mean over `views` of the image (at least
+/// one view), in batches.
+pub fn predict_views(
+    model: &PaperCnn,
+    cache: &ImageCache,
+    indices: &[usize],
+    targets: &[usize],
+    device: &Device,
+    views: &[AugmentParams],
+) -> Result<Vec<Prediction>, String> {
+    if views.is_empty() {
+        return Err("prediction needs at least one view of each image".into());
+    }
     let dev = device.clone().without_autodiff();
     let side = cache.side() as usize;
+    let per_image = 3 * side * side;
     let mut out = Vec::with_capacity(indices.len());
+    let mut buf = vec![0u8; per_image];
     for chunk in indices.chunks(32) {
-        let mut x = Vec::with_capacity(chunk.len() * 3 * side * side);
-        for &i in chunk {
-            x.extend(cache.image(i).iter().map(|&v| v as f32 / 255.0));
+        let mut sum: Vec<f32> = Vec::new();
+        for &view in views {
+            let mut x = Vec::with_capacity(chunk.len() * per_image);
+            for &i in chunk {
+                augment_into(cache.image(i), &mut buf, 3, side, view);
+                x.extend(buf.iter().map(|&v| v as f32 / 255.0));
+            }
+            let xt = Tensor::<4>::from_data(TensorData::new(x, [chunk.len(), 3, side, side]), &dev);
+            let probs = activation::softmax(model.forward(xt), 1)
+                .try_into_vec_as::<f32>()
+                .map_err(|e| format!("reading predictions failed: {e:?}"))?;
+            if sum.is_empty() {
+                sum = probs;
+            } else {
+                sum.iter_mut().zip(&probs).for_each(|(s, p)| *s += p);
+            }
         }
-        let xt = Tensor::<4>::from_data(TensorData::new(x, [chunk.len(), 3, side, side]), &dev);
-        let probs = activation::softmax(model.forward(xt), 1)
-            .try_into_vec_as::<f32>()
-            .map_err(|e| format!("reading predictions failed: {e:?}"))?;
-        let k = probs.len() / chunk.len().max(1);
+        let n_views = views.len() as f32;
+        let k = sum.len() / chunk.len().max(1);
         for (j, &i) in chunk.iter().enumerate() {
             out.push(Prediction {
                 index: i,
                 target: targets[i],
-                probs: probs[j * k..(j + 1) * k].to_vec(),
+                probs: sum[j * k..(j + 1) * k]
+                    .iter()
+                    .map(|s| s / n_views)
+                    .collect(),
             });
         }
     }

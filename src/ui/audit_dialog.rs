@@ -10,7 +10,7 @@ use super::state::Ctx;
 use crate::project::Project;
 use crate::quality::audit::{AuditRequest, DEFAULT_AUDIT_FOLDS, DEFAULT_AUDIT_VAL, audit_seed};
 use crate::taxonomy::ClassId;
-use crate::train::{Task, TrainPreset};
+use crate::train::{Task, TrainConfig, TrainPreset};
 
 /// The fold counts offered.
 pub const FOLD_CHOICES: [usize; 7] = [2, 3, 4, 5, 6, 8, 10];
@@ -36,6 +36,9 @@ pub struct AuditDialog {
     pub negative: Vec<ClassId>,
     pub folds: usize,
     pub preset: TrainPreset,
+    /// Each image's out-of-fold probabilities are the mean over its eight flip and quarter-turn
+    /// views (`TrainConfig::test_views`); on by default.
+    pub test_views: bool,
     /// Why the last start was refused (shown until the next try).
     pub error: Option<String>,
 }
@@ -50,6 +53,7 @@ impl Default for AuditDialog {
             negative: Vec::new(),
             folds: DEFAULT_AUDIT_FOLDS,
             preset: TrainPreset::default(),
+            test_views: true,
             error: None,
         }
     }
@@ -69,7 +73,10 @@ impl AuditDialog {
         AuditRequest {
             name: self.name.trim().to_string(),
             task,
-            train: self.preset.config(),
+            train: TrainConfig {
+                test_views: self.test_views,
+                ..self.preset.config()
+            },
             k_folds: self.folds,
             n_val: DEFAULT_AUDIT_VAL,
             seed: audit_seed(project),
@@ -138,6 +145,10 @@ fn settings(view: &mut AuditDialog, project: &Project, ui: &mut egui::Ui) {
             ui.selectable_value(&mut view.preset, preset, preset.name());
         }
     });
+    ui.checkbox(
+        &mut view.test_views,
+        "Average each cell's 8 flips and quarter turns (better ranking, 8× test time)",
+    );
     let unlabelled = project.unlabelled_count();
     if unlabelled > 0 {
         ui.label(crate::sweep::start::unlabelled_notice(unlabelled));
