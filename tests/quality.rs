@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use leukolens::quality::confident::{Rank, find_label_issues};
+use leukolens::quality::confident::{Filter, Rank, find_label_issues, find_label_issues_by};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -16,6 +16,8 @@ struct Expected {
     num_issues_calibrated: usize,
     issues_self_confidence: Vec<usize>,
     issues_normalized_margin: Vec<usize>,
+    low_self_confidence: Vec<usize>,
+    low_normalized_margin: Vec<usize>,
 }
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<Vec<f64>>, Expected) {
@@ -42,7 +44,11 @@ fn confident_learning_finds_cleanlabs_issues_in_cleanlabs_order() {
         "tiny_class",
     ] {
         let (labels, probs, want) = fixture(name);
-        let sc = find_label_issues(&labels, &probs, Rank::SelfConfidence).unwrap();
+        let by = |rank, filter| find_label_issues_by(&labels, &probs, rank, filter).unwrap();
+        let order = |found: &leukolens::quality::confident::LabelIssues| -> Vec<usize> {
+            found.ranked.iter().map(|i| i.index).collect()
+        };
+        let sc = by(Rank::SelfConfidence, Filter::PruneByNoiseRate);
         for (got, want) in sc.thresholds.iter().zip(&want.thresholds) {
             assert!(
                 (got - want).abs() < 1e-12,
@@ -56,20 +62,40 @@ fn confident_learning_finds_cleanlabs_issues_in_cleanlabs_order() {
             "{name}"
         );
         assert_eq!(sc.estimated_issues, want.num_issues_calibrated, "{name}");
-        let order: Vec<usize> = sc.ranked.iter().map(|i| i.index).collect();
         assert_eq!(
-            order, want.issues_self_confidence,
+            order(&sc),
+            want.issues_self_confidence,
             "{name}: self-confidence"
         );
-        let nm = find_label_issues(&labels, &probs, Rank::NormalizedMargin).unwrap();
-        let order: Vec<usize> = nm.ranked.iter().map(|i| i.index).collect();
+        let nm = by(Rank::NormalizedMargin, Filter::PruneByNoiseRate);
         assert_eq!(
-            order, want.issues_normalized_margin,
+            order(&nm),
+            want.issues_normalized_margin,
             "{name}: normalized margin"
         );
-        for issue in &sc.ranked {
+        let low_sc = by(Rank::SelfConfidence, Filter::LowestScores);
+        assert_eq!(
+            order(&low_sc),
+            want.low_self_confidence,
+            "{name}: low self-confidence"
+        );
+        assert_eq!(low_sc.ranked.len(), want.num_issues_off_diagonal, "{name}");
+        let low_nm = by(Rank::NormalizedMargin, Filter::LowestScores);
+        assert_eq!(
+            order(&low_nm),
+            want.low_normalized_margin,
+            "{name}: low normalized margin"
+        );
+        let plain = find_label_issues(&labels, &probs, Rank::SelfConfidence).unwrap();
+        assert_eq!(plain, by(Rank::SelfConfidence, Filter::default()), "{name}");
+        for issue in sc.ranked.iter().chain(&low_sc.ranked) {
             assert_ne!(issue.suggested, issue.given, "{name}");
             assert_eq!(issue.probability, probs[issue.index][issue.suggested]);
+            let best_other = (0..probs[issue.index].len())
+                .filter(|&j| j != issue.given)
+                .map(|j| probs[issue.index][j])
+                .fold(f64::MIN, f64::max);
+            assert_eq!(issue.probability, best_other, "{name}");
         }
     }
 }
@@ -150,7 +176,14 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
     let started = leukolens::sweep::start(&mut ws, "audit", |p| audit_config(p, &req)).unwrap();
     assert!(!started.resumed);
     // Before any fold ran, the audit says it is unfinished.
-    let err = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap_err();
+    let err = suspects(
+        &ws.project,
+        &ws.path,
+        "audit",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap_err();
     assert!(err.contains("not finished"), "{err}");
     let no = std::sync::atomic::AtomicBool::new(false);
     let records = leukolens::sweep::run::run_sweep(
@@ -230,7 +263,14 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
         save_suggestions(&ws.path, &s).unwrap();
         assert_eq!(load_suggestions(&ws.path).unwrap(), Some(s));
     }
-    let list = suspects(&ws.project, &ws.path, "audit", Rank::SelfConfidence).unwrap();
+    let list = suspects(
+        &ws.project,
+        &ws.path,
+        "audit",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap();
     assert_eq!(list.images, 20);
     assert!(
         list.suspects
@@ -317,7 +357,14 @@ fn suspects_name_the_suggested_class_and_a_relabelled_one_is_stale_and_refused()
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 8);
     let wrong = hand_made_audit(&ws);
-    let list = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap();
+    let list = suspects(
+        &ws.project,
+        &ws.path,
+        "hand",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap();
     let mut flagged: Vec<_> = list.suspects.iter().map(|s| s.image).collect();
     flagged.sort();
     let mut want = wrong.clone();
@@ -342,7 +389,14 @@ fn suspects_name_the_suggested_class_and_a_relabelled_one_is_stale_and_refused()
     // Relabelled after the audit: stale, and accepting it is refused without a journal line.
     let mono = ws.project.taxonomy.find("Monocyte").unwrap();
     ws.set_labels(&[first.image], mono, "anna").unwrap();
-    let again = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap();
+    let again = suspects(
+        &ws.project,
+        &ws.path,
+        "hand",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap();
     let s = again
         .suspects
         .iter()
@@ -372,7 +426,14 @@ fn handled_suspects_stay_out_of_the_queues_after_reopening() {
     let wrong = hand_made_audit(&ws);
     let queues = |ws: &Workspace| {
         let results = read_audit(&ws.path, "hand").unwrap();
-        let list = rank_suspects(&ws.project, &results, "hand", Rank::SelfConfidence).unwrap();
+        let list = rank_suspects(
+            &ws.project,
+            &results,
+            "hand",
+            Rank::SelfConfidence,
+            Filter::default(),
+        )
+        .unwrap();
         let handled = handled_since_audit(&ws.project, &results, &ws.history().unwrap());
         let open: Vec<_> = open_suspects(&list, &handled)
             .iter()
@@ -395,7 +456,14 @@ fn handled_suspects_stay_out_of_the_queues_after_reopening() {
     ws.set_labels(&wrong[1..], given, "anna").unwrap();
     // A third image of the audit, accepted as suggested (a suspect made by hand).
     let results = read_audit(&ws.path, "hand").unwrap();
-    let list = rank_suspects(&ws.project, &results, "hand", Rank::SelfConfidence).unwrap();
+    let list = rank_suspects(
+        &ws.project,
+        &results,
+        "hand",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap();
     let mut third = list.suspects[0].clone();
     let other = results
         .snapshot
@@ -512,11 +580,14 @@ fn an_audit_of_demo_data_finds_flipped_labels() {
             input_size: 190,
             max_epochs: 8,
             patience: 8,
+            // As audits run by default: each image tested on its eight views.
+            test_views: true,
             ..TrainConfig::quick()
         },
         k_folds: 4,
         n_val: 6,
         options: RunOptions::default(),
+        filter: Filter::default(),
     };
     let report = run_noise_bench(&mut ws, &bench, &mut Backend::cpu(), &mut |_| {}).unwrap();
     let f = &report.figures;
@@ -623,11 +694,14 @@ fn an_audit_of_pbc_lymphocytes_vs_neutrophils_finds_flipped_labels() {
             input_size: 193,
             max_epochs: 12,
             patience: 4,
+            // As audits run by default: each image tested on its eight views.
+            test_views: true,
             ..TrainConfig::quick()
         },
         k_folds: 5,
         n_val: 20,
         options: RunOptions::default(),
+        filter: Filter::default(),
     };
     let report = run_noise_bench(&mut ws, &bench, &mut Backend::cpu(), &mut |_| {}).unwrap();
     let f = &report.figures;
@@ -644,7 +718,14 @@ fn an_audit_with_a_failed_fold_says_so_instead_of_offering_to_resume() {
     let status =
         leukolens::train::RunStatus::Failed("the loss is not finite (NaN) at epoch 2".into());
     hand_made_audit_with(&ws, status);
-    let e = suspects(&ws.project, &ws.path, "hand", Rank::SelfConfidence).unwrap_err();
+    let e = suspects(
+        &ws.project,
+        &ws.path,
+        "hand",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         e,
         "the audit \"hand\" has 1 failed fold(s) (fold 1: failed: the loss is not finite (NaN) at \

@@ -90,7 +90,7 @@ pub(crate) enum BenchWhat {
         seed: u64,
     },
     /// How well an audit finds flipped labels: precision, recall, ROC-AUC, wall time.
-    Audit(super::bench_audit::BenchAuditArgs),
+    Audit(Box<super::bench_audit::BenchAuditArgs>),
     /// Per-layer convolution timings (forward; forward + backward), to see where time goes.
     Ops {
         #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -147,7 +147,7 @@ pub(crate) fn run(what: BenchWhat) -> Result<()> {
             blocks,
         } => bench::op_profile(backend, size, batch, reps, blocks).map_err(anyhow::Error::msg),
         BenchWhat::Crash { runs, labels, seed } => crash(runs, labels, seed),
-        BenchWhat::Audit(args) => super::bench_audit::run(args),
+        BenchWhat::Audit(args) => super::bench_audit::run(*args),
         BenchWhat::Gallery {
             images,
             frames,

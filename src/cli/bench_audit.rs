@@ -13,7 +13,7 @@ use crate::backend::{self, BackendChoice};
 use crate::dataset;
 use crate::project::{Project, Workspace};
 use crate::quality::audit::DEFAULT_AUDIT_FOLDS;
-use crate::quality::noise::{NoiseBench, run_noise_bench, subsample};
+use crate::quality::noise::{NoiseBench, run_noise_bench, subsample, write_rows_csv};
 use crate::sweep::run::RunOptions;
 use crate::taxonomy::Taxonomy;
 use crate::train::Task;
@@ -61,6 +61,12 @@ pub(crate) struct BenchAuditArgs {
     /// (e.g. PBC's subclasses back onto its eight folder classes).
     #[arg(long)]
     pub(crate) map: Option<PathBuf>,
+    /// Which images are flagged (as `leukolens suspects --flag-by`).
+    #[arg(long, value_enum, default_value_t = super::suspects::FilterArg::NoiseRate)]
+    pub(crate) flag_by: super::suspects::FilterArg,
+    /// Write one row per image (given label, flipped, flagged, out-of-fold probabilities).
+    #[arg(long)]
+    pub(crate) csv: Option<PathBuf>,
     /// Keep the scratch project in this folder (default: a temporary folder).
     #[arg(long)]
     pub(crate) keep: Option<PathBuf>,
@@ -99,6 +105,7 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
             workers: args.workers,
             ..RunOptions::default()
         },
+        filter: args.flag_by.filter(),
     };
     let mut backend = backend::resolve(args.backend).map_err(anyhow::Error::msg)?;
     println!("device: {}", backend.description);
@@ -122,6 +129,12 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
         f.images, f.flipped, f.flagged, f.hits
     );
     println!("precision {:.3} · recall {:.3}", f.precision, f.recall);
+    if let Some(p) = f.best_precision_at_target_recall {
+        println!(
+            "best precision of any cutoff of the ranking at recall ≥ {}: {p:.3}",
+            crate::quality::noise::TARGET_RECALL
+        );
+    }
     if let Some(a) = f.clean_accuracy {
         println!("out-of-fold accuracy on the labels not flipped {a:.3}");
     }
@@ -134,6 +147,12 @@ pub(crate) fn run(args: BenchAuditArgs) -> Result<()> {
         f.estimated_issues, f.flipped
     );
     println!("audit wall time {:.1} s", report.seconds);
+    if let Some(out) = &args.csv {
+        let file = std::fs::File::create(out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
+        write_rows_csv(&report, file).map_err(anyhow::Error::msg)?;
+        println!("rows written to {}", out.display());
+    }
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&scratch);
     }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 
 use crate::project::Workspace;
-use crate::quality::confident::Rank;
+use crate::quality::confident::{Filter, Rank};
 use crate::quality::suspects::{suspects, suspects_csv};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -15,6 +15,25 @@ pub(crate) enum RankArg {
     SelfConfidence,
     /// Smallest margin between the given class and the most probable other one first.
     NormalizedMargin,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum FilterArg {
+    /// cleanlab's `prune_by_noise_rate` (its `find_label_issues` default; ours too).
+    NoiseRate,
+    /// The N lowest-ranked images, N being confident learning's count of off-diagonal
+    /// samples (cleanlab's `low_self_confidence` / `low_normalized_margin`): fewer false flags
+    /// when the network is weak, too few flags when it is accurate.
+    LowestScores,
+}
+
+impl FilterArg {
+    pub(crate) fn filter(self) -> Filter {
+        match self {
+            FilterArg::LowestScores => Filter::LowestScores,
+            FilterArg::NoiseRate => Filter::PruneByNoiseRate,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -32,6 +51,9 @@ pub(crate) struct SuspectsArgs {
     pub(crate) csv: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = RankArg::SelfConfidence)]
     pub(crate) rank: RankArg,
+    /// Which images are flagged (the ranking then orders them).
+    #[arg(long, value_enum, default_value_t = FilterArg::NoiseRate)]
+    pub(crate) flag_by: FilterArg,
 }
 
 /// Prints the ranked suspects (and writes the CSV).
@@ -41,8 +63,14 @@ pub(crate) fn run(args: SuspectsArgs) -> Result<()> {
         RankArg::SelfConfidence => Rank::SelfConfidence,
         RankArg::NormalizedMargin => Rank::NormalizedMargin,
     };
-    let list =
-        suspects(&ws.project, &args.project, &args.audit, rank).map_err(anyhow::Error::msg)?;
+    let list = suspects(
+        &ws.project,
+        &args.project,
+        &args.audit,
+        rank,
+        args.flag_by.filter(),
+    )
+    .map_err(anyhow::Error::msg)?;
     println!(
         "audit \"{}\": {} images, {} likely mislabelled (estimated number of label issues: {})",
         list.audit,

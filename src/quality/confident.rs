@@ -10,10 +10,15 @@
 //!    (when several classes do, the most probable; samples reaching none are not counted),
 //!    with at least 1 on the diagonal; then **calibrated** so that row `i` sums to the number
 //!    of samples given `i` and the whole sums to `n`, rounded preserving row totals.
-//! 3. **Issues** ("prune by noise rate"): for every given class `k` and other class `j`, the
-//!    `C[k][j]` samples given `k` with the largest margin `p_j − p_k` (after keeping at least one
-//!    sample per class on the diagonal); then every sample whose given class is the most
-//!    probable one (within 1e-6) is dropped.
+//! 3. **Issues**, by one of two rules ([`Filter`]):
+//!    - "prune by noise rate" (cleanlab's default): for every given class `k` and other class
+//!      `j`, the `C[k][j]` samples given `k` with the largest margin `p_j − p_k` (after keeping
+//!      at least one sample per class on the diagonal); then every sample whose given class is
+//!      the most probable one (within 1e-6) is dropped;
+//!    - "lowest scores" (cleanlab's `low_self_confidence` / `low_normalized_margin`): the
+//!      samples with the lowest ranking score, as many as cleanlab's default count of issues
+//!      (off-diagonal samples of the uncalibrated joint whose given class is not the most
+//!      probable).
 //! 4. **Ranking**: ascending self-confidence `p_given` (default) or normalised margin
 //!    `(p_given − max_{other} p + 1) / 2`.
 //! 5. **Estimated number of issues**: the off-diagonal share of the calibrated joint times `n`
@@ -58,13 +63,27 @@ impl Rank {
     }
 }
 
+/// Which samples are flagged as issues (the ranking then orders them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Filter {
+    /// cleanlab's `prune_by_noise_rate` (its `find_label_issues` default, and ours: it sizes
+    /// the flagged set well when the network is accurate; `benches/RESULTS.md`).
+    #[default]
+    PruneByNoiseRate,
+    /// The `num_label_issues` samples with the lowest ranking score (cleanlab's
+    /// `low_self_confidence` or `low_normalized_margin`, after the ranking). With a weak
+    /// network (PBC's eight classes) it flags fewer correct labels and finds more flipped ones;
+    /// with an accurate one it flags too few.
+    LowestScores,
+}
+
 /// One likely label issue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Issue {
     /// Index of the sample in the inputs.
     pub index: usize,
     pub given: usize,
-    /// The most probable class (never the given one).
+    /// The most probable class other than the given one.
     pub suggested: usize,
     /// The probability of the suggested class.
     pub probability: f64,
@@ -89,25 +108,38 @@ pub struct LabelIssues {
     pub ranked: Vec<Issue>,
 }
 
-/// Finds the likely label issues among `labels` with out-of-fold `probs`; see the module
-/// documentation. Errors (never panics) on inputs of different lengths, rows of different
-/// widths, fewer than two classes, a label out of range or a probability that is not a finite
-/// non-negative number.
+/// [`find_label_issues_by`] with the default [`Filter`].
 pub fn find_label_issues(
     labels: &[usize],
     probs: &[Vec<f64>],
     rank: Rank,
 ) -> Result<LabelIssues, String> {
+    find_label_issues_by(labels, probs, rank, Filter::default())
+}
+
+/// Finds the likely label issues among `labels` with out-of-fold `probs`, flagged by `filter`
+/// and ordered by `rank`; see the module documentation. Errors (never panics) on inputs of
+/// different lengths, rows of different widths, fewer than two classes, a label out of range
+/// or a probability that is not a finite non-negative number.
+pub fn find_label_issues_by(
+    labels: &[usize],
+    probs: &[Vec<f64>],
+    rank: Rank,
+    filter: Filter,
+) -> Result<LabelIssues, String> {
     let k = check_inputs(labels, probs)?;
     let thresholds = confident_thresholds(labels, probs, k);
     let (raw, off_diagonal) = confident_joint(labels, probs, &thresholds);
     let calibrated = calibrate(&raw, labels, k);
-    let mask = prune_by_noise_rate(labels, probs, &calibrated);
-    let ranked = rank_issues(labels, probs, &mask, rank);
     let off_diagonal_issues = off_diagonal
         .iter()
         .filter(|&&i| !given_is_predicted(labels[i], &probs[i]))
         .count();
+    let mask = match filter {
+        Filter::PruneByNoiseRate => prune_by_noise_rate(labels, probs, &calibrated),
+        Filter::LowestScores => lowest_scores(labels, probs, rank, off_diagonal_issues),
+    };
+    let ranked = rank_issues(labels, probs, &mask, rank);
     Ok(LabelIssues {
         estimated_issues: calibrated_estimate(&calibrated, labels, k),
         thresholds,
@@ -332,6 +364,33 @@ fn prune_by_noise_rate(labels: &[usize], probs: &[Vec<f64>], joint: &[Vec<usize>
     mask
 }
 
+/// The mask of the `count` samples with the lowest `rank` score (ties by index).
+fn lowest_scores(labels: &[usize], probs: &[Vec<f64>], rank: Rank, count: usize) -> Vec<bool> {
+    let scores: Vec<f64> = labels
+        .iter()
+        .zip(probs)
+        .map(|(&l, p)| rank.score(l, p))
+        .collect();
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+    let mut mask = vec![false; labels.len()];
+    for &i in order.iter().take(count) {
+        mask[i] = true;
+    }
+    mask
+}
+
+/// The most probable class other than `given` (the first of equals).
+fn best_other(given: usize, probs: &[f64]) -> usize {
+    let mut best = if given == 0 { 1 } else { 0 };
+    for (j, &p) in probs.iter().enumerate() {
+        if j != given && p > probs[best] {
+            best = j;
+        }
+    }
+    best
+}
+
 /// Whether the given class is the most probable (within 1e-6).
 fn given_is_predicted(given: usize, probs: &[f64]) -> bool {
     let mut nudged = probs.to_vec();
@@ -344,7 +403,7 @@ fn rank_issues(labels: &[usize], probs: &[Vec<f64>], mask: &[bool], rank: Rank) 
     let mut issues: Vec<Issue> = (0..labels.len())
         .filter(|&i| mask[i])
         .map(|i| {
-            let suggested = argmax(&probs[i]);
+            let suggested = best_other(labels[i], &probs[i]);
             Issue {
                 index: i,
                 given: labels[i],
@@ -407,6 +466,52 @@ mod tests {
                 score: 0.1
             }]
         );
+    }
+
+    /// The two filters differ: one sample off the joint's diagonal (f, given 2, confidently 0),
+    /// so "lowest scores" flags the one lowest self-confidence, which is b (given 0 at 0.28,
+    /// the most probable but reaching no threshold), suggesting the most probable other class;
+    /// "prune by noise rate" flags f.
+    #[test]
+    fn lowest_scores_flag_the_least_confident_and_suggest_the_best_other_class() {
+        let labels = [0, 0, 1, 1, 2, 2, 3, 3];
+        let probs = vec![
+            vec![0.97, 0.01, 0.01, 0.01],
+            vec![0.28, 0.24, 0.24, 0.24], // b
+            vec![0.01, 0.97, 0.01, 0.01],
+            vec![0.01, 0.97, 0.01, 0.01],
+            vec![0.01, 0.01, 0.97, 0.01],
+            vec![0.70, 0.01, 0.29, 0.00], // f
+            vec![0.01, 0.01, 0.01, 0.97],
+            vec![0.01, 0.01, 0.01, 0.97],
+        ];
+        // t0 = (0.97 + 0.28) / 2 = 0.625, t2 = (0.97 + 0.29) / 2 = 0.63: f reaches t0.
+        let low = find_label_issues_by(&labels, &probs, Rank::SelfConfidence, Filter::LowestScores)
+            .unwrap();
+        assert_eq!(low.off_diagonal_issues, 1);
+        let b = Issue {
+            index: 1,
+            given: 0,
+            suggested: 1,
+            probability: 0.24,
+            score: 0.28,
+        };
+        assert_eq!(low.ranked, vec![b]);
+        let pruned = find_label_issues_by(
+            &labels,
+            &probs,
+            Rank::SelfConfidence,
+            Filter::PruneByNoiseRate,
+        )
+        .unwrap();
+        let f = Issue {
+            index: 5,
+            given: 2,
+            suggested: 0,
+            probability: 0.70,
+            score: 0.29,
+        };
+        assert_eq!(pruned.ranked, vec![f]);
     }
 
     #[test]

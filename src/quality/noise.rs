@@ -10,7 +10,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
 use super::audit::AuditResults;
-use super::confident::{LabelIssues, Rank};
+use super::confident::{Filter, LabelIssues, Rank};
 use crate::metrics::roc::auc;
 use crate::project::Workspace;
 use crate::project::ids::ImageId;
@@ -74,6 +74,36 @@ pub fn flip_labels(
     Ok(flipped)
 }
 
+/// The recall at which [`NoiseFigures::best_precision_at_target_recall`] is read (the goal of
+/// the benchmark: precision and recall both ≥ 0.8).
+pub const TARGET_RECALL: f64 = 0.8;
+
+/// The best precision over the cutoffs of a ranking (higher `scores` flagged first; a cutoff
+/// never separates equal scores) that flag at least `recall` of the positives. `None` without
+/// positives.
+pub fn best_precision_at_recall(scores: &[f64], positives: &[bool], recall: f64) -> Option<f64> {
+    let total = positives.iter().filter(|&&p| p).count();
+    if total == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len().min(positives.len())).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut best: Option<f64> = None;
+    let mut hits = 0usize;
+    for (k, &i) in order.iter().enumerate() {
+        hits += usize::from(positives[i]);
+        let tie_follows = order
+            .get(k + 1)
+            .is_some_and(|&next| scores[next] == scores[i]);
+        if tie_follows || (hits as f64) < recall * total as f64 - 1e-9 {
+            continue;
+        }
+        let precision = hits as f64 / (k + 1) as f64;
+        best = Some(best.map_or(precision, |b: f64| b.max(precision)));
+    }
+    best
+}
+
 /// The benchmark's figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NoiseFigures {
@@ -90,6 +120,10 @@ pub struct NoiseFigures {
     /// the others; `None` when no or every image was flipped.
     pub auc: Option<f64>,
     pub estimated_issues: usize,
+    /// The best precision any cutoff of the ranking reaches while finding at least
+    /// [`TARGET_RECALL`] of the flipped images: what the best possible flagged set of this
+    /// ranking would give, whatever rule chose its size. `None` when nothing was flipped.
+    pub best_precision_at_target_recall: Option<f64>,
     /// Out-of-fold accuracy on the images whose labels were not flipped (how well the audit's
     /// networks classify; `None` when every label was flipped).
     pub clean_accuracy: Option<f64>,
@@ -115,6 +149,8 @@ pub fn noise_figures(
         .map(|(&l, p)| -rank.score(l, p))
         .collect();
     let positives: Vec<bool> = images.iter().map(|id| flipped.contains(id)).collect();
+    let best_precision_at_target_recall =
+        best_precision_at_recall(&scores, &positives, TARGET_RECALL);
     let clean: Vec<bool> = results
         .labels()
         .iter()
@@ -134,6 +170,7 @@ pub fn noise_figures(
         recall: ratio(hits, flipped.len()),
         auc: auc(&scores, &positives),
         estimated_issues: found.estimated_issues,
+        best_precision_at_target_recall,
         clean_accuracy,
     }
 }
@@ -153,6 +190,8 @@ pub struct NoiseBench {
     pub k_folds: usize,
     pub n_val: usize,
     pub options: crate::sweep::run::RunOptions,
+    /// Which images confident learning flags.
+    pub filter: Filter,
 }
 
 /// The figures and the audit's wall time.
@@ -160,6 +199,49 @@ pub struct NoiseBench {
 pub struct NoiseReport {
     pub figures: NoiseFigures,
     pub seconds: f64,
+    /// The audit's out-of-fold results (labels as flipped).
+    pub results: AuditResults,
+    /// The images whose labels were flipped.
+    pub flipped: Vec<ImageId>,
+    /// Whether each image was flagged, parallel to `results.snapshot.images`.
+    pub flagged: Vec<bool>,
+}
+
+/// One row per audited image: its id, the label it was audited with (the output's name),
+/// whether that label was flipped, whether confident learning flagged it, and the out-of-fold
+/// probability of every output, for studying other ways of choosing the flagged set.
+pub fn write_rows_csv(report: &NoiseReport, out: impl std::io::Write) -> Result<(), String> {
+    let snap = &report.results.snapshot;
+    let flipped: HashSet<ImageId> = report.flipped.iter().copied().collect();
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec![
+        "image".to_string(),
+        "given".into(),
+        "flipped".into(),
+        "flagged".into(),
+    ];
+    header.extend(snap.output_names.iter().map(|n| format!("p_{n}")));
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for (i, id) in snap.images.iter().enumerate() {
+        let given = snap
+            .output_names
+            .get(snap.targets[i])
+            .cloned()
+            .unwrap_or_default();
+        let mut row = vec![
+            id.0.to_string(),
+            given,
+            flipped.contains(id).to_string(),
+            report.flagged.get(i).copied().unwrap_or(false).to_string(),
+        ];
+        row.extend(
+            report.results.probabilities[i]
+                .iter()
+                .map(|p| format!("{p:.6}")),
+        );
+        w.write_record(&row).map_err(|e| e.to_string())?;
+    }
+    w.flush().map_err(|e| e.to_string())
 }
 
 /// Flips labels in the open workspace (a scratch copy: the flips are journaled label changes),
@@ -199,11 +281,22 @@ pub fn run_noise_bench(
     let seconds = clock.elapsed().as_secs_f64();
     let results = super::audit::read_audit(&ws.path, &bench.name)?;
     let rank = Rank::SelfConfidence;
-    let found =
-        super::confident::find_label_issues(results.labels(), &results.probabilities, rank)?;
+    let found = super::confident::find_label_issues_by(
+        results.labels(),
+        &results.probabilities,
+        rank,
+        bench.filter,
+    )?;
+    let mut flagged = vec![false; results.snapshot.images.len()];
+    for issue in &found.ranked {
+        flagged[issue.index] = true;
+    }
     Ok(NoiseReport {
         figures: noise_figures(&results, &found, &flipped, rank),
         seconds,
+        results,
+        flipped,
+        flagged,
     })
 }
 
@@ -222,4 +315,38 @@ pub fn subsample(project: &mut crate::project::Project, per_class: usize, seed: 
         keep.extend(ids.into_iter().take(per_class));
     }
     project.images.retain(|im| keep.contains(&im.id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-computed: positives at ranks 1, 2, 4 and 7 of 8. Recall ≥ 0.5 is first reached at
+    /// rank 2 (precision 1); recall ≥ 0.75 at rank 4 (3/4); recall 1 at rank 7 (4/7).
+    #[test]
+    fn best_precision_at_recall_reads_the_best_cutoff() {
+        let scores = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
+        let pos = [true, true, false, true, false, false, true, false];
+        assert_eq!(best_precision_at_recall(&scores, &pos, 0.5), Some(1.0));
+        assert_eq!(best_precision_at_recall(&scores, &pos, 0.75), Some(0.75));
+        assert_eq!(
+            best_precision_at_recall(&scores, &pos, 1.0),
+            Some(4.0 / 7.0)
+        );
+        // A later cutoff can be better than the first one reaching the recall: with the
+        // positives at ranks 1, 3 and 4, recall 0.6 is first reached at rank 3 (2/3), and
+        // rank 4 gives 3/4.
+        let pos = [true, false, true, true, false, false, false, false];
+        assert_eq!(best_precision_at_recall(&scores, &pos, 0.6), Some(0.75));
+        assert_eq!(best_precision_at_recall(&scores, &[false; 8], 0.8), None);
+    }
+
+    /// Equal scores are flagged together: a tie between a positive and a negative at the top
+    /// gives precision 1/2, never 1.
+    #[test]
+    fn a_cutoff_never_splits_a_tie() {
+        let scores = [1.0, 1.0, 0.5];
+        let pos = [false, true, false];
+        assert_eq!(best_precision_at_recall(&scores, &pos, 1.0), Some(0.5));
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::audit::{AuditResults, read_audit};
-use super::confident::{Rank, find_label_issues};
+use super::confident::{Filter, Rank, find_label_issues_by};
 use crate::project::ids::ImageId;
 use crate::project::{JournalEntry, LabelChange, Project, Workspace};
 use crate::taxonomy::ClassId;
@@ -23,7 +23,7 @@ pub struct Suspect {
     pub path: String,
     /// The label the audit trained on, as an output name.
     pub given: String,
-    /// The most probable output.
+    /// The most probable output other than the given one.
     pub suggested: String,
     /// The class to set when the suggestion is accepted (a multiclass output or a group of one
     /// class; `None` for a group of several classes).
@@ -48,15 +48,17 @@ pub struct SuspectList {
     pub images: usize,
 }
 
-/// The ranked suspects of the audit named `audit` of the project at `project_path`.
+/// The suspects of the audit named `audit` of the project at `project_path`, flagged by
+/// `filter` and ordered by `rank`.
 pub fn suspects(
     project: &Project,
     project_path: &Path,
     audit: &str,
     rank: Rank,
+    filter: Filter,
 ) -> Result<SuspectList, String> {
     let results = read_audit(project_path, audit)?;
-    rank_suspects(project, &results, audit, rank)
+    rank_suspects(project, &results, audit, rank, filter)
 }
 
 /// Confident learning over an audit's results, named and checked against the project's
@@ -66,8 +68,9 @@ pub fn rank_suspects(
     results: &AuditResults,
     audit: &str,
     rank: Rank,
+    filter: Filter,
 ) -> Result<SuspectList, String> {
-    let found = find_label_issues(results.labels(), &results.probabilities, rank)?;
+    let found = find_label_issues_by(results.labels(), &results.probabilities, rank, filter)?;
     let snap = &results.snapshot;
     let names = &snap.output_names;
     let task = &snap.config.task;
