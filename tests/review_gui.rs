@@ -324,7 +324,12 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
 
     h.get_by_label("binary (positive flag)").click();
     h.get_by_label("3 folds").click();
+    // The eight test views are on by default; switched off here, the audit tests plain images.
+    assert!(h.state().audit_dialog().test_views);
+    h.get_by_label("Average each cell's 8 flips and quarter turns (better ranking, 8× test time)")
+        .click();
     h.run_ok();
+    assert!(!h.state().audit_dialog().test_views);
     h.get_by_label("Start audit").click();
     h.run_ok();
     let saved = h.state().project().unwrap().project().sweeps.clone();
