@@ -326,8 +326,10 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
     h.get_by_label("3 folds").click();
     // The eight test views are on by default; switched off here, the audit tests plain images.
     assert!(h.state().audit_dialog().test_views);
-    h.get_by_label("Average each cell's 8 flips and quarter turns (better ranking, 8× test time)")
-        .click();
+    h.get_by_label(
+        "Test each cell on its 8 flips and quarter turns (better ranking; training unchanged)",
+    )
+    .click();
     h.run_ok();
     assert!(!h.state().audit_dialog().test_views);
     h.get_by_label("Start audit").click();

@@ -54,7 +54,7 @@ pub(crate) struct AuditArgs {
     #[arg(long)]
     pub(crate) input_size: Option<u32>,
     /// Test each image as it is only, not as the mean over its eight flips and quarter turns
-    /// (8× less test time, a worse ranking).
+    /// (eight times fewer test passes, a worse ranking; training is the same).
     #[arg(long)]
     pub(crate) no_test_views: bool,
     #[command(flatten)]

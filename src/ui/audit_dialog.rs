@@ -147,7 +147,7 @@ fn settings(view: &mut AuditDialog, project: &Project, ui: &mut egui::Ui) {
     });
     ui.checkbox(
         &mut view.test_views,
-        "Average each cell's 8 flips and quarter turns (better ranking, 8× test time)",
+        "Test each cell on its 8 flips and quarter turns (better ranking; training unchanged)",
     );
     let unlabelled = project.unlabelled_count();
     if unlabelled > 0 {
