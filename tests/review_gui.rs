@@ -378,3 +378,76 @@ fn without_an_audit_the_review_panel_says_how_to_make_one() {
     h.run_ok();
     assert!(h.state().review().items().is_empty());
 }
+
+/// The Likely mislabelled queue's order and flagged set are the user's choice, as
+/// `leukolens suspects --rank … --flag-by …`: the panel computes the queue again with the
+/// chosen method. Here the second suspect has the lower self-confidence (0.02 vs 0.05) but
+/// the larger normalized margin (0.085 vs 0.075), so the two orders differ.
+#[test]
+fn the_suspects_order_and_flagged_set_are_chosen_in_the_panel() {
+    use leukolens::quality::audit::read_audit;
+    use leukolens::quality::confident::{Filter, Rank};
+    use leukolens::quality::suspects::rank_suspects;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, wrong) = project_with_audit(dir.path());
+    let sweep = SweepDir::of(&path, "audit");
+    let mut run = sweep.runs().remove(0);
+    for (id, target, p) in &mut run.predictions {
+        if *id == wrong[1] {
+            *p = vec![0.13; 3];
+            p[*target] = 0.02;
+            p[(*target + 1) % 3] = 0.85;
+        }
+    }
+    sweep.write_run(&run, None).unwrap();
+    let mut h = harness(&path);
+    h.state_mut()
+        .apply(Command::SetWindow(Window::Review, true));
+    h.run_ok();
+    let order = |h: &Harness<'_, LeukoApp>| -> Vec<ImageId> {
+        h.state()
+            .review()
+            .suspects
+            .iter()
+            .map(|s| s.image)
+            .collect()
+    };
+    let review = h.state().review();
+    assert_eq!(
+        (review.rank, review.filter),
+        (Rank::SelfConfidence, Filter::PruneByNoiseRate)
+    );
+    assert_eq!(
+        order(&h),
+        vec![wrong[1], wrong[0]],
+        "lowest self-confidence first"
+    );
+
+    h.get_by_label("normalized margin").click();
+    h.run_ok();
+    assert_eq!(h.state().review().rank, Rank::NormalizedMargin);
+    assert_eq!(order(&h), vec![wrong[0], wrong[1]], "smallest margin first");
+
+    h.get_by_label("lowest scores").click();
+    h.run_ok();
+    let review = h.state().review();
+    assert_eq!(
+        (review.rank, review.filter),
+        (Rank::NormalizedMargin, Filter::LowestScores)
+    );
+    let project = h.state().project().unwrap().project();
+    let results = read_audit(&path, "audit").unwrap();
+    let want = rank_suspects(
+        project,
+        &results,
+        "audit",
+        Rank::NormalizedMargin,
+        Filter::LowestScores,
+    )
+    .unwrap();
+    assert_eq!(
+        review.suspects, want.suspects,
+        "the core's suspects for that method"
+    );
+    assert_eq!(review.items().first(), Some(&wrong[0]));
+}

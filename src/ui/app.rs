@@ -333,6 +333,7 @@ impl LeukoApp {
             | Command::SetReviewQueue(_)
             | Command::ReviewStep(_)
             | Command::SetSpread(_)
+            | Command::SetSuspectMethod(..)
             | Command::SetBlind(_)
             | Command::AcceptSuggestion(_)
             | Command::ConfirmLabel(_)
@@ -442,6 +443,14 @@ impl LeukoApp {
             }
             Command::SetSpread(on) => {
                 v.spread = on;
+                let q = v.queue;
+                review_apply::set_queue(v, p, q);
+                Ok(())
+            }
+            Command::SetSuspectMethod(rank, filter) => {
+                v.rank = rank;
+                v.filter = filter;
+                review_apply::load(v, p);
                 let q = v.queue;
                 review_apply::set_queue(v, p, q);
                 Ok(())

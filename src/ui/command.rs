@@ -108,6 +108,12 @@ pub enum Command {
     ReloadSuggestions,
     /// Show the Label next queue spread over the audit's probabilities (`quality::spread`).
     SetSpread(bool),
+    /// Order the Likely mislabelled queue by this score and flag this set
+    /// (`quality::confident`); the queue is computed again.
+    SetSuspectMethod(
+        crate::quality::confident::Rank,
+        crate::quality::confident::Filter,
+    ),
     /// Accept the audit's suggestion for this image (journaled with the audit as source).
     AcceptSuggestion(ImageId),
     /// The image's label is right as it is (journaled confirmation; it leaves the queue).

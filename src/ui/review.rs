@@ -1,8 +1,10 @@
 //! The Review panel (Train → Review labels…): three queues of images worth a look, each
 //! driven by the keyboard like the gallery.
 //! - **Likely mislabelled**: the suspects of the latest audit (confident learning), given →
-//!   suggested class and probability. `Enter` accepts the suggestion, `x` confirms the label as
-//!   it is, a class key sets another; the image leaves the queue and the next one is selected.
+//!   suggested class and probability, ordered and flagged as the user chooses ("Order":
+//!   self-confidence or normalized margin; "Flag": by noise rate or lowest scores). `Enter`
+//!   accepts the suggestion, `x` confirms the label as it is, a class key sets another; the
+//!   image leaves the queue and the next one is selected.
 //! - **Label next**: the audit's images nobody has reviewed, most uncertain first (smallest
 //!   margin between the two most probable outputs); with "Spread", reordered so that the first
 //!   ones are not copies of one hard case (`quality::spread`).
@@ -23,6 +25,7 @@ use super::command::{Command, Queue};
 use super::state::Ctx;
 use crate::project::ImageId;
 use crate::quality::annotators::{AgreementReport, Disagreement};
+use crate::quality::confident::{Filter, Rank};
 use crate::quality::suspects::Suspect;
 use crate::taxonomy::ClassId;
 
@@ -34,6 +37,11 @@ pub struct ReviewView {
     /// The audit the suspects come from.
     pub audit: Option<String>,
     pub suspects: Vec<Suspect>,
+    /// The score the suspects are ordered by (self-confidence unless the user chooses).
+    pub rank: Rank,
+    /// Which images are flagged as suspects (cleanlab's "prune by noise rate" unless the user
+    /// chooses).
+    pub filter: Filter,
     /// (image, margin), most uncertain first.
     pub label_next: Vec<(ImageId, f64)>,
     /// The same images spread over the audit's probabilities (`quality::spread`).
@@ -250,6 +258,9 @@ fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
             cmds.push(Command::LoadReview);
         }
     });
+    if view.queue == Queue::Mislabelled && !view.blind {
+        suspect_method(view, ui, cmds);
+    }
     if let Some(audit) = &view.audit {
         ui.label(format!("audit \"{audit}\""));
     }
@@ -265,6 +276,54 @@ fn header(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         Queue::Disagreements => "class key or a button: the consensus label",
     };
     ui.small(keys);
+}
+
+/// The order of the Likely mislabelled queue and which images it flags.
+fn suspect_method(view: &ReviewView, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.label("Order");
+        for (rank, label, hover) in [
+            (
+                Rank::SelfConfidence,
+                "self-confidence",
+                "lowest probability of the given class first",
+            ),
+            (
+                Rank::NormalizedMargin,
+                "normalized margin",
+                "smallest lead of the given class over the most probable other one first",
+            ),
+        ] {
+            let r = ui
+                .selectable_label(view.rank == rank, label)
+                .on_hover_text(hover);
+            if r.clicked() && view.rank != rank {
+                cmds.push(Command::SetSuspectMethod(rank, view.filter));
+            }
+        }
+        ui.separator();
+        ui.label("Flag");
+        for (filter, label, hover) in [
+            (
+                Filter::PruneByNoiseRate,
+                "by noise rate",
+                "cleanlab's default: per pair of classes, as many as the confident joint estimates",
+            ),
+            (
+                Filter::LowestScores,
+                "lowest scores",
+                "the lowest-ranked images, as many as the confident joint's off-diagonal count: \
+                 fewer false flags when the network is weak, too few when it is accurate",
+            ),
+        ] {
+            let r = ui
+                .selectable_label(view.filter == filter, label)
+                .on_hover_text(hover);
+            if r.clicked() && view.filter != filter {
+                cmds.push(Command::SetSuspectMethod(view.rank, filter));
+            }
+        }
+    });
 }
 
 /// One row per waiting image; the current one is highlighted.

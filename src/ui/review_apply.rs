@@ -11,7 +11,6 @@ use crate::project::ImageId;
 use crate::quality::annotators::{agreement, confirm_labels, disagreements};
 use crate::quality::audit::read_audit;
 use crate::quality::blind::blind_order;
-use crate::quality::confident::{Filter, Rank};
 use crate::quality::prelabels::unlabelled_queue;
 use crate::quality::spread::spread_queue;
 use crate::quality::suspects::{
@@ -55,13 +54,7 @@ pub fn load(view: &mut ReviewView, p: &ProjectState) {
         Some(name) => match read_audit(&p.ws.path, name) {
             Ok(results) => {
                 let handled = handled_since_audit(project, &results, &history);
-                match rank_suspects(
-                    project,
-                    &results,
-                    name,
-                    Rank::SelfConfidence,
-                    Filter::default(),
-                ) {
+                match rank_suspects(project, &results, name, view.rank, view.filter) {
                     Ok(list) => view.suspects = open_suspects(&list, &handled),
                     Err(e) => view.note = Some(e),
                 }
