@@ -172,7 +172,7 @@ fn an_audit_tests_every_image_once_and_its_fold_models_give_pre_labels() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = demo(dir.path(), 10);
     let task = two_groups(&ws);
-    let req = request("audit", Some(task.clone()), 4, 2);
+    let req = request("audit", Some(task.clone()), 4, 8);
     let started = leukolens::sweep::start(&mut ws, "audit", |p| audit_config(p, &req)).unwrap();
     assert!(!started.resumed);
     // Before any fold ran, the audit says it is unfinished.
@@ -709,6 +709,29 @@ fn an_audit_of_pbc_lymphocytes_vs_neutrophils_finds_flipped_labels() {
     assert_eq!((f.images, f.flipped), (300, 30));
     assert!(f.recall >= 0.8, "{f:?}");
     assert!(f.precision >= 0.8, "{f:?}");
+}
+
+/// A fold whose network collapsed (the same output for every image) gives no usable
+/// probabilities: the audit says so and how to get a usable one, instead of ranking noise.
+#[test]
+fn an_audit_with_a_collapsed_fold_says_so_and_names_the_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = demo(dir.path(), 8);
+    hand_made_audit_with(&ws, leukolens::train::RunStatus::Collapsed);
+    let e = suspects(
+        &ws.project,
+        &ws.path,
+        "hand",
+        Rank::SelfConfidence,
+        Filter::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "the audit \"hand\" has 1 fold(s) whose network collapsed (fold 1: the same output for \
+         every image), so 24 of 24 images have no usable out-of-fold probabilities; start a new \
+         audit under another name with another seed (`leukolens audit --seed`) or another preset"
+    );
 }
 
 #[test]
