@@ -730,7 +730,8 @@ fn an_audit_with_a_collapsed_fold_says_so_and_names_the_remedy() {
         e,
         "the audit \"hand\" has 1 fold(s) whose network collapsed (fold 1: the same output for \
          every image), so 24 of 24 images have no usable out-of-fold probabilities; start a new \
-         audit under another name with another seed (`leukolens audit --seed`) or another preset"
+         audit under another name with another seed (`leukolens audit --seed`, or Own seed in the \
+         audit dialog) or another preset"
     );
 }
 

@@ -332,6 +332,9 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
     .click();
     h.run_ok();
     assert!(!h.state().audit_dialog().test_views);
+    h.get_by_label("Own seed").click();
+    h.run_ok();
+    assert!(h.state().audit_dialog().own_seed);
     h.get_by_label("Start audit").click();
     h.run_ok();
     let saved = h.state().project().unwrap().project().sweeps.clone();
@@ -345,6 +348,11 @@ fn the_audit_dialog_starts_an_audit_with_its_settings_and_refuses_too_small_clas
         "an audit has one training size"
     );
     assert_eq!(saved[0].train, TrainConfig::quick());
+    assert_eq!(
+        saved[0].design.seed,
+        h.state().audit_dialog().seed,
+        "the dialog's own seed"
+    );
     assert!(SweepDir::of(&path, "audit").has_snapshot());
     assert!(!h.state().audit_dialog().open);
     assert!(h.state().sweep().is_running());

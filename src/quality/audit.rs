@@ -190,7 +190,8 @@ pub fn read_audit(project_path: &Path, name: &str) -> Result<AuditResults, Strin
                 "the audit \"{name}\" has {} fold(s) whose network collapsed (fold {}: the same \
                  output for every image), so {missing} of {} images have no usable out-of-fold \
                  probabilities; start a new audit under another name with another seed \
-                 (`leukolens audit --seed`) or another preset",
+                 (`leukolens audit --seed`, \
+                 or Own seed in the audit dialog) or another preset",
                 collapsed.len(),
                 first.key.fold + 1,
                 snapshot.images.len()

@@ -39,6 +39,10 @@ pub struct AuditDialog {
     /// Each image's out-of-fold probabilities are the mean over its eight flip and quarter-turn
     /// views (`TrainConfig::test_views`); on by default.
     pub test_views: bool,
+    /// Use `seed` instead of the project's audit seed (another seed is the remedy for a fold
+    /// whose network collapsed).
+    pub own_seed: bool,
+    pub seed: u64,
     /// Why the last start was refused (shown until the next try).
     pub error: Option<String>,
 }
@@ -54,6 +58,8 @@ impl Default for AuditDialog {
             folds: DEFAULT_AUDIT_FOLDS,
             preset: TrainPreset::default(),
             test_views: true,
+            own_seed: false,
+            seed: 1,
             error: None,
         }
     }
@@ -79,7 +85,11 @@ impl AuditDialog {
             },
             k_folds: self.folds,
             n_val: DEFAULT_AUDIT_VAL,
-            seed: audit_seed(project),
+            seed: if self.own_seed {
+                self.seed
+            } else {
+                audit_seed(project)
+            },
         }
     }
 }
@@ -149,6 +159,15 @@ fn settings(view: &mut AuditDialog, project: &Project, ui: &mut egui::Ui) {
         &mut view.test_views,
         "Test each cell on its 8 flips and quarter turns (better ranking; training unchanged)",
     );
+    ui.horizontal(|ui| {
+        let own = ui
+            .checkbox(&mut view.own_seed, "Own seed")
+            .on_hover_text("folds and networks from this seed instead of the project's");
+        if view.own_seed {
+            ui.add(egui::DragValue::new(&mut view.seed))
+                .labelled_by(own.id);
+        }
+    });
     let unlabelled = project.unlabelled_count();
     if unlabelled > 0 {
         ui.label(crate::sweep::start::unlabelled_notice(unlabelled));
