@@ -711,21 +711,26 @@ fn an_audit_of_pbc_lymphocytes_vs_neutrophils_finds_flipped_labels() {
     assert!(f.precision >= 0.8, "{f:?}");
 }
 
-/// A fold whose network collapsed (the same output for every image) gives no usable
-/// probabilities: the audit says so and how to get a usable one, instead of ranking noise.
-#[test]
-fn an_audit_with_a_collapsed_fold_says_so_and_names_the_remedy() {
+/// The error `suspects` gives for the hand-made audit whose one run ended with `status`.
+fn refusal_of_an_audit_whose_run(status: leukolens::train::RunStatus) -> String {
     let dir = tempfile::tempdir().unwrap();
     let ws = demo(dir.path(), 8);
-    hand_made_audit_with(&ws, leukolens::train::RunStatus::Collapsed);
-    let e = suspects(
+    hand_made_audit_with(&ws, status);
+    suspects(
         &ws.project,
         &ws.path,
         "hand",
         Rank::SelfConfidence,
         Filter::default(),
     )
-    .unwrap_err();
+    .unwrap_err()
+}
+
+/// A fold whose network collapsed (the same output for every image) gives no usable
+/// probabilities: the audit says so and how to get a usable one, instead of ranking noise.
+#[test]
+fn an_audit_with_a_collapsed_fold_says_so_and_names_the_remedy() {
+    let e = refusal_of_an_audit_whose_run(leukolens::train::RunStatus::Collapsed);
     assert_eq!(
         e,
         "the audit \"hand\" has 1 fold(s) whose network collapsed (fold 1: the same output for \
@@ -737,19 +742,9 @@ fn an_audit_with_a_collapsed_fold_says_so_and_names_the_remedy() {
 
 #[test]
 fn an_audit_with_a_failed_fold_says_so_instead_of_offering_to_resume() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = demo(dir.path(), 8);
     let status =
         leukolens::train::RunStatus::Failed("the loss is not finite (NaN) at epoch 2".into());
-    hand_made_audit_with(&ws, status);
-    let e = suspects(
-        &ws.project,
-        &ws.path,
-        "hand",
-        Rank::SelfConfidence,
-        Filter::default(),
-    )
-    .unwrap_err();
+    let e = refusal_of_an_audit_whose_run(status);
     assert_eq!(
         e,
         "the audit \"hand\" has 1 failed fold(s) (fold 1: failed: the loss is not finite (NaN) at \

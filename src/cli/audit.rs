@@ -163,13 +163,19 @@ mod tests {
         }
     }
 
+    /// A demo project (6 cells per class) and the folder that holds it.
+    fn demo_project() -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::demo::create_demo_project(&dir.path().join("d"), 6, 32, 1).unwrap();
+        let project = Project::load(&path).unwrap();
+        (dir, project)
+    }
+
     /// `--task multiclass` alone is the usual audit (every class with images), as no `--task`
     /// is; with `--classes` it audits those classes.
     #[test]
     fn multiclass_without_classes_means_every_class_with_images() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = crate::demo::create_demo_project(&dir.path().join("d"), 6, 32, 1).unwrap();
-        let project = Project::load(&path).unwrap();
+        let (_dir, project) = demo_project();
         let plain = new_config(&project, &parsed(&[])).unwrap();
         let multi = new_config(&project, &parsed(&["--task", "multiclass"])).unwrap();
         assert_eq!(multi.task, plain.task);
@@ -182,9 +188,7 @@ mod tests {
     /// paper's plain test.
     #[test]
     fn audits_test_the_eight_views_unless_told_not_to() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = crate::demo::create_demo_project(&dir.path().join("d"), 6, 32, 1).unwrap();
-        let project = Project::load(&path).unwrap();
+        let (_dir, project) = demo_project();
         assert!(new_config(&project, &parsed(&[])).unwrap().train.test_views);
         let plain = new_config(&project, &parsed(&["--no-test-views"])).unwrap();
         assert!(!plain.train.test_views);
@@ -194,9 +198,7 @@ mod tests {
     /// `--seed` replaces the project's audit seed (the remedy for a collapsed fold).
     #[test]
     fn the_seed_is_the_projects_unless_given() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = crate::demo::create_demo_project(&dir.path().join("d"), 6, 32, 1).unwrap();
-        let project = Project::load(&path).unwrap();
+        let (_dir, project) = demo_project();
         let plain = new_config(&project, &parsed(&[])).unwrap();
         assert_eq!(
             plain.design.seed,

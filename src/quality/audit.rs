@@ -134,12 +134,6 @@ impl AuditResults {
     }
 }
 
-/// A run whose network gives (nearly) the same output for every image: its probabilities say
-/// nothing about the labels.
-fn collapsed(r: &crate::sweep::config::RunRecord) -> bool {
-    r.collapsed || r.status == crate::train::RunStatus::Collapsed
-}
-
 /// Reads a finished audit from its sweep folder. Errors when the folder has no snapshot, the
 /// sweep has more than one training size (it is not an audit) or some images have no usable
 /// out-of-fold prediction (a fold failed or its network collapsed, or the audit is unfinished:
@@ -161,7 +155,10 @@ pub fn read_audit(project_path: &Path, name: &str) -> Result<AuditResults, Strin
     }
     let runs = dir.runs();
     let mut found: HashMap<ImageId, Vec<f64>> = HashMap::new();
-    for r in runs.iter().filter(|r| !r.failed() && !collapsed(r)) {
+    for r in runs
+        .iter()
+        .filter(|r| !r.failed() && !r.network_collapsed())
+    {
         for (id, _, p) in &r.predictions {
             found.insert(*id, p.iter().map(|&x| f64::from(x)).collect());
         }
@@ -184,14 +181,13 @@ pub fn read_audit(project_path: &Path, name: &str) -> Result<AuditResults, Strin
                 snapshot.images.len()
             ));
         }
-        let collapsed: Vec<_> = runs.iter().filter(|r| collapsed(r)).collect();
+        let collapsed: Vec<_> = runs.iter().filter(|r| r.network_collapsed()).collect();
         if let Some(first) = collapsed.first() {
             return Err(format!(
                 "the audit \"{name}\" has {} fold(s) whose network collapsed (fold {}: the same \
                  output for every image), so {missing} of {} images have no usable out-of-fold \
                  probabilities; start a new audit under another name with another seed \
-                 (`leukolens audit --seed`, \
-                 or Own seed in the audit dialog) or another preset",
+                 (`leukolens audit --seed`, or Own seed in the audit dialog) or another preset",
                 collapsed.len(),
                 first.key.fold + 1,
                 snapshot.images.len()

@@ -203,8 +203,8 @@ pub struct NoiseReport {
     pub results: AuditResults,
     /// The images whose labels were flipped.
     pub flipped: Vec<ImageId>,
-    /// Whether each image was flagged, parallel to `results.snapshot.images`.
-    pub flagged: Vec<bool>,
+    /// What confident learning found (`ranked` is the flagged set).
+    pub issues: LabelIssues,
 }
 
 /// One row per audited image: its id, the label it was audited with (the output's name),
@@ -213,6 +213,7 @@ pub struct NoiseReport {
 pub fn write_rows_csv(report: &NoiseReport, out: impl std::io::Write) -> Result<(), String> {
     let snap = &report.results.snapshot;
     let flipped: HashSet<ImageId> = report.flipped.iter().copied().collect();
+    let flagged: HashSet<usize> = report.issues.ranked.iter().map(|i| i.index).collect();
     let mut w = csv::Writer::from_writer(out);
     let mut header = vec![
         "image".to_string(),
@@ -232,7 +233,7 @@ pub fn write_rows_csv(report: &NoiseReport, out: impl std::io::Write) -> Result<
             id.0.to_string(),
             given,
             flipped.contains(id).to_string(),
-            report.flagged.get(i).copied().unwrap_or(false).to_string(),
+            flagged.contains(&i).to_string(),
         ];
         row.extend(
             report.results.probabilities[i]
@@ -287,16 +288,12 @@ pub fn run_noise_bench(
         rank,
         bench.filter,
     )?;
-    let mut flagged = vec![false; results.snapshot.images.len()];
-    for issue in &found.ranked {
-        flagged[issue.index] = true;
-    }
     Ok(NoiseReport {
         figures: noise_figures(&results, &found, &flipped, rank),
         seconds,
         results,
         flipped,
-        flagged,
+        issues: found,
     })
 }
 

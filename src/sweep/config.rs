@@ -206,6 +206,12 @@ impl RunRecord {
     pub fn failed(&self) -> bool {
         matches!(self.status, RunStatus::Failed(_))
     }
+
+    /// Whether the run's network gave (nearly) the same output for every image: its
+    /// probabilities say nothing about the images.
+    pub fn network_collapsed(&self) -> bool {
+        self.collapsed || self.status == RunStatus::Collapsed
+    }
 }
 
 /// Reads a run status from the text its `Display` writes (what run files store): the inverse

@@ -692,8 +692,13 @@ pub fn predict_views(
         for &view in views {
             let mut x = Vec::with_capacity(chunk.len() * per_image);
             for &i in chunk {
-                augment_into(cache.image(i), &mut buf, 3, side, view);
-                x.extend(buf.iter().map(|&v| v as f32 / 255.0));
+                let pixels = if view == AugmentParams::IDENTITY {
+                    cache.image(i)
+                } else {
+                    augment_into(cache.image(i), &mut buf, 3, side, view);
+                    &buf
+                };
+                x.extend(pixels.iter().map(|&v| v as f32 / 255.0));
             }
             let xt = Tensor::<4>::from_data(TensorData::new(x, [chunk.len(), 3, side, side]), &dev);
             let probs = activation::softmax(model.forward(xt), 1)
